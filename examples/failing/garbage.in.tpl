@@ -1,0 +1,3 @@
+ptf ~
+# input of the garbage test model (writes asterisks where y belongs)
+x = ~         x          ~

@@ -1,0 +1,39 @@
+#!/bin/bash
+# The whole test suite: installs dependencies, builds a release tree and an ASan+UBSan tree,
+# runs every ctest test in both, then each fuzz target for a bounded time.
+# Usage: scripts/test.sh [FUZZ_SECONDS]   (default 60 per target; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${1:-60}
+jobs=$(nproc)
+
+scripts/deps.sh
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DPESTRUN_SANITIZE=ON \
+  -DPESTRUN_FUZZ=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j"$jobs")
+
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== fuzzing, ${fuzz_seconds}s per target"
+  for f in build-asan/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus=build-asan/corpus/$name
+    mkdir -p "$corpus"
+    seeds=tests/fuzz/seeds/${name#fuzz_}
+    [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
+    "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      "$corpus" 2>build-asan/"$name".log || { tail -40 build-asan/"$name".log; exit 1; }
+    grep -E 'stat::number_of_executed_units' build-asan/"$name".log | sed "s/^/$name: /"
+  done
+fi
+echo "all tests passed"

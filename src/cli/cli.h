@@ -1,0 +1,17 @@
+/* pestrun's subcommands. Each takes argc/argv from the subcommand name on and returns the
+ * process exit status: 0 success, 1 the job failed (a failed run, problems found), 2 bad usage
+ * or input that could not be read. */
+#ifndef PR_CLI_H
+#define PR_CLI_H
+
+int cmd_check(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Print "pestrun: message" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The case name of a control file path: its file name without a ".pst" ending. malloc'd. */
+char *cli_case_name(const char *pst_path);
+/* Path of an output file beside the control file: DIR/CASE.ext. malloc'd. */
+char *cli_case_output(const char *pst_path, const char *ext);
+
+#endif

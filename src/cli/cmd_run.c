@@ -1,0 +1,178 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model/runner.h"
+#include "pest/check.h"
+#include "pest/objective.h"
+#include "pest/outputs.h"
+#include "pest/pst.h"
+#include "util/fsutil.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pestrun run [OPTIONS] CASE.pst\n\n"
+            "Runs the model once at the initial parameter values (PARVAL1) in a temporary copy\n"
+            "of the case folder, writes CASE.rei beside the control file and prints phi in\n"
+            "total and per observation group. Exit status 1 when the run fails, with the\n"
+            "reason.\n\n"
+            "  -t, --timeout SEC   kill the model's process group after SEC seconds\n"
+            "      --exec          run commands as PEST++ does on Linux (split on spaces,\n"
+            "                      no shell) instead of through /bin/sh -c\n"
+            "      --workdir DIR   make the temporary copy under DIR (default $TMPDIR or /tmp)\n"
+            "  -k, --keep-workdir  keep the temporary copy (it is always kept after a failure)\n"
+            "  -h, --help          this help\n");
+}
+
+struct run_args {
+    const char *pst;
+    const char *workroot;
+    int keep;
+    struct runner_opts ropts;
+};
+
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+    static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
+                                             {"exec", no_argument, NULL, 'x'},
+                                             {"workdir", required_argument, NULL, 'w'},
+                                             {"keep-workdir", no_argument, NULL, 'k'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int opt;
+
+    memset(a, 0, sizeof(*a));
+    a->ropts.exec = RUNNER_SHELL;
+    a->ropts.log_name = "pestrun-model.log";
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "t:kh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            if (pr_parse_double(optarg, &a->ropts.timeout_s, 1) < 0 || a->ropts.timeout_s <= 0) {
+                cli_error("--timeout: expected a number of seconds, got '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'x': a->ropts.exec = RUNNER_EXEC; break;
+        case 'w': a->workroot = optarg; break;
+        case 'k': a->keep = 1; break;
+        case 'h': run_usage(stdout); return 0;
+        default: run_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        run_usage(stderr);
+        return 2;
+    }
+    a->pst = argv[optind];
+    return -1;
+}
+
+static void print_error(void *ctx, int is_error, const char *msg)
+{
+    (void)ctx;
+    if (is_error)
+        fprintf(stderr, "%s\n", msg);
+}
+
+static void print_phi(const struct pst_case *c, const double *obs, const double *ctl)
+{
+    size_t ng = pst_nobsgps(c);
+    double *group = xcalloc(ng + 1, sizeof(double));
+    size_t *count = xcalloc(ng + 1, sizeof(size_t));
+    struct phi_parts phi = {.group = group};
+
+    pst_phi(c, obs, ctl, &phi);
+    for (size_t i = 0; i < pst_nobs(c); i++)
+        count[pst_obs(c, i)->group]++;
+    for (size_t i = 0; i < pst_nprior(c); i++)
+        count[pst_prior(c, i)->group]++;
+    printf("phi: %.10g (measurement %.10g, regularization %.10g)\n", phi.total, phi.meas,
+           phi.regul);
+    for (size_t g = 0; g < ng; g++) {
+        char name[1024];
+        snprintf(name, sizeof(name), "%s", pst_obsgp(c, g)->name);
+        pr_lower(name);
+        printf("  group %-20s phi %-18.10g %zu item%s\n", name, group[g], count[g],
+               count[g] == 1 ? "" : "s");
+    }
+    free(group);
+    free(count);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    struct pr_error err;
+    struct pst_check_sink sink = {print_error, NULL, 0, 0};
+    struct pst_case *c = NULL;
+    struct model_runner *r = NULL;
+    char *work = NULL, *rei = NULL;
+    double *ctl = NULL, *model = NULL;
+    int rc = parse_args(argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    c = pst_load(a.pst, &err);
+    if (!c) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    if (pst_check(c, NULL, &sink) > 0) {
+        fprintf(stderr, "pestrun: %s has %d error%s (see above); nothing was run\n", a.pst,
+                sink.errors, sink.errors == 1 ? "" : "s");
+        rc = 2;
+        goto done;
+    }
+    work = pr_make_temp_dir(a.workroot, "pestrun-run", &err);
+    if (!work || pr_copy_tree(pst_dir(c), work, work, &err) < 0) {
+        fprintf(stderr, "pestrun: %s\n", err.msg);
+        goto done;
+    }
+    r = runner_create(c, work, &a.ropts, &err);
+    if (!r) {
+        fprintf(stderr, "%s\n", err.msg);
+        goto done;
+    }
+    ctl = xcalloc(pst_nparams(c) + 1, sizeof(double));
+    model = xcalloc(pst_nparams(c) + 1, sizeof(double));
+    pst_initial_values(c, ctl);
+    pst_ctl_to_model(c, ctl, model);
+    if (runner_run(r, model, &err) < 0) {
+        fprintf(stderr, "pestrun: the model run failed: %s\n", err.msg);
+        fprintf(stderr, "pestrun: its working copy is kept in %s\n", work);
+        a.keep = 1;
+        goto done;
+    }
+    /* Report the values as written to the templates (SPEC §2.5), in control space. */
+    pst_model_to_ctl(c, runner_processed(r), ctl);
+    rei = cli_case_output(a.pst, "rei");
+    if (pst_write_rei(c, rei, 0, runner_observations(r), ctl, &err) < 0) {
+        fprintf(stderr, "pestrun: %s\n", err.msg);
+        goto done;
+    }
+    printf("%s: 1 model run in %.3f s\n", a.pst, runner_seconds(r));
+    print_phi(c, runner_observations(r), ctl);
+    printf("wrote %s\n", rei);
+    rc = 0;
+done:
+    runner_destroy(r);
+    if (work && !a.keep) {
+        if (pr_remove_tree(work, &err) < 0)
+            fprintf(stderr, "pestrun: %s\n", err.msg);
+    } else if (work && rc == 0) {
+        printf("working copy kept in %s\n", work);
+    }
+    free(work);
+    free(rei);
+    free(ctl);
+    free(model);
+    pst_destroy(c);
+    return rc;
+}

@@ -1,0 +1,84 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"check", cmd_check, "check a PEST case: control file, templates, instruction files"},
+    {"run", cmd_run, "run the model once at the initial parameter values; write CASE.rei"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: pestrun COMMAND [OPTIONS] CASE.pst\n\n"
+                 "pestrun reads PEST and PEST++ cases (control, template and instruction files)\n"
+                 "and runs their model evaluations.\n\ncommands:\n");
+    for (size_t i = 0; commands[i].name; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'pestrun COMMAND --help' describes a command's options.\n"
+                 "  --version  print the version\n  --help     print this help\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("pestrun: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+char *cli_case_name(const char *pst_path)
+{
+    const char *base = strrchr(pst_path, '/');
+    base = base ? base + 1 : pst_path;
+    size_t n = strlen(base);
+    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0)
+        n -= 4;
+    return xstrndup(base, n);
+}
+
+char *cli_case_output(const char *pst_path, const char *ext)
+{
+    char *dir = pr_dirname(pst_path);
+    char *name = cli_case_name(pst_path);
+    struct strbuf sb = {0};
+    sb_printf(&sb, "%s.%s", name, ext);
+    char *path = pr_path_join(dir, sb.data);
+    sb_free(&sb);
+    free(name);
+    free(dir);
+    return path;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("pestrun %s\n", PESTRUN_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; commands[i].name; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (see 'pestrun --help')", argv[1]);
+    return 2;
+}

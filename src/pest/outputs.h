@@ -1,0 +1,16 @@
+/* Files pestrun writes in PEST++'s formats (SPEC §6.7), readable by pyemu. */
+#ifndef PR_OUTPUTS_H
+#define PR_OUTPUTS_H
+
+#include "pst.h"
+
+/* Write a residuals file (.rei, SPEC §6.7.2) for simulated values sim and control-space
+ * parameters ctl (for the prior-information rows). Returns 0 or -1 with err set. */
+int pst_write_rei(const struct pst_case *c, const char *path, int iteration, const double *sim,
+                  const double *ctl, struct pr_error *err);
+
+/* Write a parameter file (.par, SPEC §6.7.1) of control-space values. */
+int pst_write_par(const struct pst_case *c, const char *path, const double *ctl,
+                  struct pr_error *err);
+
+#endif

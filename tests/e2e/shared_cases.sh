@@ -1,0 +1,34 @@
+#!/bin/bash
+# check and run on the reference cases made with PEST++ (../shared/pest/cases): phi at the
+# start must equal PEST++'s.
+. "$(dirname "$0")/lib.bash"
+[ -d "$SHARED/pest/cases" ] || skip "no shared cases"
+command -v python3 >/dev/null || skip "no python3 for the reference models"
+for v in classic v2; do
+  d="$T/$v"
+  if [ $v = classic ]; then cp -r "$SHARED/pest/cases/rosenbrock_ls" "$d"; pst=rosen_ls.pst
+  else cp -r "$SHARED/pest/cases/rosenbrock_ls/v2" "$d"; pst=rosen_ls_v2.pst; fi
+  chmod -R u+w "$d"
+  (cd "$d" && "$PESTRUN" check "$pst") >"$T/$v.check" 2>&1; expect_eq "$v check" $? 0
+  (cd "$d" && "$PESTRUN" run "$pst") >"$T/$v.run" 2>&1; expect_eq "$v run" $? 0
+  phi=$(sed -n 's/^phi: \([^ ]*\) .*/\1/p' "$T/$v.run")
+  expect_near "$v phi at the start (PEST++ 24.2)" "$phi" 24.2 1e-9
+done
+
+# chenoliver: y = 7/12 x^3 - 7/2 x^2 + 8 x, written as %20.8E (cases/README.md)
+d="$T/chen"; cp -r "$SHARED/pest/cases/chenoliver/original" "$d"; chmod -R u+w "$d"
+cat >"$d/chenoliver.py" <<'PY'
+x = float(open("par.dat").read().split()[0])
+open("obs.dat", "w").write("%20.8E\n" % (7.0 / 12.0 * x**3 - 3.5 * x**2 + 8.0 * x))
+PY
+# its command is 'python chenoliver.py': give python3 that name
+mkdir -p "$T/bin" && ln -sf "$(command -v python3)" "$T/bin/python"
+export PATH="$T/bin:$PATH"
+(cd "$d" && "$PESTRUN" check pest.pst) >"$T/chen.check" 2>&1; expect_eq "chenoliver check" $? 0
+(cd "$d" && "$PESTRUN" run pest.pst) >"$T/chen.run" 2>&1; expect_eq "chenoliver run" $? 0
+phi=$(sed -n 's/^phi: \([^ ]*\) .*/\1/p' "$T/chen.run")
+# PEST++'s iobj row 0 holds the starting phi
+want=$(awk -F, 'NR==2 {print $3}' "$SHARED/pest/cases/chenoliver/expected/glm_noptmax20/pest.iobj")
+# (.iobj has 6 significant digits)
+expect_near "chenoliver phi at the start (PEST++ $want)" "$phi" "$want" 0.005
+done_testing
