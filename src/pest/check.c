@@ -28,6 +28,16 @@ static void report(struct pst_check_sink *s, int is_error, const char *fmt, ...)
         s->emit(s->ctx, is_error, buf);
 }
 
+/* Names are stored upper-case; messages show them lower-case, as PEST++'s output files do. */
+static const char *lc(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s", name);
+    pr_lower(buf);
+    return buf;
+}
+
+#define LC(name) lc((char[256]){0}, 256, (name))
+
 static int adjustable(const struct pst_param *p)
 {
     return p->trans == PST_TRANS_NONE || p->trans == PST_TRANS_LOG;
@@ -49,33 +59,33 @@ static void check_params(const struct pst_case *c, struct pst_check_sink *s)
         nadj++;
         if (p->lbnd >= p->ubnd)
             report(s, strict, "%s:%d: parameter '%s': lower bound %g is not below upper bound %g",
-                   f, l, p->name, p->lbnd, p->ubnd);
+                   f, l, LC(p->name), p->lbnd, p->ubnd);
         if (p->parval1 < p->lbnd)
             report(s, strict, "%s:%d: parameter '%s': initial value %g is below its lower bound %g",
-                   f, l, p->name, p->parval1, p->lbnd);
+                   f, l, LC(p->name), p->parval1, p->lbnd);
         if (p->parval1 > p->ubnd)
             report(s, strict, "%s:%d: parameter '%s': initial value %g is above its upper bound %g",
-                   f, l, p->name, p->parval1, p->ubnd);
+                   f, l, LC(p->name), p->parval1, p->ubnd);
         if (p->trans == PST_TRANS_LOG && (p->parval1 <= 0 || p->lbnd <= 0 || p->ubnd <= 0))
             report(s, strict,
                    "%s:%d: parameter '%s' is log-transformed but its value or a bound is not "
                    "positive (%g, bounds %g to %g)",
-                   f, l, p->name, p->parval1, p->lbnd, p->ubnd);
+                   f, l, LC(p->name), p->parval1, p->lbnd, p->ubnd);
         if (p->chglim == PST_CHG_FACTOR && p->lbnd < 0 && p->ubnd > 0)
             report(s, strict,
                    "%s:%d: parameter '%s': a 'factor' change limit cannot be used when the bounds "
                    "straddle zero (%g to %g)",
-                   f, l, p->name, p->lbnd, p->ubnd);
+                   f, l, LC(p->name), p->lbnd, p->ubnd);
         if (p->chglim == PST_CHG_RELATIVE && ctl->relparmax < 1 && p->lbnd < 0 && p->ubnd > 0)
             report(s, strict,
                    "%s:%d: parameter '%s': RELPARMAX %g is below 1 while the bounds straddle "
                    "zero",
-                   f, l, p->name, ctl->relparmax);
+                   f, l, LC(p->name), ctl->relparmax);
         if (p->chglim == PST_CHG_ABSOLUTE)
             report(s, strict, "%s:%d: parameter '%s': change limit 'absolute' is not supported; "
-                   "use relative or factor", f, l, p->name);
+                   "use relative or factor", f, l, LC(p->name));
         if (p->scale == 0.0)
-            report(s, 1, "%s:%d: parameter '%s': SCALE is 0", f, l, p->name);
+            report(s, 1, "%s:%d: parameter '%s': SCALE is 0", f, l, LC(p->name));
     }
     if (strict && ctl->facparmax <= 1.0)
         report(s, 1, "%s: FACPARMAX %g must be greater than 1", pst_path(c), ctl->facparmax);
@@ -103,10 +113,10 @@ static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
             const struct pst_param *p = pst_param(c, (size_t)pi->terms[k].param);
             if (!adjustable(p))
                 report(s, 1, "%s:%d: prior information '%s' uses parameter '%s', which is not "
-                       "adjustable", pi->loc.file, pi->loc.line, pi->name, p->name);
+                       "adjustable", pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name));
             else if (pi->terms[k].log != (p->trans == PST_TRANS_LOG))
                 report(s, 0, "%s:%d: prior information '%s': parameter '%s' is %slog-transformed "
-                       "but is used %s log()", pi->loc.file, pi->loc.line, pi->name, p->name,
+                       "but is used %s log()", pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name),
                        p->trans == PST_TRANS_LOG ? "" : "not ",
                        pi->terms[k].log ? "inside" : "without");
         }
@@ -115,7 +125,7 @@ static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
         if (has_obs[g] && has_pi[g]) {
             const struct pst_obsgp *gp = pst_obsgp(c, g);
             report(s, 0, "%s:%d: observation group '%s' holds both observations and prior "
-                   "information", gp->loc.file, gp->loc.line, gp->name);
+                   "information", gp->loc.file, gp->loc.line, LC(gp->name));
         }
     if (pst_control(c)->noptmax != 0 && nonzero == 0)
         report(s, 1, "%s: every observation and prior-information weight is zero", pst_path(c));
@@ -123,13 +133,12 @@ static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
     free(has_pi);
 }
 
-static char *read_case_file(const char *dir, const struct pst_io *io, const char *what,
+/* Read a template or instruction file; path is its name as shown in messages. */
+static char *read_case_file(const char *path, const struct pst_io *io, const char *what,
                             size_t *len, struct pst_check_sink *s)
 {
     struct pr_error err;
-    char *path = pr_path_join(dir, io->pest_file);
     char *buf = pr_read_file(path, len, &err);
-    free(path);
     if (!buf)
         report(s, 1, "%s:%d: %s %s", io->loc.file, io->loc.line, what, err.msg);
     return buf;
@@ -150,6 +159,7 @@ static void check_templates(const struct pst_case *c, const char *dir, struct ps
 {
     size_t npar = pst_nparams(c);
     unsigned char *used = calloc(npar + 1, 1);
+    int unreadable = 0;
 
     if (pst_ninputs(c) == 0)
         report(s, 1, "%s: no template files: expected a '* model input' section", pst_path(c));
@@ -168,30 +178,34 @@ static void check_templates(const struct pst_case *c, const char *dir, struct ps
                        io->loc.file, io->loc.line, io->model_file);
         if (seen_before)
             continue;
-        char *buf = read_case_file(dir, io, "template", &len, s);
-        if (!buf)
-            continue;
-        struct tpl *t = tpl_parse(buf, len, io->pest_file, &err);
+        char *name = pr_path_join(dir, io->pest_file);
+        char *buf = read_case_file(name, io, "template", &len, s);
+        struct tpl *t = buf ? tpl_parse(buf, len, name, &err) : NULL;
         free(buf);
         if (!t) {
-            report(s, 1, "%s", err.msg);
+            if (buf)
+                report(s, 1, "%s", err.msg);
+            unreadable = 1;
+            free(name);
             continue;
         }
         for (size_t k = 0; k < tpl_nparams(t); k++) {
             int idx = names_find(pst_param_names(c), tpl_param_name(t, k));
             if (idx < 0)
-                report(s, 1, "%s:%d: parameter '%s' is not in the control file", io->pest_file,
-                       tpl_param_line(t, k), tpl_param_name(t, k));
+                report(s, 1, "%s:%d: parameter '%s' is not in the control file", name,
+                       tpl_param_line(t, k), LC(tpl_param_name(t, k)));
             else
                 used[idx] = 1;
         }
         tpl_destroy(t);
+        free(name);
     }
-    for (size_t i = 0; i < npar; i++)
+    /* After a template that could not be read, "not in any template" would only be noise. */
+    for (size_t i = 0; !unreadable && i < npar; i++)
         if (!used[i]) {
             const struct pst_param *p = pst_param(c, i);
             report(s, 1, "%s:%d: parameter '%s' does not appear in any template file",
-                   p->loc.file, p->loc.line, p->name);
+                   p->loc.file, p->loc.line, LC(p->name));
         }
     free(used);
 }
@@ -202,6 +216,7 @@ static void check_instructions(const struct pst_case *c, const char *dir,
     size_t nobs = pst_nobs(c);
     int *read_by = calloc(nobs + 1, sizeof(int)); /* 1 + output index */
     const char *delims = pst_opt_str(c, "additional_ins_delimiters", "");
+    int unreadable = 0;
 
     if (pst_noutputs(c) == 0)
         report(s, 1, "%s: no instruction files: expected a '* model output' section",
@@ -211,34 +226,38 @@ static void check_instructions(const struct pst_case *c, const char *dir,
         struct pr_error err;
         size_t len;
         check_model_dir(dir, io, s);
-        char *buf = read_case_file(dir, io, "instruction file", &len, s);
-        if (!buf)
-            continue;
-        struct ins *in = ins_parse(buf, len, io->pest_file, delims, &err);
+        char *path = pr_path_join(dir, io->pest_file);
+        char *buf = read_case_file(path, io, "instruction file", &len, s);
+        struct ins *in = buf ? ins_parse(buf, len, path, delims, &err) : NULL;
         free(buf);
         if (!in) {
-            report(s, 1, "%s", err.msg);
+            if (buf)
+                report(s, 1, "%s", err.msg);
+            unreadable = 1;
+            free(path);
             continue;
         }
         for (size_t k = 0; k < ins_nobs(in); k++) {
             const char *name = ins_obs_name(in, k);
             int idx = names_find(pst_obs_names(c), name);
             if (idx < 0)
-                report(s, 1, "%s:%d: observation '%s' is not in the control file", io->pest_file,
-                       ins_obs_line(in, k), name);
+                report(s, 1, "%s:%d: observation '%s' is not in the control file", path,
+                       ins_obs_line(in, k), LC(name));
             else if (read_by[idx])
-                report(s, 1, "%s:%d: observation '%s' is also read by '%s'", io->pest_file,
-                       ins_obs_line(in, k), name, pst_output(c, (size_t)read_by[idx] - 1)->pest_file);
+                report(s, 1, "%s:%d: observation '%s' is also read by '%s'", path,
+                       ins_obs_line(in, k), LC(name),
+                       pst_output(c, (size_t)read_by[idx] - 1)->pest_file);
             else
                 read_by[idx] = (int)i + 1;
         }
         ins_destroy(in);
+        free(path);
     }
-    for (size_t i = 0; i < nobs; i++)
+    for (size_t i = 0; !unreadable && i < nobs; i++)
         if (!read_by[i]) {
             const struct pst_obs *o = pst_obs(c, i);
             report(s, 1, "%s:%d: observation '%s' is not read by any instruction file",
-                   o->loc.file, o->loc.line, o->name);
+                   o->loc.file, o->loc.line, LC(o->name));
         }
     free(read_by);
 }

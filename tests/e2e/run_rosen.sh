@@ -9,7 +9,7 @@ expect_grep "check summary" '0 errors, 0 warnings; 2 parameters, 2 observations'
 
 sed 's/^x2 none relative  1.0 -5.0 5.0 xg/x2 none relative  9.0 -5.0 5.0 xg/' rosen.pst >bad.pst
 "$PESTRUN" check bad.pst >bad.out 2>&1; expect_eq "check exit on a bad bound" $? 1
-expect_grep "bad bound named" "^bad.pst:15: parameter 'X2': initial value 9 is above its upper bound 5$" bad.out
+expect_grep "bad bound named" "^bad.pst:15: parameter 'x2': initial value 9 is above its upper bound 5$" bad.out
 "$PESTRUN" run bad.pst >badrun.out 2>&1; expect_eq "run refuses a bad case" $? 2
 
 "$PESTRUN" run rosen.pst >run.out 2>&1; expect_eq "run exit" $? 0
