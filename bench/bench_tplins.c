@@ -53,8 +53,7 @@ static void make_output(struct strbuf *ins, struct strbuf *out, struct names *ob
         char name[32];
         snprintf(name, sizeof(name), "h_%06d", i);
         names_add(obs, name);
-        if (i % 10 == 0)
-            sb_puts(ins, "l1");
+        if (i % 10 == 0) sb_puts(ins, "l1");
         sb_printf(ins, " !%s!", name);
         sb_printf(out, " %14.7E", 100.0 + i * 1e-3);
         if (i % 10 == 9 || i == nobs - 1) {
@@ -89,8 +88,7 @@ int main(int argc, char **argv)
     char path[] = "/tmp/bench_tplins.XXXXXX";
     int fd = mkstemp(path);
 
-    if (fd < 0)
-        die("mkstemp", NULL);
+    if (fd < 0) die("mkstemp", NULL);
     close(fd);
     make_template(&tpltext, params, npar);
     make_output(&instext, &outtext, obs, nobs);
@@ -98,11 +96,9 @@ int main(int argc, char **argv)
 
     double t0 = now_us();
     struct tpl *t = tpl_parse(tpltext.data, tpltext.len, "bench.tpl", &err);
-    if (!t || tpl_bind(t, params, &err) < 0)
-        die("template", &err);
+    if (!t || tpl_bind(t, params, &err) < 0) die("template", &err);
     struct ins *in = ins_parse(instext.data, instext.len, "bench.ins", "", &err);
-    if (!in || ins_bind(in, obs, &err) < 0)
-        die("instructions", &err);
+    if (!in || ins_bind(in, obs, &err) < 0) die("instructions", &err);
     double compile_us = now_us() - t0;
 
     double *values = calloc((size_t)npar, sizeof(double));
@@ -119,20 +115,19 @@ int main(int argc, char **argv)
         memset(written, 0, (size_t)npar);
         if (tpl_fill(t, values, &(struct tpl_opts){0, 0}, &filled, processed, written, &err) < 0)
             die("fill", &err);
-        if (pr_write_file(path, filled.data, filled.len, &err) < 0)
-            die("write", &err);
+        if (pr_write_file(path, filled.data, filled.len, &err) < 0) die("write", &err);
     }
     double fill_us = (now_us() - t0) / repeats;
     pr_write_file(path, outtext.data, outtext.len, &err);
 
+    struct strbuf outbuf = {0};
     t0 = now_us();
     for (int r = 0; r < repeats; r++) {
-        size_t len;
-        char *buf = pr_read_file(path, &len, &err);
-        if (!buf || ins_apply(in, buf, len, "bench.out", ovals, seen, &err) < 0)
+        if (pr_read_file_into(path, &outbuf, &err) < 0 ||
+            ins_apply(in, outbuf.data, outbuf.len, "bench.out", ovals, seen, &err) < 0)
             die("read", &err);
-        free(buf);
     }
+    sb_free(&outbuf);
     double read_us = (now_us() - t0) / repeats;
     double spawn_us = spawn_true_us(repeats * 4);
 

@@ -8,15 +8,16 @@
 
 static void check_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pestrun check [--quiet] CASE.pst\n\n"
-            "Reads the control file, every template and instruction file, and reports what\n"
-            "pestchek, tempchek and inschek would: bad bounds and transforms, parameters in\n"
-            "templates but not in the control file and the reverse, observations in instruction\n"
-            "files but not in the control file and the reverse, duplicates, unreadable files.\n"
-            "Each finding is one 'file:line: message' line. Exit status: 0 when there are no\n"
-            "errors (warnings allowed), 1 when there are, 2 when the control file cannot be read.\n\n"
-            "  -q, --quiet   print errors only\n  -h, --help    this help\n");
+    fprintf(
+        out,
+        "usage: pestrun check [--quiet] CASE.pst\n\n"
+        "Reads the control file, every template and instruction file, and reports what\n"
+        "pestchek, tempchek and inschek would: bad bounds and transforms, parameters in\n"
+        "templates but not in the control file and the reverse, observations in instruction\n"
+        "files but not in the control file and the reverse, duplicates, unreadable files.\n"
+        "Each finding is one 'file:line: message' line. Exit status: 0 when there are no\n"
+        "errors (warnings allowed), 1 when there are, 2 when the control file cannot be read.\n\n"
+        "  -q, --quiet   print errors only\n  -h, --help    this help\n");
 }
 
 struct sink_ctx {
@@ -45,9 +46,15 @@ int cmd_check(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'q': ctx.quiet = 1; break;
-        case 'h': check_usage(stdout); return 0;
-        default: check_usage(stderr); return 2;
+        case 'q':
+            ctx.quiet = 1;
+            break;
+        case 'h':
+            check_usage(stdout);
+            return 0;
+        default:
+            check_usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {

@@ -38,12 +38,10 @@ struct run_args {
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
-                                             {"exec", no_argument, NULL, 'x'},
-                                             {"workdir", required_argument, NULL, 'w'},
-                                             {"keep-workdir", no_argument, NULL, 'k'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"timeout", required_argument, NULL, 't'}, {"exec", no_argument, NULL, 'x'},
+        {"workdir", required_argument, NULL, 'w'}, {"keep-workdir", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int opt;
 
     memset(a, 0, sizeof(*a));
@@ -58,11 +56,21 @@ static int parse_args(int argc, char **argv, struct run_args *a)
                 return 2;
             }
             break;
-        case 'x': a->ropts.exec = RUNNER_EXEC; break;
-        case 'w': a->workroot = optarg; break;
-        case 'k': a->keep = 1; break;
-        case 'h': run_usage(stdout); return 0;
-        default: run_usage(stderr); return 2;
+        case 'x':
+            a->ropts.exec = RUNNER_EXEC;
+            break;
+        case 'w':
+            a->workroot = optarg;
+            break;
+        case 'k':
+            a->keep = 1;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return 0;
+        default:
+            run_usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -76,8 +84,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 static void print_error(void *ctx, int is_error, const char *msg)
 {
     (void)ctx;
-    if (is_error)
-        fprintf(stderr, "%s\n", msg);
+    if (is_error) fprintf(stderr, "%s\n", msg);
 }
 
 static void print_phi(const struct pst_case *c, const double *obs, const double *ctl)
@@ -116,8 +123,7 @@ int cmd_run(int argc, char **argv)
     double *ctl = NULL, *model = NULL;
     int rc = parse_args(argc, argv, &a);
 
-    if (rc >= 0)
-        return rc;
+    if (rc >= 0) return rc;
     rc = 1;
     c = pst_load(a.pst, &err);
     if (!c) {
@@ -164,8 +170,7 @@ int cmd_run(int argc, char **argv)
 done:
     runner_destroy(r);
     if (work && !a.keep) {
-        if (pr_remove_tree(work, &err) < 0)
-            fprintf(stderr, "pestrun: %s\n", err.msg);
+        if (pr_remove_tree(work, &err) < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     } else if (work && rc == 0) {
         printf("working copy kept in %s\n", work);
     }

@@ -43,8 +43,7 @@ char *cli_case_name(const char *pst_path)
     const char *base = strrchr(pst_path, '/');
     base = base ? base + 1 : pst_path;
     size_t n = strlen(base);
-    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0)
-        n -= 4;
+    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0) n -= 4;
     return xstrndup(base, n);
 }
 
@@ -77,8 +76,7 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; commands[i].name; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see 'pestrun --help')", argv[1]);
     return 2;
 }

@@ -86,8 +86,7 @@ static char **make_env(void)
         for (size_t s = 0; single[s]; s++)
             if (strncmp(environ[i], single[s], strchr(single[s], '=') - single[s] + 1) == 0)
                 overridden = 1;
-        if (!overridden)
-            env[k++] = xstrdup(environ[i]);
+        if (!overridden) env[k++] = xstrdup(environ[i]);
     }
     for (size_t s = 0; single[s]; s++)
         env[k++] = xstrdup(single[s]);
@@ -106,23 +105,18 @@ static int load_inputs(struct model_runner *r, struct pr_error *err)
         in->tpl_name = io->pest_file;
         in->model_name = io->model_file;
         for (size_t k = 0; k < i; k++)
-            if (strcmp(r->inputs[k].tpl_name, io->pest_file) == 0)
-                in->tpl = r->inputs[k].tpl;
-        if (in->tpl)
-            continue;
+            if (strcmp(r->inputs[k].tpl_name, io->pest_file) == 0) in->tpl = r->inputs[k].tpl;
+        if (in->tpl) continue;
         char *path = work_path(r, io->pest_file);
         size_t len;
         char *buf = pr_read_file(path, &len, err);
         free(path);
-        if (!buf)
-            return pr_error_prefix(err, "%s:%d: template", io->loc.file, io->loc.line);
+        if (!buf) return pr_error_prefix(err, "%s:%d: template", io->loc.file, io->loc.line);
         in->tpl = tpl_parse(buf, len, io->pest_file, err);
         free(buf);
-        if (!in->tpl)
-            return -1;
+        if (!in->tpl) return -1;
         in->owner = 1;
-        if (tpl_bind(in->tpl, pst_param_names(c), err) < 0)
-            return -1;
+        if (tpl_bind(in->tpl, pst_param_names(c), err) < 0) return -1;
     }
     return 0;
 }
@@ -151,8 +145,7 @@ static int load_outputs(struct model_runner *r, struct pr_error *err)
         }
         out->ins = ins_parse(buf, len, io->pest_file, delims, err);
         free(buf);
-        if (!out->ins || ins_bind(out->ins, pst_obs_names(c), err) < 0)
-            goto done;
+        if (!out->ins || ins_bind(out->ins, pst_obs_names(c), err) < 0) goto done;
         for (size_t k = 0; k < ins_nobs(out->ins); k++) {
             int idx = names_find(pst_obs_names(c), ins_obs_name(out->ins, k));
             if (covered[idx]) {
@@ -184,8 +177,7 @@ struct model_runner *runner_create(const struct pst_case *c, const char *workdir
 
     r->c = c;
     r->workdir = xstrdup(workdir);
-    if (opts)
-        r->opts = *opts;
+    if (opts) r->opts = *opts;
     r->pid = -1;
     r->pidfd = -1;
     r->npar = pst_nparams(c);
@@ -204,8 +196,7 @@ struct model_runner *runner_create(const struct pst_case *c, const char *workdir
                      pst_path(c));
         goto error;
     }
-    if (load_inputs(r, err) < 0 || load_outputs(r, err) < 0)
-        goto error;
+    if (load_inputs(r, err) < 0 || load_outputs(r, err) < 0) goto error;
     r->envp = make_env();
     return r;
 error:
@@ -215,13 +206,10 @@ error:
 
 void runner_destroy(struct model_runner *r)
 {
-    if (!r)
-        return;
-    if (r->running)
-        runner_kill(r, "the runner was destroyed");
+    if (!r) return;
+    if (r->running) runner_kill(r, "the runner was destroyed");
     for (size_t i = 0; i < r->ninputs; i++)
-        if (r->inputs[i].owner)
-            tpl_destroy(r->inputs[i].tpl);
+        if (r->inputs[i].owner) tpl_destroy(r->inputs[i].tpl);
     free(r->inputs);
     for (size_t i = 0; i < r->noutputs; i++)
         ins_destroy(r->outputs[i].ins);
@@ -264,8 +252,7 @@ static int write_inputs(struct model_runner *r, const double *values, struct pr_
     for (size_t i = 0; i < r->ninputs; i++) {
         struct input_file *in = &r->inputs[i];
         sb_reset(&r->scratch);
-        if (tpl_fill(in->tpl, values, &r->tpl_opts, &r->scratch, r->processed, r->written, err) <
-            0)
+        if (tpl_fill(in->tpl, values, &r->tpl_opts, &r->scratch, r->processed, r->written, err) < 0)
             return -1;
         char *path = work_path(r, in->model_name);
         int rc = pr_write_file(path, r->scratch.data ? r->scratch.data : "", r->scratch.len, err);
@@ -274,8 +261,7 @@ static int write_inputs(struct model_runner *r, const double *values, struct pr_
             return pr_error_prefix(err, "model input file from template '%s'", in->tpl_name);
     }
     for (size_t i = 0; i < r->npar; i++)
-        if (!r->written[i])
-            r->processed[i] = values[i];
+        if (!r->written[i]) r->processed[i] = values[i];
     return 0;
 }
 
@@ -302,11 +288,9 @@ static char **split_exec(const char *cmd)
     char *p = copy;
     for (;;) {
         char *sp = strchr(p, ' ');
-        if (sp)
-            *sp = '\0';
+        if (sp) *sp = '\0';
         argv[k++] = xstrdup(p);
-        if (!sp)
-            break;
+        if (!sp) break;
         p = sp + 1;
     }
     free(copy);
@@ -367,23 +351,23 @@ static int spawn_command(struct model_runner *r, struct pr_error *err)
     if (r->pidfd < 0) {
         int e = errno;
         runner_kill(r, "pidfd_open failed");
-        return pr_error_set(err, "cannot watch the model process (pidfd_open: %s); pestrun needs "
-                            "Linux 5.3 or later", strerror(e));
+        return pr_error_set(err,
+                            "cannot watch the model process (pidfd_open: %s); pestrun needs "
+                            "Linux 5.3 or later",
+                            strerror(e));
     }
     return 0;
 }
 
 int runner_start(struct model_runner *r, const double *model_values, struct pr_error *err)
 {
-    if (r->running)
-        return pr_error_set(err, "a model run is already in progress");
+    if (r->running) return pr_error_set(err, "a model run is already in progress");
     r->start = now_s();
     r->deadline = r->opts.timeout_s > 0 ? r->start + r->opts.timeout_s : 0;
     r->next_cmd = 0;
     r->kill_reason[0] = '\0';
     memset(r->seen, 0, r->nobs);
-    if (remove_model_files(r, err) < 0 || write_inputs(r, model_values, err) < 0)
-        return -1;
+    if (remove_model_files(r, err) < 0 || write_inputs(r, model_values, err) < 0) return -1;
     return spawn_command(r, err);
 }
 
@@ -394,21 +378,18 @@ int runner_fd(const struct model_runner *r)
 
 int runner_timeout_ms(const struct model_runner *r)
 {
-    if (!r->running || r->deadline <= 0)
-        return -1;
+    if (!r->running || r->deadline <= 0) return -1;
     double left = r->deadline - now_s();
     return left <= 0 ? 0 : (int)(left * 1000.0) + 1;
 }
 
 void runner_kill(struct model_runner *r, const char *reason)
 {
-    if (!r->running)
-        return;
+    if (!r->running) return;
     killpg(r->pid, SIGKILL);
     while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    if (r->pidfd >= 0)
-        close(r->pidfd);
+    if (r->pidfd >= 0) close(r->pidfd);
     r->pidfd = -1;
     r->pid = -1;
     r->running = 0;
@@ -419,13 +400,11 @@ void runner_kill(struct model_runner *r, const char *reason)
 static void last_log_line(const struct model_runner *r, char *out, size_t outsz)
 {
     out[0] = '\0';
-    if (!r->opts.log_name)
-        return;
+    if (!r->opts.log_name) return;
     char *path = work_path(r, r->opts.log_name);
     FILE *f = fopen(path, "r");
     free(path);
-    if (!f)
-        return;
+    if (!f) return;
     char line[512];
     long size;
     if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 4096)
@@ -434,8 +413,7 @@ static void last_log_line(const struct model_runner *r, char *out, size_t outsz)
         fseek(f, 0, SEEK_SET);
     while (fgets(line, sizeof(line), f)) {
         char *s = pr_strip(line, " \t\r\n");
-        if (*s)
-            snprintf(out, outsz, "%s", s);
+        if (*s) snprintf(out, outsz, "%s", s);
     }
     fclose(f);
 }
@@ -445,15 +423,13 @@ static int read_outputs(struct model_runner *r, struct pr_error *err)
     for (size_t i = 0; i < r->noutputs; i++) {
         struct output_file *out = &r->outputs[i];
         char *path = work_path(r, out->model_name);
-        size_t len;
-        char *buf = pr_read_file(path, &len, NULL);
+        int rc = pr_read_file_into(path, &r->scratch, NULL);
         free(path);
-        if (!buf)
+        if (rc < 0)
             return pr_error_set(err, "model output file '%s' was not written by the model",
                                 out->model_name);
-        int rc = ins_apply(out->ins, buf, len, out->model_name, r->obs, r->seen, err);
-        free(buf);
-        if (rc < 0)
+        if (ins_apply(out->ins, r->scratch.data, r->scratch.len, out->model_name, r->obs, r->seen,
+                      err) < 0)
             return -1;
     }
     for (size_t i = 0; i < r->nobs; i++)
@@ -490,33 +466,28 @@ int runner_step(struct model_runner *r, struct pr_error *err)
                             r->kill_reason[0] ? r->kill_reason : "no model run in progress");
     if (r->deadline > 0 && now_s() >= r->deadline) {
         char why[128];
-        snprintf(why, sizeof(why), "the model ran longer than the time limit of %g s; its "
-                 "process group was killed", r->opts.timeout_s);
+        snprintf(why, sizeof(why),
+                 "the model ran longer than the time limit of %g s; its "
+                 "process group was killed",
+                 r->opts.timeout_s);
         runner_kill(r, why);
         return pr_error_set(err, "%s", why);
     }
     got = waitpid(r->pid, &status, WNOHANG);
-    if (got == 0)
-        return 1;
-    if (got < 0 && errno == EINTR)
-        return 1;
-    if (r->pidfd >= 0)
-        close(r->pidfd);
+    if (got == 0) return 1;
+    if (got < 0 && errno == EINTR) return 1;
+    if (r->pidfd >= 0) close(r->pidfd);
     r->pidfd = -1;
     r->running = 0;
     r->pid = -1;
-    if (got < 0)
-        return pr_error_set(err, "lost track of the model process: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return command_failed(r, status, err);
+    if (got < 0) return pr_error_set(err, "lost track of the model process: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return command_failed(r, status, err);
     r->next_cmd++;
     if (r->next_cmd < pst_ncommands(r->c)) {
-        if (spawn_command(r, err) < 0)
-            return -1;
+        if (spawn_command(r, err) < 0) return -1;
         return 1;
     }
-    if (read_outputs(r, err) < 0)
-        return -1;
+    if (read_outputs(r, err) < 0) return -1;
     r->seconds = now_s() - r->start;
     return 0;
 }
@@ -525,8 +496,7 @@ int runner_run(struct model_runner *r, const double *model_values, struct pr_err
 {
     int rc;
 
-    if (runner_start(r, model_values, err) < 0)
-        return -1;
+    if (runner_start(r, model_values, err) < 0) return -1;
     while ((rc = runner_step(r, err)) == 1) {
         int fd = runner_fd(r);
         int timeout = runner_timeout_ms(r);

@@ -24,8 +24,7 @@ static void report(struct pst_check_sink *s, int is_error, const char *fmt, ...)
         s->errors++;
     else
         s->warnings++;
-    if (s->emit)
-        s->emit(s->ctx, is_error, buf);
+    if (s->emit) s->emit(s->ctx, is_error, buf);
 }
 
 /* Names are stored upper-case; messages show them lower-case, as PEST++'s output files do. */
@@ -54,8 +53,7 @@ static void check_params(const struct pst_case *c, struct pst_check_sink *s)
         const struct pst_param *p = pst_param(c, i);
         const char *f = p->loc.file;
         int l = p->loc.line;
-        if (!adjustable(p))
-            continue;
+        if (!adjustable(p)) continue;
         nadj++;
         if (p->lbnd >= p->ubnd)
             report(s, strict, "%s:%d: parameter '%s': lower bound %g is not below upper bound %g",
@@ -82,16 +80,16 @@ static void check_params(const struct pst_case *c, struct pst_check_sink *s)
                    "zero",
                    f, l, LC(p->name), ctl->relparmax);
         if (p->chglim == PST_CHG_ABSOLUTE)
-            report(s, strict, "%s:%d: parameter '%s': change limit 'absolute' is not supported; "
-                   "use relative or factor", f, l, LC(p->name));
-        if (p->scale == 0.0)
-            report(s, 1, "%s:%d: parameter '%s': SCALE is 0", f, l, LC(p->name));
+            report(s, strict,
+                   "%s:%d: parameter '%s': change limit 'absolute' is not supported; "
+                   "use relative or factor",
+                   f, l, LC(p->name));
+        if (p->scale == 0.0) report(s, 1, "%s:%d: parameter '%s': SCALE is 0", f, l, LC(p->name));
     }
     if (strict && ctl->facparmax <= 1.0)
         report(s, 1, "%s: FACPARMAX %g must be greater than 1", pst_path(c), ctl->facparmax);
     if (strict && nadj == 0)
-        report(s, 1, "%s: no adjustable parameters: every parameter is fixed or tied",
-               pst_path(c));
+        report(s, 1, "%s: no adjustable parameters: every parameter is fixed or tied", pst_path(c));
 }
 
 static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
@@ -112,11 +110,15 @@ static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
         for (int k = 0; k < pi->nterms; k++) {
             const struct pst_param *p = pst_param(c, (size_t)pi->terms[k].param);
             if (!adjustable(p))
-                report(s, 1, "%s:%d: prior information '%s' uses parameter '%s', which is not "
-                       "adjustable", pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name));
+                report(s, 1,
+                       "%s:%d: prior information '%s' uses parameter '%s', which is not "
+                       "adjustable",
+                       pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name));
             else if (pi->terms[k].log != (p->trans == PST_TRANS_LOG))
-                report(s, 0, "%s:%d: prior information '%s': parameter '%s' is %slog-transformed "
-                       "but is used %s log()", pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name),
+                report(s, 0,
+                       "%s:%d: prior information '%s': parameter '%s' is %slog-transformed "
+                       "but is used %s log()",
+                       pi->loc.file, pi->loc.line, LC(pi->name), LC(p->name),
                        p->trans == PST_TRANS_LOG ? "" : "not ",
                        pi->terms[k].log ? "inside" : "without");
         }
@@ -124,8 +126,10 @@ static void check_obs(const struct pst_case *c, struct pst_check_sink *s)
     for (size_t g = 0; g < ngp; g++)
         if (has_obs[g] && has_pi[g]) {
             const struct pst_obsgp *gp = pst_obsgp(c, g);
-            report(s, 0, "%s:%d: observation group '%s' holds both observations and prior "
-                   "information", gp->loc.file, gp->loc.line, LC(gp->name));
+            report(s, 0,
+                   "%s:%d: observation group '%s' holds both observations and prior "
+                   "information",
+                   gp->loc.file, gp->loc.line, LC(gp->name));
         }
     if (pst_control(c)->noptmax != 0 && nonzero == 0)
         report(s, 1, "%s: every observation and prior-information weight is zero", pst_path(c));
@@ -139,8 +143,7 @@ static char *read_case_file(const char *path, const struct pst_io *io, const cha
 {
     struct pr_error err;
     char *buf = pr_read_file(path, len, &err);
-    if (!buf)
-        report(s, 1, "%s:%d: %s %s", io->loc.file, io->loc.line, what, err.msg);
+    if (!buf) report(s, 1, "%s:%d: %s %s", io->loc.file, io->loc.line, what, err.msg);
     return buf;
 }
 
@@ -170,21 +173,18 @@ static void check_templates(const struct pst_case *c, const char *dir, struct ps
         int seen_before = 0;
         check_model_dir(dir, io, s);
         for (size_t k = 0; k < i; k++)
-            if (strcmp(pst_input(c, k)->pest_file, io->pest_file) == 0)
-                seen_before = 1;
+            if (strcmp(pst_input(c, k)->pest_file, io->pest_file) == 0) seen_before = 1;
         for (size_t k = 0; k < i; k++)
             if (strcmp(pst_input(c, k)->model_file, io->model_file) == 0)
                 report(s, 1, "%s:%d: model input file '%s' is written by two templates",
                        io->loc.file, io->loc.line, io->model_file);
-        if (seen_before)
-            continue;
+        if (seen_before) continue;
         char *name = pr_path_join(dir, io->pest_file);
         char *buf = read_case_file(name, io, "template", &len, s);
         struct tpl *t = buf ? tpl_parse(buf, len, name, &err) : NULL;
         free(buf);
         if (!t) {
-            if (buf)
-                report(s, 1, "%s", err.msg);
+            if (buf) report(s, 1, "%s", err.msg);
             unreadable = 1;
             free(name);
             continue;
@@ -204,14 +204,13 @@ static void check_templates(const struct pst_case *c, const char *dir, struct ps
     for (size_t i = 0; !unreadable && i < npar; i++)
         if (!used[i]) {
             const struct pst_param *p = pst_param(c, i);
-            report(s, 1, "%s:%d: parameter '%s' does not appear in any template file",
-                   p->loc.file, p->loc.line, LC(p->name));
+            report(s, 1, "%s:%d: parameter '%s' does not appear in any template file", p->loc.file,
+                   p->loc.line, LC(p->name));
         }
     free(used);
 }
 
-static void check_instructions(const struct pst_case *c, const char *dir,
-                               struct pst_check_sink *s)
+static void check_instructions(const struct pst_case *c, const char *dir, struct pst_check_sink *s)
 {
     size_t nobs = pst_nobs(c);
     int *read_by = calloc(nobs + 1, sizeof(int)); /* 1 + output index */
@@ -219,8 +218,7 @@ static void check_instructions(const struct pst_case *c, const char *dir,
     int unreadable = 0;
 
     if (pst_noutputs(c) == 0)
-        report(s, 1, "%s: no instruction files: expected a '* model output' section",
-               pst_path(c));
+        report(s, 1, "%s: no instruction files: expected a '* model output' section", pst_path(c));
     for (size_t i = 0; i < pst_noutputs(c); i++) {
         const struct pst_io *io = pst_output(c, i);
         struct pr_error err;
@@ -231,8 +229,7 @@ static void check_instructions(const struct pst_case *c, const char *dir,
         struct ins *in = buf ? ins_parse(buf, len, path, delims, &err) : NULL;
         free(buf);
         if (!in) {
-            if (buf)
-                report(s, 1, "%s", err.msg);
+            if (buf) report(s, 1, "%s", err.msg);
             unreadable = 1;
             free(path);
             continue;
@@ -256,16 +253,15 @@ static void check_instructions(const struct pst_case *c, const char *dir,
     for (size_t i = 0; !unreadable && i < nobs; i++)
         if (!read_by[i]) {
             const struct pst_obs *o = pst_obs(c, i);
-            report(s, 1, "%s:%d: observation '%s' is not read by any instruction file",
-                   o->loc.file, o->loc.line, LC(o->name));
+            report(s, 1, "%s:%d: observation '%s' is not read by any instruction file", o->loc.file,
+                   o->loc.line, LC(o->name));
         }
     free(read_by);
 }
 
 int pst_check(const struct pst_case *c, const char *dir, struct pst_check_sink *s)
 {
-    if (!dir)
-        dir = pst_dir(c);
+    if (!dir) dir = pst_dir(c);
     for (size_t i = 0; i < pst_nwarnings(c); i++)
         report(s, 0, "%s", pst_warning(c, i));
     check_params(c, s);

@@ -7,9 +7,9 @@
 
 struct phi_parts {
     double total;
-    double meas;    /* groups not starting with REGUL */
-    double regul;   /* groups starting with REGUL */
-    double *group;  /* per observation group (pst_nobsgps entries), caller-allocated */
+    double meas;   /* groups not starting with REGUL */
+    double regul;  /* groups starting with REGUL */
+    double *group; /* per observation group (pst_nobsgps entries), caller-allocated */
 };
 
 /* Value of prior-information equation i at control-space parameters ctl. */
@@ -17,7 +17,6 @@ double pst_prior_value(const struct pst_case *c, size_t i, const double *ctl);
 
 /* Phi of simulated values sim (pst observation order) and, when ctl is not NULL, of the prior
  * information at control-space parameters ctl. Values below DBL_MIN are reported as 0. */
-void pst_phi(const struct pst_case *c, const double *sim, const double *ctl,
-             struct phi_parts *out);
+void pst_phi(const struct pst_case *c, const double *sim, const double *ctl, struct phi_parts *out);
 
 #endif

@@ -33,11 +33,9 @@ int pst_write_rei(const struct pst_case *c, const char *path, int iteration, con
     int namew = 20, rc;
 
     for (size_t i = 0; i < pst_nobs(c); i++)
-        if ((int)strlen(pst_obs(c, i)->name) > namew)
-            namew = (int)strlen(pst_obs(c, i)->name);
+        if ((int)strlen(pst_obs(c, i)->name) > namew) namew = (int)strlen(pst_obs(c, i)->name);
     for (size_t i = 0; i < pst_nprior(c); i++)
-        if ((int)strlen(pst_prior(c, i)->name) > namew)
-            namew = (int)strlen(pst_prior(c, i)->name);
+        if ((int)strlen(pst_prior(c, i)->name) > namew) namew = (int)strlen(pst_prior(c, i)->name);
     sb_printf(&sb, " MODEL OUTPUTS AT END OF OPTIMISATION ITERATION NO. %d:-\n\n\n", iteration);
     sb_printf(&sb, " %-*s %-12s %-20s %-20s %-20s %-20s\n", namew, "Name", "Group", "Measured",
               "Modelled", "Residual", "Weight");

@@ -15,10 +15,10 @@
 #include "../util/strbuf.h"
 #include "../util/text.h"
 
-#define PUSH(arr, n, cap)                                                                      \
-    ((n) == (cap) ? ((cap) = (cap) ? 2 * (cap) : 16,                                           \
-                     (arr) = xrealloc((arr), (cap) * sizeof(*(arr))))                          \
-                  : 0,                                                                         \
+#define PUSH(arr, n, cap)                                                                          \
+    ((n) == (cap)                                                                                  \
+         ? ((cap) = (cap) ? 2 * (cap) : 16, (arr) = xrealloc((arr), (cap) * sizeof(*(arr))))       \
+         : 0,                                                                                      \
      memset(&(arr)[(n)], 0, sizeof(*(arr))), &(arr)[(n)++])
 
 #define MAXTOK 64
@@ -116,16 +116,14 @@ static void remove_quotes(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++)
-        if (*r != '\'' && *r != '"')
-            *w++ = *r;
+        if (*r != '\'' && *r != '"') *w++ = *r;
     *w = '\0';
 }
 
 static void strip_comment(char *s)
 {
     char *h = strchr(s, '#');
-    if (h)
-        *h = '\0';
+    if (h) *h = '\0';
 }
 
 struct field_ctx {
@@ -143,16 +141,16 @@ static int get_double(const struct field_ctx *f, const char *what, const char *t
         return pr_error_set(f->err, "%s:%d: %s%smissing %s: expected a number", f->file, f->line,
                             ITEM(f), what);
     if (pr_parse_double(tok, out, 1) < 0)
-        return pr_error_set(f->err, "%s:%d: %s%s%s: expected a number, got '%s'", f->file,
-                            f->line, ITEM(f), what, tok);
+        return pr_error_set(f->err, "%s:%d: %s%s%s: expected a number, got '%s'", f->file, f->line,
+                            ITEM(f), what, tok);
     return 0;
 }
 
 static int get_int(const struct field_ctx *f, const char *what, const char *tok, int *out)
 {
     if (!tok)
-        return pr_error_set(f->err, "%s:%d: %s%smissing %s: expected an integer", f->file,
-                            f->line, ITEM(f), what);
+        return pr_error_set(f->err, "%s:%d: %s%smissing %s: expected an integer", f->file, f->line,
+                            ITEM(f), what);
     if (pr_parse_int(tok, out) < 0)
         return pr_error_set(f->err, "%s:%d: %s%s%s: expected an integer, got '%s'", f->file,
                             f->line, ITEM(f), what, tok);
@@ -212,8 +210,8 @@ static int add_option(struct pst_case *c, const char *key, const char *value,
             return pr_error_set(err, "%s:%d: option '%s' is given twice (first at line %d)",
                                 loc->file, loc->line, key, c->opts[i].loc.line);
     if (!known)
-        warn(c, "%s:%d: option '%s' is not one pestrun knows; it is kept but not used",
-             loc->file, loc->line, key);
+        warn(c, "%s:%d: option '%s' is not one pestrun knows; it is kept but not used", loc->file,
+             loc->line, key);
     struct pst_option *o = PUSH(c->opts, c->nopts, c->capopts);
     o->key = keep(c, canon);
     if (pst_option_keeps_case(canon)) {
@@ -247,10 +245,8 @@ static int parse_plusplus(struct pst_case *c, char *line, const struct pst_loc *
         char *key = pr_strip(s, BLANKS);
         char *value = pr_strip(open + 1, BLANKS);
         if (!*key)
-            return pr_error_set(err, "%s:%d: ++ option with an empty name", loc->file,
-                                loc->line);
-        if (add_option(c, key, value, loc, err) < 0)
-            return -1;
+            return pr_error_set(err, "%s:%d: ++ option with an empty name", loc->file, loc->line);
+        if (add_option(c, key, value, loc, err) < 0) return -1;
         s = pr_strip(close + 1, BLANKS ",");
     }
     return 0;
@@ -262,8 +258,7 @@ static const struct pst_option *find_option(const struct pst_case *c, const char
     int known;
     const char *canon = pst_option_canonical(key, buf, sizeof(buf), &known);
     for (size_t i = 0; i < c->nopts; i++)
-        if (strcmp(c->opts[i].key, canon) == 0)
-            return &c->opts[i];
+        if (strcmp(c->opts[i].key, canon) == 0) return &c->opts[i];
     return NULL;
 }
 
@@ -279,19 +274,18 @@ int pst_opt_bool(const struct pst_case *c, const char *key, int dflt, int *out,
     const struct pst_option *o = find_option(c, key);
     *out = dflt;
     if (o && pr_parse_bool(o->value, out) < 0)
-        return pr_error_set(err, "%s:%d: option %s: expected true or false, got '%s'",
-                            o->loc.file, o->loc.line, o->key, o->value);
+        return pr_error_set(err, "%s:%d: option %s: expected true or false, got '%s'", o->loc.file,
+                            o->loc.line, o->key, o->value);
     return 0;
 }
 
-int pst_opt_int(const struct pst_case *c, const char *key, int dflt, int *out,
-                struct pr_error *err)
+int pst_opt_int(const struct pst_case *c, const char *key, int dflt, int *out, struct pr_error *err)
 {
     const struct pst_option *o = find_option(c, key);
     *out = dflt;
     if (o && pr_parse_int(o->value, out) < 0)
-        return pr_error_set(err, "%s:%d: option %s: expected an integer, got '%s'",
-                            o->loc.file, o->loc.line, o->key, o->value);
+        return pr_error_set(err, "%s:%d: option %s: expected an integer, got '%s'", o->loc.file,
+                            o->loc.line, o->key, o->value);
     return 0;
 }
 
@@ -327,17 +321,15 @@ static int parse_pestmode(struct pst_case *c, const struct field_ctx *f, const c
 /* Remove PEST's text flags (aui, senreuse, boundscale, ...) from a token list. */
 static size_t drop_text_flags(char **tok, size_t n)
 {
-    static const char *const flags[] = {"aui",       "auid",       "noaui",       "senreuse",
-                                        "nsenreuse", "nosenreuse", "boundscale", "noboundscale",
-                                        NULL};
+    static const char *const flags[] = {"aui",        "auid",         "noaui",
+                                        "senreuse",   "nsenreuse",    "nosenreuse",
+                                        "boundscale", "noboundscale", NULL};
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         int drop = 0;
         for (size_t k = 0; flags[k]; k++)
-            if (pr_strieq(tok[i], flags[k]))
-                drop = 1;
-        if (!drop)
-            tok[w++] = tok[i];
+            if (pr_strieq(tok[i], flags[k])) drop = 1;
+        if (!drop) tok[w++] = tok[i];
     }
     return w;
 }
@@ -350,8 +342,7 @@ static int control_line(struct pst_case *c, int idx, char *line, const struct fi
     double d;
     int i;
 
-    if (n > MAXTOK)
-        n = MAXTOK;
+    if (n > MAXTOK) n = MAXTOK;
     switch (idx) {
     case 1:
         if (n < 2)
@@ -361,23 +352,16 @@ static int control_line(struct pst_case *c, int idx, char *line, const struct fi
     case 2:
         return get_int(f, "NPAR", n ? tok[0] : NULL, &c->npar_declared);
     case 3:
-        if (get_int(f, "NTPLFLE", n ? tok[0] : NULL, &c->ntplfle) < 0)
-            return -1;
+        if (get_int(f, "NTPLFLE", n ? tok[0] : NULL, &c->ntplfle) < 0) return -1;
         ctl->numcom = 0;
-        if (n > 4 && pr_parse_int(tok[4], &i) == 0)
-            ctl->numcom = i;
+        if (n > 4 && pr_parse_int(tok[4], &i) == 0) ctl->numcom = i;
         return 0;
     case 4: /* PEST's lambda controls: read when well formed, unused by PEST++ */
-        if (n > 0 && pr_parse_double(tok[0], &d, 0) == 0)
-            ctl->rlambda1 = d;
-        if (n > 1 && pr_parse_double(tok[1], &d, 0) == 0)
-            ctl->rlamfac = d;
-        if (n > 2 && pr_parse_double(tok[2], &d, 0) == 0)
-            ctl->phiratsuf = d;
-        if (n > 3 && pr_parse_double(tok[3], &d, 0) == 0)
-            ctl->phiredlam = d;
-        if (n > 4 && pr_parse_int(tok[4], &i) == 0)
-            ctl->numlam = i;
+        if (n > 0 && pr_parse_double(tok[0], &d, 0) == 0) ctl->rlambda1 = d;
+        if (n > 1 && pr_parse_double(tok[1], &d, 0) == 0) ctl->rlamfac = d;
+        if (n > 2 && pr_parse_double(tok[2], &d, 0) == 0) ctl->phiratsuf = d;
+        if (n > 3 && pr_parse_double(tok[3], &d, 0) == 0) ctl->phiredlam = d;
+        if (n > 4 && pr_parse_int(tok[4], &i) == 0) ctl->numlam = i;
         return 0;
     case 5:
         if (get_double(f, "RELPARMAX", n > 0 ? tok[0] : NULL, &ctl->relparmax) < 0 ||
@@ -387,12 +371,9 @@ static int control_line(struct pst_case *c, int idx, char *line, const struct fi
         return 0;
     case 6:
         n = drop_text_flags(tok, n);
-        if (get_double(f, "PHIREDSWH", n > 0 ? tok[0] : NULL, &ctl->phiredswh) < 0)
-            return -1;
-        if (n > 1 && get_int(f, "NOPTSWITCH", tok[1], &ctl->noptswitch) < 0)
-            return -1;
-        if (n > 2 && get_double(f, "SPLITSWH", tok[2], &ctl->splitswh) < 0)
-            return -1;
+        if (get_double(f, "PHIREDSWH", n > 0 ? tok[0] : NULL, &ctl->phiredswh) < 0) return -1;
+        if (n > 1 && get_int(f, "NOPTSWITCH", tok[1], &ctl->noptswitch) < 0) return -1;
+        if (n > 2 && get_double(f, "SPLITSWH", tok[2], &ctl->splitswh) < 0) return -1;
         return 0;
     case 7:
         if (n < 6)
@@ -438,8 +419,7 @@ static int regul_line(struct pst_case *c, int idx, char *line, const struct fiel
         if (get_double(f, "PHIMLIM", n > 0 ? tok[0] : NULL, &ctl->phimlim) < 0 ||
             get_double(f, "PHIMACCEPT", n > 1 ? tok[1] : NULL, &ctl->phimaccept) < 0)
             return -1;
-        if (n > 2 && get_double(f, "FRACPHIM", tok[2], &ctl->fracphim) < 0)
-            return -1;
+        if (n > 2 && get_double(f, "FRACPHIM", tok[2], &ctl->fracphim) < 0) return -1;
     } else if (idx == 2) {
         if (get_double(f, "WFINIT", n > 0 ? tok[0] : NULL, &ctl->wfinit) < 0 ||
             get_double(f, "WFMIN", n > 1 ? tok[1] : NULL, &ctl->wfmin) < 0 ||
@@ -449,8 +429,7 @@ static int regul_line(struct pst_case *c, int idx, char *line, const struct fiel
         if (get_double(f, "WFFAC", n > 0 ? tok[0] : NULL, &ctl->wffac) < 0 ||
             get_double(f, "WFTOL", n > 1 ? tok[1] : NULL, &ctl->wftol) < 0)
             return -1;
-        if (n > 2 && get_int(f, "IREGADJ", tok[2], &ctl->iregadj) < 0)
-            return -1;
+        if (n > 2 && get_int(f, "IREGADJ", tok[2], &ctl->iregadj) < 0) return -1;
     }
     return 0;
 }
@@ -496,20 +475,48 @@ static const struct keyword control_keys[] = {
     {"WFFAC", 'd', CTL(wffac)},
     {"WFTOL", 'd', CTL(wftol)},
     {"IREGADJ", 'i', CTL(iregadj)},
-    {"RSTFLE", 'u', 0},      {"NPAR", 'u', 0},       {"NOBS", 'u', 0},
-    {"NPARGP", 'u', 0},      {"NPRIOR", 'u', 0},     {"NOBSGP", 'u', 0},
-    {"MAXCOMPDIM", 'u', 0},  {"NTPLFLE", 'u', 0},    {"NINSFLE", 'u', 0},
-    {"PRECIS", 'u', 0},      {"DPOINT", 'u', 0},     {"JACFILE", 'u', 0},
-    {"MESSFILE", 'u', 0},    {"OBSREREF", 'u', 0},   {"JACUPDATE", 'u', 0},
-    {"LAMFORGIVE", 'u', 0},  {"DERFORGIVE", 'u', 0}, {"IBOUNDSTICK", 'u', 0},
-    {"UPVECBEND", 'u', 0},   {"DOAUI", 'u', 0},      {"DOSENREUSE", 'u', 0},
-    {"DOSENRESUSE", 'u', 0}, {"BOUNDSCALE", 'u', 0}, {"PHISTOPTHRESH", 'u', 0},
-    {"LASTRUN", 'u', 0},     {"PHIABANDON", 'u', 0}, {"ICOV", 'u', 0},
-    {"ICOR", 'u', 0},        {"IEIG", 'u', 0},       {"IRES", 'u', 0},
-    {"JCOSAVE", 'u', 0},     {"VERBOSEREC", 'u', 0}, {"JCOSAVEITN", 'u', 0},
-    {"REISAVEITN", 'u', 0},  {"PARSAVEITN", 'u', 0}, {"PARSAVERUN", 'u', 0},
-    {"SVDMODE", 'u', 0},     {"EIGWRITE", 'u', 0},   {"MEMSAVE", 'u', 0},
-    {"LINREG", 'u', 0},      {"REGCONTINUE", 'u', 0}, {NULL, 0, 0},
+    {"RSTFLE", 'u', 0},
+    {"NPAR", 'u', 0},
+    {"NOBS", 'u', 0},
+    {"NPARGP", 'u', 0},
+    {"NPRIOR", 'u', 0},
+    {"NOBSGP", 'u', 0},
+    {"MAXCOMPDIM", 'u', 0},
+    {"NTPLFLE", 'u', 0},
+    {"NINSFLE", 'u', 0},
+    {"PRECIS", 'u', 0},
+    {"DPOINT", 'u', 0},
+    {"JACFILE", 'u', 0},
+    {"MESSFILE", 'u', 0},
+    {"OBSREREF", 'u', 0},
+    {"JACUPDATE", 'u', 0},
+    {"LAMFORGIVE", 'u', 0},
+    {"DERFORGIVE", 'u', 0},
+    {"IBOUNDSTICK", 'u', 0},
+    {"UPVECBEND", 'u', 0},
+    {"DOAUI", 'u', 0},
+    {"DOSENREUSE", 'u', 0},
+    {"DOSENRESUSE", 'u', 0},
+    {"BOUNDSCALE", 'u', 0},
+    {"PHISTOPTHRESH", 'u', 0},
+    {"LASTRUN", 'u', 0},
+    {"PHIABANDON", 'u', 0},
+    {"ICOV", 'u', 0},
+    {"ICOR", 'u', 0},
+    {"IEIG", 'u', 0},
+    {"IRES", 'u', 0},
+    {"JCOSAVE", 'u', 0},
+    {"VERBOSEREC", 'u', 0},
+    {"JCOSAVEITN", 'u', 0},
+    {"REISAVEITN", 'u', 0},
+    {"PARSAVEITN", 'u', 0},
+    {"PARSAVERUN", 'u', 0},
+    {"SVDMODE", 'u', 0},
+    {"EIGWRITE", 'u', 0},
+    {"MEMSAVE", 'u', 0},
+    {"LINREG", 'u', 0},
+    {"REGCONTINUE", 'u', 0},
+    {NULL, 0, 0},
 };
 
 static int keyword_line(struct pst_case *c, char *line, const struct pst_loc *loc,
@@ -521,16 +528,13 @@ static int keyword_line(struct pst_case *c, char *line, const struct pst_loc *lo
     strip_comment(line);
     remove_quotes(line);
     key = pr_strip(line, BLANKS);
-    if (!*key)
-        return 0;
+    if (!*key) return 0;
     value = key + strcspn(key, " \t");
-    if (*value)
-        *value++ = '\0';
+    if (*value) *value++ = '\0';
     value = pr_strip(value, BLANKS);
     for (size_t i = 0; control_keys[i].key; i++) {
         const struct keyword *k = &control_keys[i];
-        if (!pr_strieq(k->key, key))
-            continue;
+        if (!pr_strieq(k->key, key)) continue;
         char *field = (char *)&c->ctl + k->offset;
         switch (k->type) {
         case 'm':
@@ -560,8 +564,7 @@ static int parse_inctyp(const struct field_ctx *f, const char *t, enum pst_incty
     else if (pr_strieq(t, "rel_to_max"))
         *out = PST_INC_REL_TO_MAX;
     else
-        return pr_error_set(f->err,
-                            "%s:%d: INCTYP '%s': expected relative, absolute or rel_to_max",
+        return pr_error_set(f->err, "%s:%d: INCTYP '%s': expected relative, absolute or rel_to_max",
                             f->file, f->line, t);
     return 0;
 }
@@ -675,8 +678,7 @@ static int add_param(struct pst_case *c, char **tok, size_t n, const struct fiel
               get_double(&fi, "OFFSET", tok[8], &p.offset) < 0 ||
               (c->ctl.numcom > 1 && n > 9 && get_int(&fi, "DERCOM", tok[9], &p.dercom) < 0);
     sb_free(&item);
-    if (bad)
-        return -1;
+    if (bad) return -1;
     idx = names_add(c->param_names, tok[0]);
     if (idx < 0)
         return pr_error_set(f->err, "%s:%d: parameter '%s' is defined twice", f->file, f->line,
@@ -695,8 +697,8 @@ static int add_param(struct pst_case *c, char **tok, size_t n, const struct fiel
 static int add_tie(struct pst_case *c, char **tok, size_t n, const struct field_ctx *f)
 {
     if (n < 2)
-        return pr_error_set(f->err, "%s:%d: tied parameter line: expected PARNME PARTIED",
-                            f->file, f->line);
+        return pr_error_set(f->err, "%s:%d: tied parameter line: expected PARNME PARTIED", f->file,
+                            f->line);
     struct tie_line *t = PUSH(c->ties, c->nties, c->capties);
     t->child = xstrdup(tok[0]);
     t->parent = xstrdup(tok[1]);
@@ -740,8 +742,7 @@ static int add_obs(struct pst_case *c, char **tok, size_t n, const struct field_
     int bad = get_double(&fi, "OBSVAL", tok[1], &o.value) < 0 ||
               get_double(&fi, "WEIGHT", tok[2], &o.weight) < 0;
     sb_free(&item);
-    if (bad)
-        return -1;
+    if (bad) return -1;
     if (o.weight < 0)
         return pr_error_set(f->err, "%s:%d: observation '%s': weight %g is negative", f->file,
                             f->line, tok[0], o.weight);
@@ -762,8 +763,8 @@ static int add_io(struct pst_case *c, struct pst_io **arr, size_t *n, size_t *ca
                   size_t ntok, const struct field_ctx *f, const char *what)
 {
     if (ntok != 2)
-        return pr_error_set(f->err, "%s:%d: %s: expected exactly two file names, got %zu",
-                            f->file, f->line, what, ntok);
+        return pr_error_set(f->err, "%s:%d: %s: expected exactly two file names, got %zu", f->file,
+                            f->line, what, ntok);
     struct pst_io *io = PUSH(*arr, *n, *cap);
     remove_quotes(tok[0]);
     remove_quotes(tok[1]);
@@ -828,11 +829,16 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
                     struct pr_error *err)
 {
     static const struct column par_cols[] = {
-        {{"PARNME", "NAME"}, 1},        {{"PARTRANS", "TRANSFORM"}, 1},
-        {{"PARCHGLIM", "CHANGE_LIMIT"}, 1}, {{"PARVAL1", "VALUE"}, 1},
-        {{"PARLBND", "LOWER_BOUND"}, 1}, {{"PARUBND", "UPPER_BOUND"}, 1},
-        {{"PARGP", "GROUP"}, 1},         {{"SCALE"}, 1},
-        {{"OFFSET"}, 1},                 {{"DERCOM"}, 1},
+        {{"PARNME", "NAME"}, 1},
+        {{"PARTRANS", "TRANSFORM"}, 1},
+        {{"PARCHGLIM", "CHANGE_LIMIT"}, 1},
+        {{"PARVAL1", "VALUE"}, 1},
+        {{"PARLBND", "LOWER_BOUND"}, 1},
+        {{"PARUBND", "UPPER_BOUND"}, 1},
+        {{"PARGP", "GROUP"}, 1},
+        {{"SCALE"}, 1},
+        {{"OFFSET"}, 1},
+        {{"DERCOM"}, 1},
         {{"PARTIED"}, 0},
     };
     static const struct column obs_cols[] = {
@@ -842,9 +848,9 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
         {{"OBGNME", "GROUP"}, 1},
     };
     static const struct column pargp_cols[] = {
-        {{"PARGPNME", "NAME"}, 1}, {{"INCTYP"}, 1},    {{"DERINC"}, 1},      {{"DERINCLB"}, 1},
-        {{"FORCEN"}, 1},           {{"DERINCMUL"}, 1}, {{"DERMTHD"}, 1},     {{"SPLITTHRESH"}, 0},
-        {{"SPLITRELDIFF"}, 0},
+        {{"PARGPNME", "NAME"}, 1}, {{"INCTYP"}, 1},      {{"DERINC"}, 1},
+        {{"DERINCLB"}, 1},         {{"FORCEN"}, 1},      {{"DERINCMUL"}, 1},
+        {{"DERMTHD"}, 1},          {{"SPLITTHRESH"}, 0}, {{"SPLITRELDIFF"}, 0},
     };
     static const struct column obsgp_cols[] = {{{"OBGNME", "NAME"}, 1}};
     static const struct column io_cols[] = {{{"PEST_FILE"}, 1}, {{"MODEL_FILE"}, 1}};
@@ -855,15 +861,32 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
     int idx[16];
 
     switch (kind) {
-    case EXT_PARAM: cols = par_cols; ncols = 11; break;
-    case EXT_OBS: cols = obs_cols; ncols = 4; break;
-    case EXT_PARGP: cols = pargp_cols; ncols = 9; break;
-    case EXT_OBSGP: cols = obsgp_cols; ncols = 1; break;
-    case EXT_PRIOR: cols = pi_cols; ncols = 4; break;
-    default: cols = io_cols; ncols = 2; break;
+    case EXT_PARAM:
+        cols = par_cols;
+        ncols = 11;
+        break;
+    case EXT_OBS:
+        cols = obs_cols;
+        ncols = 4;
+        break;
+    case EXT_PARGP:
+        cols = pargp_cols;
+        ncols = 9;
+        break;
+    case EXT_OBSGP:
+        cols = obsgp_cols;
+        ncols = 1;
+        break;
+    case EXT_PRIOR:
+        cols = pi_cols;
+        ncols = 4;
+        break;
+    default:
+        cols = io_cols;
+        ncols = 2;
+        break;
     }
-    if (ext_columns(t, cols, ncols, idx, file, err) < 0)
-        return -1;
+    if (ext_columns(t, cols, ncols, idx, file, err) < 0) return -1;
     for (size_t r = 0; r < csv_nrows(t); r++) {
         char *tok[16];
         struct field_ctx f = {file, csv_row_line(t, r), err, NULL};
@@ -894,8 +917,7 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
             rc = add_io(c, &c->inputs, &c->ninputs, &c->capinputs, tok, 2, &f, "model input");
             break;
         case EXT_OUTPUT:
-            rc = add_io(c, &c->outputs, &c->noutputs, &c->capoutputs, tok, 2, &f,
-                        "model output");
+            rc = add_io(c, &c->outputs, &c->noutputs, &c->capoutputs, tok, 2, &f, "model output");
             break;
         case EXT_PRIOR: {
             struct strbuf sb = {0};
@@ -907,8 +929,7 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
         }
         for (size_t k = 0; k < ncols; k++)
             free(copies[k]);
-        if (rc < 0)
-            return -1;
+        if (rc < 0) return -1;
     }
     return 0;
 }
@@ -928,17 +949,14 @@ static int external_line(struct pst_case *c, enum ext_kind kind, char *line,
 
     strip_comment(line);
     n = pr_tokenize(line, BLANKS, tok, MAXTOK);
-    if (n == 0)
-        return 0;
-    if (n > MAXTOK)
-        n = MAXTOK;
+    if (n == 0) return 0;
+    if (n > MAXTOK) n = MAXTOK;
     remove_quotes(tok[0]);
     for (size_t i = 1; i + 1 < n; i += 2) {
         if (pr_strieq(tok[i], "sep"))
             sep = pr_strieq(tok[i + 1], "w") ? 'w' : tok[i + 1][0];
         else if (!pr_strieq(tok[i], "missing_value"))
-            warn(c, "%s:%d: external file option '%s' is not known", loc->file, loc->line,
-                 tok[i]);
+            warn(c, "%s:%d: external file option '%s' is not known", loc->file, loc->line, tok[i]);
     }
     path = pr_path_join(c->dir, tok[0]);
     file = keep(c, tok[0]);
@@ -948,8 +966,7 @@ static int external_line(struct pst_case *c, enum ext_kind kind, char *line,
         goto done;
     }
     t = csv_parse(buf, len, file, sep, err);
-    if (!t)
-        goto done;
+    if (!t) goto done;
     rc = ext_rows(c, kind, t, file, err);
 done:
     csv_destroy(t);
@@ -981,8 +998,7 @@ static int parse_prior(struct pst_case *c, struct prior_text *pt, struct pr_erro
     pr_tokenize(text, BLANKS, tok, ntok);
     memset(&pi, 0, sizeof(pi));
     for (size_t i = 1; i < ntok; i++)
-        if (strcmp(tok[i], "=") == 0)
-            eq = i;
+        if (strcmp(tok[i], "=") == 0) eq = i;
     if (ntok < 8 || eq == 0 || ntok - eq != 4) {
         pr_error_set(err,
                      "%s:%d: prior information: expected 'PILBL PIFAC * PARNME [+ ...] = PIVAL "
@@ -997,8 +1013,7 @@ static int parse_prior(struct pst_case *c, struct prior_text *pt, struct pr_erro
     for (size_t i = 1; i < eq;) {
         double factor;
         char *name;
-        if (get_double(&f, "prior information factor", tok[i], &factor) < 0)
-            goto error;
+        if (get_double(&f, "prior information factor", tok[i], &factor) < 0) goto error;
         if (i + 2 >= eq || strcmp(tok[i + 1], "*") != 0) {
             pr_error_set(err, "%s:%d: prior information '%s': expected 'FACTOR * PARNME'", file,
                          line, tok[0]);
@@ -1014,8 +1029,8 @@ static int parse_prior(struct pst_case *c, struct prior_text *pt, struct pr_erro
         term->factor = sign * factor;
         term->param = names_find(c->param_names, name);
         if (term->param < 0) {
-            pr_error_set(err, "%s:%d: prior information '%s': parameter '%s' is not defined",
-                         file, line, tok[0], name);
+            pr_error_set(err, "%s:%d: prior information '%s': parameter '%s' is not defined", file,
+                         line, tok[0], name);
             goto error;
         }
         i += 3;
@@ -1064,8 +1079,7 @@ error:
 static int obs_group_index(struct pst_case *c, const char *name, const struct pst_loc *loc)
 {
     int g = names_find(c->obsgp_names, name);
-    if (g >= 0)
-        return g;
+    if (g >= 0) return g;
     struct field_ctx f = {loc->file, loc->line, NULL, NULL};
     add_obsgp(c, name, &f);
     return (int)c->nobsgps - 1;
@@ -1101,8 +1115,7 @@ static int finish(struct pst_case *c, struct pr_error *err)
     }
     for (size_t i = 0; i < c->nparams; i++) {
         struct pst_param *p = &c->params[i];
-        if (p->trans != PST_TRANS_TIED)
-            continue;
+        if (p->trans != PST_TRANS_TIED) continue;
         if (p->tied_parent < 0)
             return pr_error_set(err, "%s:%d: parameter '%s' is tied but has no parent line",
                                 p->loc.file, p->loc.line, p->name);
@@ -1122,8 +1135,7 @@ static int finish(struct pst_case *c, struct pr_error *err)
     for (size_t i = 0; i < c->nobs; i++)
         c->obs[i].group = obs_group_index(c, c->obs_group[i], &c->obs[i].loc);
     for (size_t i = 0; i < c->nprior_text; i++)
-        if (parse_prior(c, &c->prior_text[i], err) < 0)
-            return -1;
+        if (parse_prior(c, &c->prior_text[i], err) < 0) return -1;
     for (size_t i = 0; i < c->nprior; i++)
         c->prior[i].group = obs_group_index(c, c->prior_group[i], &c->prior[i].loc);
     for (size_t i = 0; i < c->nmio; i++) {
@@ -1132,8 +1144,7 @@ static int finish(struct pst_case *c, struct pr_error *err)
                                 : PUSH(c->outputs, c->noutputs, c->capoutputs);
         *io = c->mio[i];
     }
-    if (c->ctl.maxsing == 0)
-        c->ctl.maxsing = (int)(c->nparams < c->nobs ? c->nparams : c->nobs);
+    if (c->ctl.maxsing == 0) c->ctl.maxsing = (int)(c->nparams < c->nobs ? c->nparams : c->nobs);
     return 0;
 }
 
@@ -1141,9 +1152,30 @@ static int finish(struct pst_case *c, struct pr_error *err)
 /* the main loop                                                                                */
 
 enum section {
-    S_NONE, S_CONTROL, S_KEYWORD, S_SVD, S_PARGP, S_PARGP_EXT, S_PARAM, S_PARAM_EXT, S_OBSGP,
-    S_OBSGP_EXT, S_OBS, S_OBS_EXT, S_COMMAND, S_INPUT, S_INPUT_EXT, S_OUTPUT, S_OUTPUT_EXT, S_IO,
-    S_PRIOR, S_PRIOR_EXT, S_REGUL, S_PLUSPLUS, S_OTHER, S_COUNT
+    S_NONE,
+    S_CONTROL,
+    S_KEYWORD,
+    S_SVD,
+    S_PARGP,
+    S_PARGP_EXT,
+    S_PARAM,
+    S_PARAM_EXT,
+    S_OBSGP,
+    S_OBSGP_EXT,
+    S_OBS,
+    S_OBS_EXT,
+    S_COMMAND,
+    S_INPUT,
+    S_INPUT_EXT,
+    S_OUTPUT,
+    S_OUTPUT_EXT,
+    S_IO,
+    S_PRIOR,
+    S_PRIOR_EXT,
+    S_REGUL,
+    S_PLUSPLUS,
+    S_OTHER,
+    S_COUNT
 };
 
 static const struct {
@@ -1192,11 +1224,10 @@ static int open_section(struct parser *ps, char *line, int lineno)
     ps->sec = S_OTHER;
     ps->sec_line = 0;
     for (size_t i = 0; section_names[i].name; i++)
-        if (strcmp(section_names[i].name, name) == 0)
-            ps->sec = section_names[i].s;
+        if (strcmp(section_names[i].name, name) == 0) ps->sec = section_names[i].s;
     if (ps->sec == S_OTHER) {
-        warn(ps->c, "%s:%d: section '* %s' is not used by pestrun; its lines are ignored",
-             ps->file, lineno, name);
+        warn(ps->c, "%s:%d: section '* %s' is not used by pestrun; its lines are ignored", ps->file,
+             lineno, name);
         return 0;
     }
     if (ps->seen[ps->sec])
@@ -1235,10 +1266,8 @@ static int data_line(struct parser *ps, char *line, int lineno)
         return add_pargp(c, tok, n > MAXTOK ? MAXTOK : n, &f);
     case S_PARAM:
         n = pr_tokenize(line, BLANKS, tok, MAXTOK);
-        if (n > MAXTOK)
-            n = MAXTOK;
-        if (idx <= c->npar_declared)
-            return add_param(c, tok, n, &f);
+        if (n > MAXTOK) n = MAXTOK;
+        if (idx <= c->npar_declared) return add_param(c, tok, n, &f);
         return add_tie(c, tok, n, &f);
     case S_OBSGP:
         n = pr_tokenize(line, BLANKS, tok, MAXTOK);
@@ -1281,8 +1310,9 @@ static int data_line(struct parser *ps, char *line, int lineno)
     case S_PRIOR_EXT:
         return external_line(c, EXT_PRIOR, line, &loc, ps->err);
     case S_PLUSPLUS:
-        warn(c, "%s:%d: line ignored: data lines after a ++ line are not read (put ++ lines at "
-                "the end of the file)",
+        warn(c,
+             "%s:%d: line ignored: data lines after a ++ line are not read (put ++ lines at "
+             "the end of the file)",
              ps->file, lineno);
         return 0;
     default:
@@ -1338,15 +1368,13 @@ struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const 
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *line;
         lineno++;
-        if (nl)
-            *nl = '\0';
+        if (nl) *nl = '\0';
         line = p;
         p = nl ? nl + 1 : NULL;
         while ((unsigned char)*line >= 0x80) /* a byte-order mark or other leading non-ASCII */
             line++;
         line = pr_strip(line, BLANKS);
-        if (!*line || line[0] == '#')
-            continue;
+        if (!*line || line[0] == '#') continue;
         if (first) {
             char *tok[2];
             char *copy = xstrdup(line);
@@ -1354,8 +1382,8 @@ struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const 
             int ok = n > 0 && pr_strieq(tok[0], "pcf");
             free(copy);
             if (!ok) {
-                pr_error_set(err, "%s:%d: expected 'pcf' on the first line of a control file",
-                             name, lineno);
+                pr_error_set(err, "%s:%d: expected 'pcf' on the first line of a control file", name,
+                             lineno);
                 goto error;
             }
             first = 0;
@@ -1365,25 +1393,20 @@ struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const 
             struct pst_loc loc = {ps.file, lineno};
             c->has_plusplus = 1;
             ps.sec = S_PLUSPLUS;
-            if (parse_plusplus(c, line, &loc, err) < 0)
-                goto error;
+            if (parse_plusplus(c, line, &loc, err) < 0) goto error;
             continue;
         }
         if (line[0] == '*') {
-            if (open_section(&ps, line, lineno) < 0)
-                goto error;
+            if (open_section(&ps, line, lineno) < 0) goto error;
             continue;
         }
-        if (data_line(&ps, line, lineno) < 0)
-            goto error;
+        if (data_line(&ps, line, lineno) < 0) goto error;
     }
     if (first) {
-        pr_error_set(err, "%s: empty file: expected a PEST control file starting with 'pcf'",
-                     name);
+        pr_error_set(err, "%s: empty file: expected a PEST control file starting with 'pcf'", name);
         goto error;
     }
-    if (check_exclusive(&ps) < 0 || finish(c, err) < 0)
-        goto error;
+    if (check_exclusive(&ps) < 0 || finish(c, err) < 0) goto error;
     if (c->nparams == 0) {
         pr_error_set(err, "%s: no parameters: expected a '* parameter data' section", name);
         goto error;
@@ -1406,8 +1429,7 @@ struct pst_case *pst_load(const char *path, struct pr_error *err)
     char *dir;
     struct pst_case *c;
 
-    if (!buf)
-        return NULL;
+    if (!buf) return NULL;
     dir = pr_dirname(path);
     c = pst_parse(buf, len, path, dir, err);
     free(dir);
@@ -1417,8 +1439,7 @@ struct pst_case *pst_load(const char *path, struct pr_error *err)
 
 static void free_strings(char **arr, size_t n)
 {
-    if (!arr)
-        return;
+    if (!arr) return;
     for (size_t i = 0; i < n; i++)
         free(arr[i]);
     free(arr);
@@ -1426,8 +1447,7 @@ static void free_strings(char **arr, size_t n)
 
 void pst_destroy(struct pst_case *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free(c->path);
     free(c->dir);
     free(c->params);
@@ -1466,31 +1486,106 @@ void pst_destroy(struct pst_case *c)
 /* -------------------------------------------------------------------------------------------- */
 /* accessors and spaces                                                                         */
 
-const char *pst_path(const struct pst_case *c) { return c->path; }
-const char *pst_dir(const struct pst_case *c) { return c->dir; }
-const struct pst_control *pst_control(const struct pst_case *c) { return &c->ctl; }
-size_t pst_nparams(const struct pst_case *c) { return c->nparams; }
-const struct pst_param *pst_param(const struct pst_case *c, size_t i) { return &c->params[i]; }
-const struct names *pst_param_names(const struct pst_case *c) { return c->param_names; }
-size_t pst_npargps(const struct pst_case *c) { return c->npargps; }
-const struct pst_pargp *pst_pargp(const struct pst_case *c, size_t i) { return &c->pargps[i]; }
-size_t pst_nobs(const struct pst_case *c) { return c->nobs; }
-const struct pst_obs *pst_obs(const struct pst_case *c, size_t i) { return &c->obs[i]; }
-const struct names *pst_obs_names(const struct pst_case *c) { return c->obs_names; }
-size_t pst_nobsgps(const struct pst_case *c) { return c->nobsgps; }
-const struct pst_obsgp *pst_obsgp(const struct pst_case *c, size_t i) { return &c->obsgps[i]; }
-size_t pst_nprior(const struct pst_case *c) { return c->nprior; }
-const struct pst_prior *pst_prior(const struct pst_case *c, size_t i) { return &c->prior[i]; }
-size_t pst_ncommands(const struct pst_case *c) { return c->ncmds; }
-const struct pst_command *pst_command(const struct pst_case *c, size_t i) { return &c->cmds[i]; }
-size_t pst_ninputs(const struct pst_case *c) { return c->ninputs; }
-const struct pst_io *pst_input(const struct pst_case *c, size_t i) { return &c->inputs[i]; }
-size_t pst_noutputs(const struct pst_case *c) { return c->noutputs; }
-const struct pst_io *pst_output(const struct pst_case *c, size_t i) { return &c->outputs[i]; }
-size_t pst_noptions(const struct pst_case *c) { return c->nopts; }
-const struct pst_option *pst_option(const struct pst_case *c, size_t i) { return &c->opts[i]; }
-size_t pst_nwarnings(const struct pst_case *c) { return c->nwarnings; }
-const char *pst_warning(const struct pst_case *c, size_t i) { return c->warnings[i]; }
+const char *pst_path(const struct pst_case *c)
+{
+    return c->path;
+}
+const char *pst_dir(const struct pst_case *c)
+{
+    return c->dir;
+}
+const struct pst_control *pst_control(const struct pst_case *c)
+{
+    return &c->ctl;
+}
+size_t pst_nparams(const struct pst_case *c)
+{
+    return c->nparams;
+}
+const struct pst_param *pst_param(const struct pst_case *c, size_t i)
+{
+    return &c->params[i];
+}
+const struct names *pst_param_names(const struct pst_case *c)
+{
+    return c->param_names;
+}
+size_t pst_npargps(const struct pst_case *c)
+{
+    return c->npargps;
+}
+const struct pst_pargp *pst_pargp(const struct pst_case *c, size_t i)
+{
+    return &c->pargps[i];
+}
+size_t pst_nobs(const struct pst_case *c)
+{
+    return c->nobs;
+}
+const struct pst_obs *pst_obs(const struct pst_case *c, size_t i)
+{
+    return &c->obs[i];
+}
+const struct names *pst_obs_names(const struct pst_case *c)
+{
+    return c->obs_names;
+}
+size_t pst_nobsgps(const struct pst_case *c)
+{
+    return c->nobsgps;
+}
+const struct pst_obsgp *pst_obsgp(const struct pst_case *c, size_t i)
+{
+    return &c->obsgps[i];
+}
+size_t pst_nprior(const struct pst_case *c)
+{
+    return c->nprior;
+}
+const struct pst_prior *pst_prior(const struct pst_case *c, size_t i)
+{
+    return &c->prior[i];
+}
+size_t pst_ncommands(const struct pst_case *c)
+{
+    return c->ncmds;
+}
+const struct pst_command *pst_command(const struct pst_case *c, size_t i)
+{
+    return &c->cmds[i];
+}
+size_t pst_ninputs(const struct pst_case *c)
+{
+    return c->ninputs;
+}
+const struct pst_io *pst_input(const struct pst_case *c, size_t i)
+{
+    return &c->inputs[i];
+}
+size_t pst_noutputs(const struct pst_case *c)
+{
+    return c->noutputs;
+}
+const struct pst_io *pst_output(const struct pst_case *c, size_t i)
+{
+    return &c->outputs[i];
+}
+size_t pst_noptions(const struct pst_case *c)
+{
+    return c->nopts;
+}
+const struct pst_option *pst_option(const struct pst_case *c, size_t i)
+{
+    return &c->opts[i];
+}
+size_t pst_nwarnings(const struct pst_case *c)
+{
+    return c->nwarnings;
+}
+const char *pst_warning(const struct pst_case *c, size_t i)
+{
+    return c->warnings[i];
+}
 
 void pst_initial_values(const struct pst_case *c, double *ctl)
 {

@@ -135,8 +135,8 @@ struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const 
                            struct pr_error *err);
 void pst_destroy(struct pst_case *c);
 
-const char *pst_path(const struct pst_case *c);   /* as given to pst_load/pst_parse */
-const char *pst_dir(const struct pst_case *c);    /* the case folder */
+const char *pst_path(const struct pst_case *c); /* as given to pst_load/pst_parse */
+const char *pst_dir(const struct pst_case *c);  /* the case folder */
 const struct pst_control *pst_control(const struct pst_case *c);
 
 size_t pst_nparams(const struct pst_case *c);

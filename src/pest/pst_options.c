@@ -128,15 +128,26 @@ const char *pst_option_canonical(const char *key, char *buf, size_t bufsz, int *
 
 int pst_option_keeps_case(const char *canonical)
 {
-    static const char *const files[] = {
-        "CONDOR_SUBMIT_FILE", "SWEEP_PARAMETER_FILE", "SWEEP_OUTPUT_FILE",
-        "PANTHER_TRANSFER_ON_FINISH", "PANTHER_TRANSFER_ON_FAIL", "PARCOV", "OBSCOV",
-        "BASE_JACOBIAN", "HOTSTART_RESFILE", "IES_PARAMETER_ENSEMBLE",
-        "IES_OBSERVATION_ENSEMBLE", "IES_LOCALIZER", "IES_OBS_RESTART_CSV",
-        "IES_PAR_RESTART_CSV", "IES_WEIGHTS_ENSEMBLE", "IES_PHI_FACTOR_FILE",
-        "OBS_RESTART_CSV", "PAR_RESTART_CSV", NULL};
+    static const char *const files[] = {"CONDOR_SUBMIT_FILE",
+                                        "SWEEP_PARAMETER_FILE",
+                                        "SWEEP_OUTPUT_FILE",
+                                        "PANTHER_TRANSFER_ON_FINISH",
+                                        "PANTHER_TRANSFER_ON_FAIL",
+                                        "PARCOV",
+                                        "OBSCOV",
+                                        "BASE_JACOBIAN",
+                                        "HOTSTART_RESFILE",
+                                        "IES_PARAMETER_ENSEMBLE",
+                                        "IES_OBSERVATION_ENSEMBLE",
+                                        "IES_LOCALIZER",
+                                        "IES_OBS_RESTART_CSV",
+                                        "IES_PAR_RESTART_CSV",
+                                        "IES_WEIGHTS_ENSEMBLE",
+                                        "IES_PHI_FACTOR_FILE",
+                                        "OBS_RESTART_CSV",
+                                        "PAR_RESTART_CSV",
+                                        NULL};
     for (size_t i = 0; files[i]; i++)
-        if (strcmp(files[i], canonical) == 0)
-            return 1;
+        if (strcmp(files[i], canonical) == 0) return 1;
     return 0;
 }

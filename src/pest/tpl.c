@@ -90,6 +90,8 @@ static int desperate(char *s, int n, int width)
     return -1;
 }
 
+#define FAST_PREC 18
+
 /* The formatting loop of cast_to_fixed_len_string. Leaves the unpadded text in out (len
  * returned) or returns -1. out has width + 1 bytes. */
 static int format_unpadded(double v, int width, int force_decimal, char *out)
@@ -101,6 +103,20 @@ static int format_unpadded(double v, int width, int force_decimal, char *out)
     if (!force_decimal && (fabs(v) >= 100 || fabs(v) < 0.01)) {
         prec -= 2;
         sci = 1;
+    }
+    /* Skip the precisions that cannot fit, so wide fields cost two or three snprintf calls, not
+     * a dozen. At FAST_PREC digits or more no rounding carry can change a length (a double
+     * never rounds to a power of ten at 16 or more significant digits), so below that the
+     * length is len(FAST_PREC) - FAST_PREC + prec: every precision above guess + 1 is too long,
+     * and none of them can end the loop through the equal-length rule. */
+    if (!force_decimal && prec > FAST_PREC + 1) {
+        char s[TPL_SCRATCH];
+        int m = snprintf(s, sizeof(s), sci ? "%.*e" : "%.*f", FAST_PREC, v);
+        if (m > 0 && m < (int)sizeof(s)) {
+            int start = width - (m - FAST_PREC) + 1;
+            if (start < FAST_PREC) start = FAST_PREC;
+            if (start < prec) prec = start;
+        }
     }
     for (;;) {
         /* a negative precision means 6 in printf, as in libstdc++'s float output */

@@ -24,8 +24,7 @@ size_t csv_split(char *line, char sep, char **fields, size_t max)
     if (sep == 'w') {
         while (*r) {
             r += strspn(r, " \t");
-            if (!*r)
-                break;
+            if (!*r) break;
             char *start = w;
             int quoted = 0;
             while (*r && (quoted || (*r != ' ' && *r != '\t'))) {
@@ -35,11 +34,9 @@ size_t csv_split(char *line, char sep, char **fields, size_t max)
                     *w++ = *r;
                 r++;
             }
-            if (*r)
-                r++;
+            if (*r) r++;
             *w++ = '\0';
-            if (n < max)
-                fields[n] = start;
+            if (n < max) fields[n] = start;
             n++;
         }
         return n;
@@ -55,22 +52,18 @@ size_t csv_split(char *line, char sep, char **fields, size_t max)
             r++;
         }
         int more = *r == sep;
-        if (more)
-            r++;
+        if (more) r++;
         *w++ = '\0';
-        if (n < max)
-            fields[n] = start;
+        if (n < max) fields[n] = start;
         n++;
-        if (!more)
-            break;
+        if (!more) break;
     }
     return n;
 }
 
 void csv_destroy(struct csv *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free(c->cols);
     free(c->cells);
     free(c->lines);
@@ -82,13 +75,11 @@ static void strip_controls(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++)
-        if (!iscntrl((unsigned char)*r))
-            *w++ = *r;
+        if (!iscntrl((unsigned char)*r)) *w++ = *r;
     *w = '\0';
 }
 
-struct csv *csv_parse(const char *buf, size_t len, const char *name, char sep,
-                      struct pr_error *err)
+struct csv *csv_parse(const char *buf, size_t len, const char *name, char sep, struct pr_error *err)
 {
     struct csv *c = xcalloc(1, sizeof(*c));
     size_t cap = 0, nlines = 0;
@@ -100,8 +91,7 @@ struct csv *csv_parse(const char *buf, size_t len, const char *name, char sep,
     /* Split into lines first; each line is then split in place. */
     for (p = c->text; p <= c->text + len; nlines++) {
         char *nl = strchr(p, '\n');
-        if (!nl)
-            break;
+        if (!nl) break;
         p = nl + 1;
     }
     lines = xcalloc(nlines + 2, sizeof(char *));
@@ -111,11 +101,9 @@ struct csv *csv_parse(const char *buf, size_t len, const char *name, char sep,
     for (p = c->text; p && *p != '\0';) {
         char *nl = strchr(p, '\n');
         ln++;
-        if (nl)
-            *nl = '\0';
+        if (nl) *nl = '\0';
         size_t l = strlen(p);
-        if (l && p[l - 1] == '\r')
-            p[l - 1] = '\0';
+        if (l && p[l - 1] == '\r') p[l - 1] = '\0';
         char *s = pr_strip(p, " \t");
         if (*s && *s != '#') {
             lines[nl_count] = s;
@@ -141,8 +129,8 @@ struct csv *csv_parse(const char *buf, size_t len, const char *name, char sep,
         pr_upper(c->cols[i]);
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->cols[i], c->cols[j]) == 0) {
-                pr_error_set(err, "%s:%d: column '%s' appears twice in the header", name,
-                             lineno[0], c->cols[i]);
+                pr_error_set(err, "%s:%d: column '%s' appears twice in the header", name, lineno[0],
+                             c->cols[i]);
                 goto error;
             }
     }
@@ -189,8 +177,7 @@ int csv_find(const struct csv *c, const char *const *names)
 {
     for (; *names; names++)
         for (size_t i = 0; i < c->ncols; i++)
-            if (pr_strieq(c->cols[i], *names))
-                return (int)i;
+            if (pr_strieq(c->cols[i], *names)) return (int)i;
     return -1;
 }
 

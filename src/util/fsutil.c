@@ -19,8 +19,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode, struct pr_er
     int in = open(src, O_RDONLY | O_CLOEXEC);
     int out;
 
-    if (in < 0)
-        return pr_error_set(err, "%s: cannot read: %s", src, strerror(errno));
+    if (in < 0) return pr_error_set(err, "%s: cannot read: %s", src, strerror(errno));
     out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
     if (out < 0) {
         int e = errno;
@@ -29,19 +28,16 @@ static int copy_file(const char *src, const char *dst, mode_t mode, struct pr_er
     }
     for (;;) {
         ssize_t n = read(in, buf, sizeof(buf));
-        if (n == 0)
-            break;
+        if (n == 0) break;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             pr_error_set(err, "%s: cannot read: %s", src, strerror(errno));
             goto error;
         }
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0) {
-                if (errno == EINTR)
-                    continue;
+                if (errno == EINTR) continue;
                 pr_error_set(err, "%s: cannot write: %s", dst, strerror(errno));
                 goto error;
             }
@@ -49,8 +45,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode, struct pr_er
         }
     }
     close(in);
-    if (close(out) < 0)
-        return pr_error_set(err, "%s: cannot write: %s", dst, strerror(errno));
+    if (close(out) < 0) return pr_error_set(err, "%s: cannot write: %s", dst, strerror(errno));
     return 0;
 error:
     close(in);
@@ -58,8 +53,7 @@ error:
     return -1;
 }
 
-static int copy_entry(const char *src, const char *dst, const char *skip_abs,
-                      struct pr_error *err);
+static int copy_entry(const char *src, const char *dst, const char *skip_abs, struct pr_error *err);
 
 static int copy_dir(const char *src, const char *dst, mode_t mode, const char *skip_abs,
                     struct pr_error *err)
@@ -71,11 +65,9 @@ static int copy_dir(const char *src, const char *dst, mode_t mode, const char *s
     if (mkdir(dst, (mode & 07777) | 0700) < 0 && errno != EEXIST)
         return pr_error_set(err, "%s: cannot create directory: %s", dst, strerror(errno));
     d = opendir(src);
-    if (!d)
-        return pr_error_set(err, "%s: cannot list directory: %s", src, strerror(errno));
+    if (!d) return pr_error_set(err, "%s: cannot list directory: %s", src, strerror(errno));
     while (rc == 0 && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         char *s = pr_path_join(src, e->d_name);
         char *t = pr_path_join(dst, e->d_name);
         rc = copy_entry(s, t, skip_abs, err);
@@ -86,33 +78,28 @@ static int copy_dir(const char *src, const char *dst, mode_t mode, const char *s
     return rc;
 }
 
-static int copy_entry(const char *src, const char *dst, const char *skip_abs,
-                      struct pr_error *err)
+static int copy_entry(const char *src, const char *dst, const char *skip_abs, struct pr_error *err)
 {
     struct stat st;
 
-    if (lstat(src, &st) < 0)
-        return pr_error_set(err, "%s: %s", src, strerror(errno));
+    if (lstat(src, &st) < 0) return pr_error_set(err, "%s: %s", src, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         if (skip_abs) {
             char real[PATH_MAX];
-            if (realpath(src, real) && strcmp(real, skip_abs) == 0)
-                return 0;
+            if (realpath(src, real) && strcmp(real, skip_abs) == 0) return 0;
         }
         return copy_dir(src, dst, st.st_mode, skip_abs, err);
     }
     if (S_ISLNK(st.st_mode)) {
         char target[PATH_MAX];
         ssize_t n = readlink(src, target, sizeof(target) - 1);
-        if (n < 0)
-            return pr_error_set(err, "%s: %s", src, strerror(errno));
+        if (n < 0) return pr_error_set(err, "%s: %s", src, strerror(errno));
         target[n] = '\0';
         if (symlink(target, dst) < 0 && errno != EEXIST)
             return pr_error_set(err, "%s: cannot create link: %s", dst, strerror(errno));
         return 0;
     }
-    if (S_ISREG(st.st_mode))
-        return copy_file(src, dst, st.st_mode, err);
+    if (S_ISREG(st.st_mode)) return copy_file(src, dst, st.st_mode, err);
     return 0; /* sockets, fifos and devices are not part of a model folder */
 }
 
@@ -122,8 +109,7 @@ int pr_copy_tree(const char *src, const char *dst, const char *skip, struct pr_e
     const char *skip_abs = NULL;
 
     /* Never copy the destination into itself when it lies inside the source. */
-    if (skip && realpath(skip, real))
-        skip_abs = real;
+    if (skip && realpath(skip, real)) skip_abs = real;
     return copy_dir(src, dst, 0755, skip_abs, err);
 }
 
@@ -136,24 +122,20 @@ int pr_remove_tree(const char *path, struct pr_error *err)
         DIR *d = opendir(path);
         struct dirent *e;
         int rc = 0;
-        if (!d)
-            return pr_error_set(err, "%s: cannot list directory: %s", path, strerror(errno));
+        if (!d) return pr_error_set(err, "%s: cannot list directory: %s", path, strerror(errno));
         while (rc == 0 && (e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
             char *p = pr_path_join(path, e->d_name);
             rc = pr_remove_tree(p, err);
             free(p);
         }
         closedir(d);
-        if (rc < 0)
-            return -1;
+        if (rc < 0) return -1;
         if (rmdir(path) < 0)
             return pr_error_set(err, "%s: cannot remove: %s", path, strerror(errno));
         return 0;
     }
-    if (unlink(path) < 0)
-        return pr_error_set(err, "%s: cannot remove: %s", path, strerror(errno));
+    if (unlink(path) < 0) return pr_error_set(err, "%s: cannot remove: %s", path, strerror(errno));
     return 0;
 }
 
@@ -163,13 +145,11 @@ char *pr_make_temp_dir(const char *parent, const char *prefix, struct pr_error *
     const char *base = parent;
     if (!base) {
         base = getenv("TMPDIR");
-        if (!base || !*base)
-            base = "/tmp";
+        if (!base || !*base) base = "/tmp";
     }
     sb_printf(&sb, "%s/%s.XXXXXX", base, prefix);
     if (!mkdtemp(sb.data)) {
-        pr_error_set(err, "%s: cannot create a temporary directory: %s", sb.data,
-                     strerror(errno));
+        pr_error_set(err, "%s: cannot create a temporary directory: %s", sb.data, strerror(errno));
         sb_free(&sb);
         return NULL;
     }

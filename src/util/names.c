@@ -8,11 +8,11 @@
 #include "strbuf.h"
 
 struct names {
-    char **list;     /* index -> upper-case name */
+    char **list; /* index -> upper-case name */
     size_t count;
     size_t cap;
-    int *slots;      /* open addressing: index + 1, 0 = empty */
-    size_t nslots;   /* power of two */
+    int *slots;    /* open addressing: index + 1, 0 = empty */
+    size_t nslots; /* power of two */
 };
 
 static uint64_t hash_upper(const char *s)
@@ -28,8 +28,7 @@ static uint64_t hash_upper(const char *s)
 static int equal_nocase(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++)
-        if (toupper((unsigned char)*a) != toupper((unsigned char)*b))
-            return 0;
+        if (toupper((unsigned char)*a) != toupper((unsigned char)*b)) return 0;
     return *a == *b;
 }
 
@@ -43,8 +42,7 @@ struct names *names_create(void)
 
 void names_destroy(struct names *n)
 {
-    if (!n)
-        return;
+    if (!n) return;
     for (size_t i = 0; i < n->count; i++)
         free(n->list[i]);
     free(n->list);
@@ -85,8 +83,7 @@ int names_add(struct names *n, const char *name)
     size_t i = probe(n, name, &found);
     char *copy;
 
-    if (found >= 0)
-        return -1;
+    if (found >= 0) return -1;
     if (n->count == n->cap) {
         n->cap = n->cap ? n->cap * 2 : 16;
         n->list = xrealloc(n->list, n->cap * sizeof(char *));
@@ -97,8 +94,7 @@ int names_add(struct names *n, const char *name)
     n->list[n->count] = copy;
     n->slots[i] = (int)n->count + 1;
     n->count++;
-    if (n->count * 2 > n->nslots)
-        grow(n);
+    if (n->count * 2 > n->nslots) grow(n);
     return (int)n->count - 1;
 }
 

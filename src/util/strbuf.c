@@ -14,24 +14,21 @@ static void oom(void)
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p)
-        oom();
+    if (!p) oom();
     return p;
 }
 
 void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        oom();
+    if (!p) oom();
     return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
-    if (!p)
-        oom();
+    if (!p) oom();
     return p;
 }
 
@@ -51,8 +48,7 @@ char *xstrndup(const char *s, size_t n)
 void sb_reserve(struct strbuf *sb, size_t extra)
 {
     size_t need = sb->len + extra + 1;
-    if (need <= sb->cap)
-        return;
+    if (need <= sb->cap) return;
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < need)
         cap *= 2;
@@ -63,8 +59,7 @@ void sb_reserve(struct strbuf *sb, size_t extra)
 void sb_append(struct strbuf *sb, const char *s, size_t n)
 {
     sb_reserve(sb, n);
-    if (n)
-        memcpy(sb->data + sb->len, s, n);
+    if (n) memcpy(sb->data + sb->len, s, n);
     sb->len += n;
     sb->data[sb->len] = '\0';
 }
@@ -87,8 +82,7 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     sb_reserve(sb, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
@@ -99,8 +93,7 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 void sb_reset(struct strbuf *sb)
 {
     sb->len = 0;
-    if (sb->data)
-        sb->data[0] = '\0';
+    if (sb->data) sb->data[0] = '\0';
 }
 
 void sb_free(struct strbuf *sb)
@@ -113,8 +106,7 @@ void sb_free(struct strbuf *sb)
 char *sb_take(struct strbuf *sb)
 {
     char *p;
-    if (!sb->data)
-        return xstrdup("");
+    if (!sb->data) return xstrdup("");
     p = sb->data;
     sb->data = NULL;
     sb->len = sb->cap = 0;

@@ -14,41 +14,54 @@
 
 #include "strbuf.h"
 
-char *pr_read_file(const char *path, size_t *len, struct pr_error *err)
+int pr_read_file_into(const char *path, struct strbuf *sb, struct pr_error *err)
 {
-    struct strbuf sb = {0};
     char chunk[65536];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
 
-    if (fd < 0) {
-        pr_error_set(err, "%s: cannot read: %s", path, strerror(errno));
-        return NULL;
-    }
+    sb_reset(sb);
+    if (fd < 0) return pr_error_set(err, "%s: cannot read: %s", path, strerror(errno));
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        pr_error_set(err, "%s: cannot read: it is a directory", path);
-        return NULL;
+        return pr_error_set(err, "%s: cannot read: it is a directory", path);
     }
-    if (fstat(fd, &st) == 0 && st.st_size > 0)
-        sb_reserve(&sb, (size_t)st.st_size);
+    if (fstat(fd, &st) == 0 && st.st_size > 0) sb_reserve(sb, (size_t)st.st_size);
     for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n == 0)
-            break;
+        size_t room = sb->cap > sb->len + 1 ? sb->cap - sb->len - 1 : 0;
+        char *dst = room >= sizeof(chunk) ? sb->data + sb->len : chunk;
+        size_t want = room >= sizeof(chunk) ? room : sizeof(chunk);
+        ssize_t n = read(fd, dst, want);
+        if (n == 0) break;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            pr_error_set(err, "%s: cannot read: %s", path, strerror(errno));
+            if (errno == EINTR) continue;
+            int e = errno;
             close(fd);
-            sb_free(&sb);
-            return NULL;
+            return pr_error_set(err, "%s: cannot read: %s", path, strerror(e));
         }
-        sb_append(&sb, chunk, (size_t)n);
+        if (dst == chunk) {
+            sb_append(sb, chunk, (size_t)n);
+        } else {
+            sb->len += (size_t)n;
+            sb->data[sb->len] = '\0';
+        }
     }
     close(fd);
-    if (len)
-        *len = sb.len;
+    if (!sb->data) { /* an empty file: still hand back an empty string */
+        sb_reserve(sb, 0);
+        sb->data[0] = '\0';
+    }
+    return 0;
+}
+
+char *pr_read_file(const char *path, size_t *len, struct pr_error *err)
+{
+    struct strbuf sb = {0};
+    if (pr_read_file_into(path, &sb, err) < 0) {
+        sb_free(&sb);
+        return NULL;
+    }
+    if (len) *len = sb.len;
     return sb_take(&sb);
 }
 
@@ -57,21 +70,18 @@ int pr_write_file(const char *path, const char *data, size_t len, struct pr_erro
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     size_t off = 0;
 
-    if (fd < 0)
-        return pr_error_set(err, "%s: cannot write: %s", path, strerror(errno));
+    if (fd < 0) return pr_error_set(err, "%s: cannot write: %s", path, strerror(errno));
     while (off < len) {
         ssize_t n = write(fd, data + off, len - off);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             pr_error_set(err, "%s: cannot write: %s", path, strerror(errno));
             close(fd);
             return -1;
         }
         off += (size_t)n;
     }
-    if (close(fd) < 0)
-        return pr_error_set(err, "%s: cannot write: %s", path, strerror(errno));
+    if (close(fd) < 0) return pr_error_set(err, "%s: cannot write: %s", path, strerror(errno));
     return 0;
 }
 
@@ -82,14 +92,11 @@ size_t pr_tokenize(char *s, const char *delims, char **tok, size_t max)
 
     for (;;) {
         p += strspn(p, delims);
-        if (!*p)
-            break;
+        if (!*p) break;
         char *end = p + strcspn(p, delims);
-        if (n < max)
-            tok[n] = p;
+        if (n < max) tok[n] = p;
         n++;
-        if (!*end)
-            break;
+        if (!*end) break;
         *end = '\0';
         p = end + 1;
     }
@@ -101,14 +108,11 @@ int pr_parse_double(const char *s, double *out, int finite_normal)
     char *end;
     double v;
 
-    if (!s || !*s || isspace((unsigned char)*s))
-        return -1;
+    if (!s || !*s || isspace((unsigned char)*s)) return -1;
     errno = 0;
     v = strtod(s, &end);
-    if (end == s || *end != '\0')
-        return -1;
-    if (finite_normal && v != 0.0 && !isnormal(v))
-        return -1;
+    if (end == s || *end != '\0') return -1;
+    if (finite_normal && v != 0.0 && !isnormal(v)) return -1;
     if (errno == ERANGE) /* overflow or underflow: std::stod throws on both */
         return -1;
     *out = v;
@@ -120,12 +124,10 @@ int pr_parse_int(const char *s, int *out)
     char *end;
     long v;
 
-    if (!s || !*s || isspace((unsigned char)*s))
-        return -1;
+    if (!s || !*s || isspace((unsigned char)*s)) return -1;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE || v > INT_MAX || v < INT_MIN)
-        return -1;
+    if (end == s || *end != '\0' || errno == ERANGE || v > INT_MAX || v < INT_MIN) return -1;
     *out = (int)v;
     return 0;
 }
@@ -183,21 +185,17 @@ char *pr_strip(char *s, const char *set)
 char *pr_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    if (!slash)
-        return xstrdup(".");
-    if (slash == path)
-        return xstrdup("/");
+    if (!slash) return xstrdup(".");
+    if (slash == path) return xstrdup("/");
     return xstrndup(path, (size_t)(slash - path));
 }
 
 char *pr_path_join(const char *dir, const char *name)
 {
     struct strbuf sb = {0};
-    if (!dir || name[0] == '/' || strcmp(dir, ".") == 0)
-        return xstrdup(name);
+    if (!dir || name[0] == '/' || strcmp(dir, ".") == 0) return xstrdup(name);
     sb_puts(&sb, dir);
-    if (sb.len && sb.data[sb.len - 1] != '/')
-        sb_putc(&sb, '/');
+    if (sb.len && sb.data[sb.len - 1] != '/') sb_putc(&sb, '/');
     sb_puts(&sb, name);
     return sb_take(&sb);
 }

@@ -6,9 +6,14 @@
 
 #include "pr_error.h"
 
+struct strbuf;
+
 /* Read a whole file. Returns a malloc'd buffer (NUL-terminated, *len bytes before the NUL) or
  * NULL with err set to "PATH: cannot read: REASON". */
 char *pr_read_file(const char *path, size_t *len, struct pr_error *err);
+/* Read a whole file into sb (reset first; its memory is reused across calls). Returns 0 or -1
+ * with err set as pr_read_file does. */
+int pr_read_file_into(const char *path, struct strbuf *sb, struct pr_error *err);
 /* Write a whole file (truncate). Returns 0 or -1 with err set. */
 int pr_write_file(const char *path, const char *data, size_t len, struct pr_error *err);
 

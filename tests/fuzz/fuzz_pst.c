@@ -11,8 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pr_error err;
     /* External files are looked up in a folder that does not exist: only the reader is fuzzed. */
     struct pst_case *c = pst_parse((const char *)data, size, "fuzz.pst", "/nonexistent-fuzz", &err);
-    if (!c)
-        return 0;
+    if (!c) return 0;
     size_t np = pst_nparams(c), no = pst_nobs(c);
     double *ctl = calloc(np + 1, sizeof(double));
     double *model = calloc(np + 1, sizeof(double));

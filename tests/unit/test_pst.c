@@ -6,32 +6,31 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
-static const char *rosen =
-    "pcf\n"
-    "* control data\n"
-    "restart estimation\n"
-    "2 2 1 0 1\n"
-    "1 1 single point 1\n"
-    "10.0 -2.0 0.3 0.01 10\n"
-    "10.0 10.0 0.001\n"
-    "0.1\n"
-    "50 0.005 4 4 0.005 4\n"
-    "0 0 0\n"
-    "* parameter groups\n"
-    "xg relative 0.01 0.0001 switch 2.0 parabolic\n"
-    "* parameter data\n"
-    "x1 none relative -1.2 -5.0 5.0 xg 1.0 0.0 1\n"
-    "x2 none relative  1.0 -5.0 5.0 xg 1.0 0.0 1\n"
-    "* observation groups\n"
-    "resid\n"
-    "* observation data\n"
-    "r1 0.0 1.0 resid\n"
-    "r2 0.0 1.0 resid\n"
-    "* model command line\n"
-    "python3 rosen_ls.py\n"
-    "* model input/output\n"
-    "par.dat.tpl par.dat\n"
-    "out.dat.ins out.dat\n";
+static const char *rosen = "pcf\n"
+                           "* control data\n"
+                           "restart estimation\n"
+                           "2 2 1 0 1\n"
+                           "1 1 single point 1\n"
+                           "10.0 -2.0 0.3 0.01 10\n"
+                           "10.0 10.0 0.001\n"
+                           "0.1\n"
+                           "50 0.005 4 4 0.005 4\n"
+                           "0 0 0\n"
+                           "* parameter groups\n"
+                           "xg relative 0.01 0.0001 switch 2.0 parabolic\n"
+                           "* parameter data\n"
+                           "x1 none relative -1.2 -5.0 5.0 xg 1.0 0.0 1\n"
+                           "x2 none relative  1.0 -5.0 5.0 xg 1.0 0.0 1\n"
+                           "* observation groups\n"
+                           "resid\n"
+                           "* observation data\n"
+                           "r1 0.0 1.0 resid\n"
+                           "r2 0.0 1.0 resid\n"
+                           "* model command line\n"
+                           "python3 rosen_ls.py\n"
+                           "* model input/output\n"
+                           "par.dat.tpl par.dat\n"
+                           "out.dat.ins out.dat\n";
 
 static struct pst_case *parse(const char *text, struct pr_error *err)
 {
@@ -43,8 +42,7 @@ static char *edit(const char *text, const char *from, const char *to)
 {
     struct strbuf sb = {0};
     const char *p = strstr(text, from);
-    if (!p)
-        return xstrdup(text);
+    if (!p) return xstrdup(text);
     sb_append(&sb, text, (size_t)(p - text));
     sb_puts(&sb, to);
     sb_puts(&sb, p + strlen(from));
@@ -72,8 +70,7 @@ static void test_classic(void)
     struct pr_error err;
     struct pst_case *c = parse(rosen, &err);
     CHECK_MSG(c != NULL, "%s", err.msg);
-    if (!c)
-        return;
+    if (!c) return;
     CHECK(pst_nparams(c) == 2);
     CHECK(pst_nobs(c) == 2);
     CHECK_STR(pst_param(c, 0)->name, "X1");
@@ -204,9 +201,11 @@ static void test_errors(void)
                       "supported");
     expect_edit_error("par.dat.tpl par.dat", "par.dat.tpl par.dat extra",
                       "t.pst:24: model input/output: expected exactly two file names, got 3");
-    expect_edit_error("out.dat.ins out.dat\n", "out.dat.ins out.dat\n++max_run_fail(2) max_run_fail(3)\n",
+    expect_edit_error("out.dat.ins out.dat\n",
+                      "out.dat.ins out.dat\n++max_run_fail(2) max_run_fail(3)\n",
                       "t.pst:26: option 'max_run_fail' is given twice (first at line 26)");
-    expect_edit_error("* model command line", "* control data keyword\nnoptmax 3\n* model command line",
+    expect_edit_error("* model command line",
+                      "* control data keyword\nnoptmax 3\n* model command line",
                       "t.pst:21: '* control data keyword' cannot be used together with '* "
                       "control data', '* singular value decomposition' or '* regularization'");
     expect_edit_error("x2 none relative  1.0 -5.0 5.0 xg 1.0 0.0 1\n",

@@ -469,11 +469,69 @@ static void test_inval(void)
     sb_free(&sb);
 }
 
+/* The SPEC §2.3 loop as written (one precision at a time, no shortcuts; "desperate measures"
+ * left out, so only values that fit at a precision above 0 are compared). tpl_format skips
+ * precisions that cannot fit; it must agree with this everywhere. */
+static int reference_unpadded(double v, int width, char *out, size_t outsz)
+{
+    int prec = width, sci = 0, last_len = -1;
+    if (v < 0) prec--;
+    if (fabs(v) >= 100 || fabs(v) < 0.01) {
+        prec -= 2;
+        sci = 1;
+    }
+    for (;;) {
+        int n = snprintf(out, outsz, sci ? "%.*e" : "%.*f", prec, v);
+        if (n <= width) return n;
+        prec--;
+        if (prec <= 0) return -2; /* desperate measures: not compared */
+        if (n == last_len) {
+            if (sci) return -1;
+            out[width] = '\0';
+            return width;
+        }
+        last_len = n;
+    }
+}
+
+static void test_format_differential(void)
+{
+    unsigned long long x = 88172645463325252ULL;
+    int compared = 0, bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* values across many decades, many near powers of ten and runs of nines */
+        double mant = (double)(x % 100000000ULL) / 1e7;
+        int exp = (int)((x >> 32) % 41) - 20;
+        double v = (x & 1 ? -1 : 1) * mant * pow(10.0, exp);
+        if ((x >> 40) % 4 == 0) v = pow(10.0, exp) * (1 - 1e-12 * (double)((x >> 20) % 1000));
+        int width = 1 + (int)((x >> 45) % 40);
+        char want[512], got[64];
+        int n = reference_unpadded(v, width, want, sizeof(want));
+        if (n == -2) continue;
+        int rc = tpl_format(v, width, &(struct tpl_opts){0, 0}, got);
+        compared++;
+        if (n == -1) {
+            if (rc != -1) bad++;
+            continue;
+        }
+        char padded[64];
+        snprintf(padded, sizeof(padded), "%*s", width, want);
+        if (rc == 0 && strcmp(padded, got) != 0) bad++;
+        if (rc == -1 && strtod(padded, NULL) != 0 && isnormal(strtod(padded, NULL))) bad++;
+    }
+    CHECK_MSG(bad == 0, "%d of %d values differ from the plain loop", bad, compared);
+    printf("differential: %d values compared with the plain SPEC loop\n", compared);
+}
+
 int main(void)
 {
     test_fixture();
     test_format_samples();
     test_format_widths();
+    test_format_differential();
     test_fill_basic();
     test_fill_shapes();
     test_long_lines();
