@@ -14,6 +14,7 @@ static const struct {
 } commands[] = {
     {"check", cmd_check, "check a PEST case: control file, templates, instruction files"},
     {"run", cmd_run, "run the model once at the initial parameter values; write CASE.rei"},
+    {"sweep", cmd_sweep, "run the model for every row of a CSV of parameter values, in parallel"},
     {NULL, NULL, NULL},
 };
 

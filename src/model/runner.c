@@ -297,6 +297,29 @@ static char **split_exec(const char *cmd)
     return argv;
 }
 
+/* A command with no shell syntax is what /bin/sh would run as words split on blanks; starting
+ * it directly saves one exec per model run. */
+static int needs_shell(const char *cmd)
+{
+    return cmd[strcspn(cmd, "|&;<>()$`\\\"'*?[]#~=%{}!\n")] != '\0';
+}
+
+static char **split_blanks(const char *cmd)
+{
+    char *copy = xstrdup(cmd);
+    size_t n = 1;
+    for (const char *p = cmd; *p; p++)
+        n += *p == ' ' || *p == '\t';
+    char **argv = xcalloc(n + 1, sizeof(char *));
+    char **tok = xcalloc(n + 1, sizeof(char *));
+    size_t k = pr_tokenize(copy, " \t", tok, n);
+    for (size_t i = 0; i < k && i < n; i++)
+        argv[i] = xstrdup(tok[i]);
+    free(tok);
+    free(copy);
+    return argv;
+}
+
 static int spawn_command(struct model_runner *r, struct pr_error *err)
 {
     const struct pst_command *cmd = pst_command(r->c, r->next_cmd);
@@ -309,6 +332,8 @@ static int spawn_command(struct model_runner *r, struct pr_error *err)
 
     if (r->opts.exec == RUNNER_EXEC) {
         argv = split_exec(cmd->line);
+    } else if (!needs_shell(cmd->line) && cmd->line[0]) {
+        argv = split_blanks(cmd->line);
     } else {
         argv = xcalloc(4, sizeof(char *));
         argv[0] = xstrdup("/bin/sh");
@@ -374,6 +399,21 @@ int runner_start(struct model_runner *r, const double *model_values, struct pr_e
 int runner_fd(const struct model_runner *r)
 {
     return r->running ? r->pidfd : -1;
+}
+
+size_t runner_nparams(const struct model_runner *r)
+{
+    return r->npar;
+}
+
+size_t runner_nobs(const struct model_runner *r)
+{
+    return r->nobs;
+}
+
+int runner_pid(const struct model_runner *r)
+{
+    return r->running ? (int)r->pid : -1;
 }
 
 int runner_timeout_ms(const struct model_runner *r)

@@ -38,6 +38,11 @@ int runner_start(struct model_runner *r, const double *model_values, struct pr_e
 /* A file descriptor that becomes readable when the running command ends (a pidfd), or -1 when
  * nothing runs. Poll it together with runner_timeout_ms(). */
 int runner_fd(const struct model_runner *r);
+/* Number of parameters and observations of the case. */
+size_t runner_nparams(const struct model_runner *r);
+size_t runner_nobs(const struct model_runner *r);
+/* Process id (and process group) of the running command, or -1. */
+int runner_pid(const struct model_runner *r);
 /* Milliseconds until the run's time limit, or -1 when there is none. */
 int runner_timeout_ms(const struct model_runner *r);
 /* Advance after runner_fd() became readable or the time limit passed: reaps the command,

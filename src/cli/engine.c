@@ -1,0 +1,381 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sched/journal.h"
+#include "transport/local/local.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+/* Set by the signal handlers: the one piece of process-wide state, as signals require. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+struct engine {
+    const struct pst_case *c;
+    struct engine_opts o;
+    struct transport tr;
+    int have_tr;
+    struct journal *journal;
+    struct sched *sched;
+    int inotify_fd;
+    const char *stopped_by;
+    int tty;
+    int line_open;
+    int nworkers;
+    struct sigaction old_int, old_term;
+};
+
+const struct option engine_longopts[] = {
+    {"workers", required_argument, NULL, 'j'},
+    {"no-pin", no_argument, NULL, 1001},
+    {"workdir", required_argument, NULL, 1002},
+    {"keep-workdirs", no_argument, NULL, 1003},
+    {"timeout", required_argument, NULL, 1004},
+    {"exec", no_argument, NULL, 1005},
+    {"resume", no_argument, NULL, 1006},
+    {"journal", required_argument, NULL, 1007},
+    {"quiet", no_argument, NULL, 'q'},
+    {"log-format", required_argument, NULL, 1008},
+    {NULL, 0, NULL, 0},
+};
+
+const char engine_help[] =
+    "  -j, --workers N      worker processes (default: one per core this process may use)\n"
+    "      --no-pin         do not bind each worker and its model to its own core\n"
+    "      --workdir DIR    put the workers' copies of the model folder under DIR\n"
+    "                       (default: a new folder under $TMPDIR or /tmp)\n"
+    "      --keep-workdirs  keep the workers' folders at the end\n"
+    "      --timeout SEC    kill a model run (its whole process group) after SEC seconds;\n"
+    "                       it counts as a failed run and is retried\n"
+    "      --exec           run model commands as PEST++ does on Linux (no shell)\n"
+    "      --resume         reuse the runs in the journal: none is run again\n"
+    "      --journal FILE   the run journal (default: CASE.journal beside the control file)\n"
+    "  -q, --quiet          no progress lines, no summary\n"
+    "      --log-format F   text (default) or json: one JSON object a line on stderr\n";
+
+void engine_opts_init(struct engine_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->pin = 1;
+    o->ropts.exec = RUNNER_SHELL;
+    o->ropts.log_name = "pestrun-model.log";
+}
+
+int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'j':
+        if (pr_parse_int(arg, &o->nworkers) < 0 || o->nworkers < 1) {
+            cli_error("-j: expected a number of workers, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 1001: o->pin = 0; return 1;
+    case 1002: o->workroot = arg; return 1;
+    case 1003: o->keep_workdirs = 1; return 1;
+    case 1004:
+        if (pr_parse_double(arg, &o->ropts.timeout_s, 1) < 0 || o->ropts.timeout_s <= 0) {
+            cli_error("--timeout: expected a number of seconds, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 1005: o->ropts.exec = RUNNER_EXEC; return 1;
+    case 1006: o->resume = 1; return 1;
+    case 1007: o->journal_path = arg; return 1;
+    case 'q': o->quiet = 1; return 1;
+    case 1008:
+        if (strcmp(arg, "json") == 0)
+            o->json = 1;
+        else if (strcmp(arg, "text") == 0)
+            o->json = 0;
+        else {
+            cli_error("--log-format: expected text or json, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+struct option *engine_merge_longopts(const struct option *own)
+{
+    size_t n = 0, m = 0;
+    while (own[n].name)
+        n++;
+    while (engine_longopts[m].name)
+        m++;
+    struct option *all = xcalloc(n + m + 1, sizeof(*all));
+    memcpy(all, own, n * sizeof(*all));
+    memcpy(all + n, engine_longopts, m * sizeof(*all));
+    return all;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* progress                                                                                   */
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    if (s < 0)
+        snprintf(buf, n, "?");
+    else if (s < 120)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 7200)
+        snprintf(buf, n, "%.0fm%02.0fs", s / 60 - 0.5 < 0 ? 0 : (double)(long)(s / 60),
+                 s - 60 * (double)(long)(s / 60));
+    else
+        snprintf(buf, n, "%.1fh", s / 3600);
+}
+
+static void progress(void *ctx, const struct sched_stats_view *v)
+{
+    struct engine *e = ctx;
+    if (e->o.quiet)
+        return;
+    if (e->o.json) {
+        fprintf(stderr,
+                "{\"event\":\"progress\",\"elapsed_s\":%.3f,\"done\":%zu,\"failed\":%zu,"
+                "\"running\":%zu,\"total\":%zu,\"workers\":%zu,\"busy\":%zu,"
+                "\"mean_run_s\":%.4f,\"eta_s\":%.1f}\n",
+                v->elapsed_s, v->batch_done, v->batch_failed, v->batch_running, v->batch_total,
+                v->workers_alive, v->workers_busy, v->mean_run_s, v->eta_s);
+        return;
+    }
+    char eta[32];
+    fmt_duration(eta, sizeof(eta), v->eta_s);
+    fprintf(stderr,
+            "%sdone %zu  failed %zu  running %zu  of %zu | workers %zu/%zu busy | mean run "
+            "%.3fs | eta %s%s",
+            e->tty ? "\r\033[K" : "", v->batch_done, v->batch_failed, v->batch_running,
+            v->batch_total, v->workers_busy, v->workers_alive, v->mean_run_s, eta,
+            e->tty ? "" : "\n");
+    e->line_open = e->tty;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stopping                                                                                   */
+
+/* pest.stp in the working directory: first token 1 or 2 stops (SPEC §4.5). */
+static int read_stop_file(void)
+{
+    FILE *f = fopen("pest.stp", "r");
+    int v = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%d", &v) != 1)
+        v = 1; /* an empty or unreadable pest.stp still means stop */
+    fclose(f);
+    return v == 1 || v == 2 || v == 4;
+}
+
+static int on_inotify(void *ctx)
+{
+    struct engine *e = ctx;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int hit = 0;
+    for (;;) {
+        ssize_t n = read(e->inotify_fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)(void *)p;
+            if (ev->len && strcmp(ev->name, "pest.stp") == 0)
+                hit = 1;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    if (hit && read_stop_file()) {
+        e->stopped_by = "pest.stp";
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int case_max_run_fail(const struct pst_case *c, struct pr_error *err)
+{
+    int v;
+    if (pst_opt_int(c, "max_run_fail", 3, &v, err) < 0)
+        return -1;
+    if (pst_control(c)->noptmax == 0)
+        v = 1; /* PEST++: NOPTMAX = 0 allows one attempt per run */
+    return v < 1 ? 1 : v;
+}
+
+struct engine *engine_start(const struct pst_case *c, const char *pst_path,
+                            const struct engine_opts *o, struct pr_error *err)
+{
+    struct engine *e = xcalloc(1, sizeof(*e));
+    struct sched_config cfg;
+    struct local_opts lo;
+    char *journal_path = NULL;
+    const char **pnames = NULL, **onames = NULL;
+
+    e->c = c;
+    e->o = *o;
+    e->inotify_fd = -1;
+    e->tty = isatty(2);
+    if (access("pest.stp", F_OK) == 0) {
+        pr_error_set(err, "pest.stp exists in this folder: remove it to start (it asks pestrun "
+                          "to stop)");
+        goto error;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_run_fail = case_max_run_fail(c, err);
+    if (cfg.max_run_fail < 0 ||
+        pst_opt_double(c, "overdue_resched_fac", 1.15, &cfg.overdue_resched_fac, err) < 0 ||
+        pst_opt_double(c, "overdue_giveup_fac", 100.0, &cfg.overdue_giveup_fac, err) < 0 ||
+        pst_opt_double(c, "overdue_giveup_minutes", 1e30, &cfg.overdue_giveup_minutes, err) < 0)
+        goto error;
+    cfg.overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */
+
+    size_t np = pst_nparams(c), no = pst_nobs(c);
+    pnames = xcalloc(np + 1, sizeof(char *));
+    onames = xcalloc(no + 1, sizeof(char *));
+    for (size_t i = 0; i < np; i++)
+        pnames[i] = pst_param(c, i)->name;
+    for (size_t i = 0; i < no; i++)
+        onames[i] = pst_obs(c, i)->name;
+    journal_path = o->journal_path ? xstrdup(o->journal_path) : cli_case_output(pst_path, "journal");
+    e->journal = journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no,
+                              o->resume, err);
+    if (!e->journal)
+        goto error;
+    if (o->resume && !o->quiet && !o->json)
+        fprintf(stderr, "resuming: %zu completed runs in %s%s\n", journal_count_ok(e->journal),
+                journal_path, journal_truncated(e->journal) ? " (a torn last record was cut)" : "");
+
+    memset(&lo, 0, sizeof(lo));
+    lo.nworkers = o->nworkers;
+    lo.pin = o->pin;
+    lo.workroot = o->workroot;
+    lo.keep_workdirs = o->keep_workdirs;
+    lo.ropts = o->ropts;
+    if (local_create(c, &lo, &e->tr, err) < 0)
+        goto error;
+    e->have_tr = 1;
+    e->nworkers = local_nworkers(&e->tr);
+
+    e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (e->inotify_fd >= 0 &&
+        inotify_add_watch(e->inotify_fd, ".", IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+        close(e->inotify_fd);
+        e->inotify_fd = -1;
+    }
+    cfg.extra_fd = e->inotify_fd;
+    cfg.on_extra_fd = on_inotify;
+    cfg.stop_flag = &stop_signal;
+    cfg.progress = progress;
+    cfg.progress_interval_s = e->tty && !o->json ? 0.5 : 5.0;
+    cfg.ctx = e;
+    e->sched = sched_create(e->tr, &cfg, e->journal, np, no);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &e->old_int);
+    sigaction(SIGTERM, &sa, &e->old_term);
+    if (!o->quiet && !o->json)
+        fprintf(stderr, "%d worker%s%s, work folders in %s\n", e->nworkers,
+                e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "",
+                local_workroot(&e->tr));
+    free(journal_path);
+    free(pnames);
+    free(onames);
+    return e;
+error:
+    free(journal_path);
+    free(pnames);
+    free(onames);
+    journal_close(e->journal);
+    if (e->have_tr)
+        e->tr.ops->destroy(e->tr.impl);
+    free(e);
+    return NULL;
+}
+
+struct sched *engine_sched(struct engine *e)
+{
+    return e->sched;
+}
+
+const char *engine_stop_reason(const struct engine *e)
+{
+    if (e->stopped_by)
+        return e->stopped_by;
+    if (stop_signal == SIGINT)
+        return "SIGINT";
+    if (stop_signal == SIGTERM)
+        return "SIGTERM";
+    return NULL;
+}
+
+static void summary(struct engine *e)
+{
+    struct sched_stats_view v;
+    sched_stats(e->sched, &v);
+    double util = v.elapsed_s > 0 && e->nworkers > 0
+                      ? v.busy_s / (v.elapsed_s * (double)e->nworkers)
+                      : 0;
+    if (e->line_open)
+        fputc('\n', stderr);
+    if (e->o.json) {
+        fprintf(stderr,
+                "{\"event\":\"summary\",\"runs_done\":%zu,\"runs_failed\":%zu,"
+                "\"from_journal\":%zu,\"model_failures\":%zu,\"workers_lost\":%zu,"
+                "\"copies_cancelled\":%zu,\"mean_run_s\":%.4f,\"max_run_s\":%.4f,"
+                "\"elapsed_s\":%.3f,\"workers\":%d,\"utilisation\":%.3f}\n",
+                v.runs_done, v.runs_failed, v.from_journal, v.attempts_failed, v.workers_lost,
+                v.copies_cancelled, v.mean_run_s, v.max_run_s, v.elapsed_s, e->nworkers, util);
+        return;
+    }
+    fprintf(stderr,
+            "runs: %zu done (%zu from the journal), %zu failed; %zu model failures retried or "
+            "final, %zu workers lost, %zu copies cancelled\n",
+            v.runs_done, v.from_journal, v.runs_failed, v.attempts_failed, v.workers_lost,
+            v.copies_cancelled);
+    fprintf(stderr,
+            "run time: mean %.3fs, max %.3fs; wall %.1fs on %d workers, utilisation %.0f%%\n",
+            v.mean_run_s, v.max_run_s, v.elapsed_s, e->nworkers, 100 * util);
+    for (size_t i = 0; i < sched_failure_count(e->sched); i++) {
+        size_t runs;
+        const char *why = sched_failure_reason(e->sched, i, &runs);
+        fprintf(stderr, "  %zu run%s failed: %s\n", runs, runs == 1 ? "" : "s", why);
+    }
+}
+
+int engine_finish(struct engine *e)
+{
+    const char *stop = engine_stop_reason(e);
+    int rc = stop ? 130 : 0;
+    if (!e->o.quiet)
+        summary(e);
+    if (stop && !e->o.quiet)
+        fprintf(stderr, "stopped by %s: every finished run is in the journal; run again with "
+                        "--resume to continue\n", stop);
+    sigaction(SIGINT, &e->old_int, NULL);
+    sigaction(SIGTERM, &e->old_term, NULL);
+    sched_destroy(e->sched);
+    e->tr.ops->destroy(e->tr.impl);
+    journal_close(e->journal);
+    if (e->inotify_fd >= 0)
+        close(e->inotify_fd);
+    free(e);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* What every parallel command shares: the options that choose and size the workers, the run
+ * journal, the scheduler configured from the case's ++ options, stopping on SIGINT, SIGTERM
+ * or a pest.stp file, progress lines and the final summary. */
+#ifndef PR_ENGINE_H
+#define PR_ENGINE_H
+
+#include <getopt.h>
+
+#include "model/runner.h"
+#include "pest/pst.h"
+#include "sched/sched.h"
+
+struct engine_opts {
+    int nworkers; /* -j; <= 0: one per core */
+    int pin;
+    const char *workroot;
+    int keep_workdirs;
+    struct runner_opts ropts;
+    int resume;
+    const char *journal_path; /* NULL: CASE.journal beside the control file */
+    int quiet;
+    int json;
+};
+
+/* getopt_long entries and help text for the shared options, and their parser: returns 1 when
+ * opt was one of them (consumed), 0 when not, -1 on a bad value (message printed). */
+extern const struct option engine_longopts[];
+extern const char engine_help[];
+void engine_opts_init(struct engine_opts *o);
+int engine_parse_opt(struct engine_opts *o, int opt, const char *arg);
+/* Append engine_longopts to a command's own options (NULL-terminated, malloc'd). */
+struct option *engine_merge_longopts(const struct option *own);
+
+struct engine;
+
+/* Start the workers and the scheduler for case c (loaded from pst_path). default_max_run_fail
+ * is the algorithm's default (PEST++: 3; 1 when NOPTMAX = 0). Returns NULL with err set. */
+struct engine *engine_start(const struct pst_case *c, const char *pst_path,
+                            const struct engine_opts *o, struct pr_error *err);
+struct sched *engine_sched(struct engine *e);
+/* Why the work stopped early: NULL when it did not, else "SIGINT", "SIGTERM" or "pest.stp". */
+const char *engine_stop_reason(const struct engine *e);
+/* Print the summary (unless quiet) and stop everything. Returns the exit status to use when
+ * the command itself succeeded: 0, or 130 when it was stopped. */
+int engine_finish(struct engine *e);
+
+#endif

@@ -1,0 +1,729 @@
+#include "sched.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../util/strbuf.h"
+
+enum worker_state { W_ABSENT, W_IDLE, W_BUSY };
+
+struct worker {
+    enum worker_state state;
+    struct run_key key; /* of the copy it runs (W_BUSY) */
+    size_t run;         /* index in the batch */
+    int killing;        /* a cancel was sent for the copy it runs */
+    double start;
+};
+
+enum run_state { R_WAITING, R_QUEUED, R_RUNNING, R_DONE, R_FAILED };
+
+struct brun {
+    enum run_state state;
+    int failures;
+    int copies;        /* copies running (not counting ones being killed) */
+    uint32_t attempts; /* copies ever started; the next attempt number */
+    int *failed_on;    /* workers on which it failed (max_run_fail entries) */
+    char *last_reason;
+};
+
+struct reason_count {
+    char *reason;
+    size_t runs;
+};
+
+struct sched {
+    struct transport tr;
+    struct sched_config cfg;
+    struct journal *journal;
+    size_t npar, nobs;
+
+    struct worker *workers;
+    size_t nworkers; /* slots allocated (ids 0..nworkers-1) */
+
+    /* the current batch */
+    uint64_t batch;
+    size_t n;
+    const double *values;
+    const char *const *info;
+    struct brun *runs;
+    size_t *queue; /* deque of run indexes */
+    size_t qhead, qlen, qcap;
+    size_t done_count, failed_count;
+    sched_done_fn done;
+    void *done_ctx;
+    /* results journaled but not yet reported (reported after the journal is synced) */
+    struct run_result *pending;
+    size_t npending, cappending;
+    size_t *pending_index;
+
+    /* statistics */
+    double created, last_progress;
+    size_t runs_done, runs_failed, from_journal, attempts_failed, workers_lost, copies_started,
+        copies_cancelled, results_dropped;
+    double sum_ok_s, max_run_s, busy_s;
+    size_t n_ok_timed;
+    struct reason_count *reasons;
+    size_t nreasons;
+};
+
+static double mono_now(void *ctx)
+{
+    struct timespec ts;
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now(const struct sched *s)
+{
+    return s->cfg.now ? s->cfg.now(s->cfg.ctx) : mono_now(NULL);
+}
+
+struct sched *sched_create(struct transport tr, const struct sched_config *cfg, struct journal *j,
+                           size_t npar, size_t nobs)
+{
+    struct sched *s = xcalloc(1, sizeof(*s));
+    s->tr = tr;
+    s->cfg = *cfg;
+    if (s->cfg.max_run_fail < 1)
+        s->cfg.max_run_fail = 1;
+    if (s->cfg.progress_interval_s <= 0)
+        s->cfg.progress_interval_s = 1.0;
+    s->journal = j;
+    s->npar = npar;
+    s->nobs = nobs;
+    s->created = now(s);
+    s->last_progress = s->created;
+    return s;
+}
+
+static void free_result(struct run_result *r)
+{
+    free(r->processed);
+    free(r->obs);
+    free(r->reason);
+    memset(r, 0, sizeof(*r));
+}
+
+static void free_batch(struct sched *s)
+{
+    for (size_t i = 0; s->runs && i < s->n; i++) {
+        free(s->runs[i].failed_on);
+        free(s->runs[i].last_reason);
+    }
+    free(s->runs);
+    s->runs = NULL;
+    free(s->queue);
+    s->queue = NULL;
+    s->qhead = s->qlen = s->qcap = 0;
+    for (size_t i = 0; i < s->npending; i++)
+        free_result(&s->pending[i]);
+    s->npending = 0;
+}
+
+void sched_destroy(struct sched *s)
+{
+    if (!s)
+        return;
+    free_batch(s);
+    free(s->pending);
+    free(s->pending_index);
+    free(s->workers);
+    for (size_t i = 0; i < s->nreasons; i++)
+        free(s->reasons[i].reason);
+    free(s->reasons);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* workers and the queue                                                                      */
+
+static struct worker *worker(struct sched *s, int id)
+{
+    if (id < 0)
+        return NULL;
+    if ((size_t)id >= s->nworkers) {
+        size_t n = (size_t)id + 1 > s->nworkers * 2 ? (size_t)id + 1 : s->nworkers * 2;
+        s->workers = xrealloc(s->workers, n * sizeof(*s->workers));
+        memset(s->workers + s->nworkers, 0, (n - s->nworkers) * sizeof(*s->workers));
+        s->nworkers = n;
+    }
+    return &s->workers[id];
+}
+
+static size_t workers_in(const struct sched *s, enum worker_state st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nworkers; i++)
+        k += s->workers[i].state == st;
+    return k;
+}
+
+static void queue_push(struct sched *s, size_t run, int front)
+{
+    if (s->qlen == s->qcap) {
+        size_t cap = s->qcap ? s->qcap * 2 : 64;
+        size_t *q = xmalloc(cap * sizeof(size_t));
+        for (size_t i = 0; i < s->qlen; i++)
+            q[i] = s->queue[(s->qhead + i) % s->qcap];
+        free(s->queue);
+        s->queue = q;
+        s->qcap = cap;
+        s->qhead = 0;
+    }
+    if (front) {
+        s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
+        s->queue[s->qhead] = run;
+    } else {
+        s->queue[(s->qhead + s->qlen) % s->qcap] = run;
+    }
+    s->qlen++;
+    s->runs[run].state = R_QUEUED;
+}
+
+static size_t queue_pop(struct sched *s)
+{
+    size_t run = s->queue[s->qhead];
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+    return run;
+}
+
+static int failed_on(const struct sched *s, const struct brun *r, int w)
+{
+    for (int i = 0; i < r->failures && i < s->cfg.max_run_fail; i++)
+        if (r->failed_on[i] == w)
+            return 1;
+    return 0;
+}
+
+/* An idle worker for run r: one it has not failed on (and not running it) if there is one;
+ * any idle worker when every live worker has failed it or runs it (PEST++'s rule). */
+static int pick_worker(struct sched *s, size_t run)
+{
+    const struct brun *r = &s->runs[run];
+    int any = -1;
+    for (size_t i = 0; i < s->nworkers; i++) {
+        const struct worker *w = &s->workers[i];
+        if (w->state != W_IDLE)
+            continue;
+        if (!failed_on(s, r, (int)i))
+            return (int)i;
+        if (any < 0)
+            any = (int)i;
+    }
+    size_t alive = workers_in(s, W_IDLE) + workers_in(s, W_BUSY);
+    if (any >= 0 && (size_t)(r->failures + r->copies) >= alive)
+        return any;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* dispatch                                                                                   */
+
+static int start_copy(struct sched *s, size_t run, int wid, struct pr_error *err)
+{
+    struct brun *r = &s->runs[run];
+    struct worker *w = &s->workers[wid];
+    struct run_request req = {
+        .key = {s->batch, (uint32_t)run, r->attempts},
+        .npar = s->npar,
+        .values = s->values + run * s->npar,
+        .info = s->info ? s->info[run] : NULL,
+    };
+    struct pr_error e;
+
+    r->attempts++;
+    if (s->tr.ops->submit(s->tr.impl, wid, &req, &e) < 0) {
+        /* the worker cannot take it: it is lost; the run goes back to the queue */
+        w->state = W_ABSENT;
+        s->workers_lost++;
+        if (r->copies == 0)
+            queue_push(s, run, 1);
+        (void)err;
+        return 0;
+    }
+    w->state = W_BUSY;
+    w->key = req.key;
+    w->run = run;
+    w->killing = 0;
+    w->start = now(s);
+    r->copies++;
+    r->state = R_RUNNING;
+    s->copies_started++;
+    return 0;
+}
+
+static void dispatch(struct sched *s, struct pr_error *err)
+{
+    size_t tries = s->qlen;
+    while (s->qlen > 0 && tries-- > 0 && workers_in(s, W_IDLE) > 0) {
+        size_t run = queue_pop(s);
+        if (s->runs[run].state != R_QUEUED)
+            continue;
+        int wid = pick_worker(s, run);
+        if (wid < 0) { /* every idle worker already failed this run: keep it for later */
+            queue_push(s, run, 0);
+            continue;
+        }
+        start_copy(s, run, wid, err);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* results                                                                                    */
+
+static void count_reason(struct sched *s, const char *reason)
+{
+    if (!reason)
+        reason = "unknown";
+    for (size_t i = 0; i < s->nreasons; i++)
+        if (strcmp(s->reasons[i].reason, reason) == 0) {
+            s->reasons[i].runs++;
+            return;
+        }
+    s->reasons = xrealloc(s->reasons, (s->nreasons + 1) * sizeof(*s->reasons));
+    s->reasons[s->nreasons].reason = xstrdup(reason);
+    s->reasons[s->nreasons].runs = 1;
+    s->nreasons++;
+}
+
+/* Keep a finished run for reporting once the journal is synced. */
+static void hold(struct sched *s, size_t run, const struct run_result *res)
+{
+    if (s->npending == s->cappending) {
+        s->cappending = s->cappending ? s->cappending * 2 : 16;
+        s->pending = xrealloc(s->pending, s->cappending * sizeof(*s->pending));
+        s->pending_index = xrealloc(s->pending_index, s->cappending * sizeof(size_t));
+    }
+    struct run_result *p = &s->pending[s->npending];
+    memset(p, 0, sizeof(*p));
+    p->key = res->key;
+    p->status = res->status;
+    p->seconds = res->seconds;
+    p->npar = s->npar;
+    p->nobs = s->nobs;
+    if (res->status == RUN_OK) {
+        p->processed = xmalloc((s->npar + 1) * sizeof(double));
+        p->obs = xmalloc((s->nobs + 1) * sizeof(double));
+        memcpy(p->processed, res->processed, s->npar * sizeof(double));
+        memcpy(p->obs, res->obs, s->nobs * sizeof(double));
+    } else {
+        p->reason = xstrdup(res->reason ? res->reason : "unknown");
+    }
+    s->pending_index[s->npending++] = run;
+}
+
+static void cancel_other_copies(struct sched *s, size_t run, int except)
+{
+    for (size_t i = 0; i < s->nworkers; i++) {
+        struct worker *w = &s->workers[i];
+        if ((int)i == except || w->state != W_BUSY || w->killing || w->key.batch != s->batch ||
+            w->run != run)
+            continue;
+        s->tr.ops->cancel(s->tr.impl, (int)i, &w->key);
+        w->killing = 1;
+        s->runs[run].copies--;
+        s->copies_cancelled++;
+    }
+}
+
+static int finish_run(struct sched *s, size_t run, const struct run_result *res,
+                      struct pr_error *err)
+{
+    struct brun *r = &s->runs[run];
+    const double *values = s->values + run * s->npar;
+    int ok = res->status == RUN_OK;
+
+    if (s->journal && journal_append(s->journal, values, ok, ok ? res->processed : NULL,
+                                     ok ? res->obs : NULL, res->seconds,
+                                     ok ? NULL : res->reason, err) < 0)
+        return -1;
+    r->state = ok ? R_DONE : R_FAILED;
+    if (ok) {
+        s->done_count++;
+        s->runs_done++;
+    } else {
+        s->failed_count++;
+        s->runs_failed++;
+        count_reason(s, res->reason);
+    }
+    hold(s, run, res);
+    return 0;
+}
+
+/* A copy of run failed (model failure or overdue kill): retry or fail for good. */
+static int copy_failed(struct sched *s, size_t run, int wid, const char *reason,
+                       struct pr_error *err)
+{
+    struct brun *r = &s->runs[run];
+    if (r->failures < s->cfg.max_run_fail)
+        r->failed_on[r->failures] = wid;
+    r->failures++;
+    s->attempts_failed++;
+    free(r->last_reason);
+    r->last_reason = xstrdup(reason ? reason : "unknown");
+    if (r->copies > 0 || r->state == R_QUEUED)
+        return 0;
+    if (r->failures >= s->cfg.max_run_fail) {
+        struct run_result res = {.status = RUN_FAILED, .reason = r->last_reason};
+        res.key.batch = s->batch;
+        res.key.run = (uint32_t)run;
+        return finish_run(s, run, &res, err);
+    }
+    queue_push(s, run, 1);
+    return 0;
+}
+
+static int on_result(struct sched *s, int wid, struct run_result *res, struct pr_error *err)
+{
+    struct worker *w = worker(s, wid);
+    int was_copy = w && w->state == W_BUSY && run_key_eq(&w->key, &res->key);
+    int was_killing = was_copy && w->killing;
+
+    if (was_copy) {
+        w->state = W_IDLE;
+        w->killing = 0;
+        s->busy_s += res->seconds;
+    }
+    if (res->key.batch != s->batch || res->key.run >= s->n || !was_copy) {
+        s->results_dropped++; /* stale batch, unknown copy, or a worker we gave up on */
+        return 0;
+    }
+    size_t run = res->key.run;
+    struct brun *r = &s->runs[run];
+    if (r->state == R_DONE || r->state == R_FAILED) {
+        s->results_dropped++; /* another copy finished first */
+        return 0;
+    }
+    if (was_killing) /* killed as overdue: already counted when the kill was decided */
+        return 0;
+    r->copies--;
+    if (res->status == RUN_OK) {
+        if (res->seconds > s->max_run_s)
+            s->max_run_s = res->seconds;
+        s->sum_ok_s += res->seconds;
+        s->n_ok_timed++;
+        cancel_other_copies(s, run, wid);
+        return finish_run(s, run, res, err);
+    }
+    if (res->status == RUN_CANCELLED) { /* not asked by us (e.g. the worker is stopping) */
+        if (r->copies == 0 && r->state != R_QUEUED)
+            queue_push(s, run, 1);
+        return 0;
+    }
+    return copy_failed(s, run, wid, res->reason, err);
+}
+
+static void on_lost(struct sched *s, int wid)
+{
+    struct worker *w = worker(s, wid);
+    if (!w || w->state == W_ABSENT)
+        return;
+    s->workers_lost++;
+    if (w->state == W_BUSY && w->key.batch == s->batch && w->run < s->n) {
+        struct brun *r = &s->runs[w->run];
+        if (!w->killing)
+            r->copies--;
+        if ((r->state == R_RUNNING) && r->copies == 0)
+            queue_push(s, w->run, 1); /* not a failure */
+    }
+    w->state = W_ABSENT;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* overdue runs                                                                               */
+
+static double mean_run_s(const struct sched *s)
+{
+    return s->n_ok_timed ? s->sum_ok_s / (double)s->n_ok_timed : 0.0;
+}
+
+/* Kill copies past the give-up limits; start a second copy of overdue runs on idle workers.
+ * Returns the seconds until the next overdue deadline (or a large number). */
+static double check_overdue(struct sched *s, struct pr_error *err)
+{
+    double t = now(s), mean = mean_run_s(s), next = 1e30;
+    double giveup_abs = s->cfg.overdue_giveup_minutes * 60.0;
+    int use_mean = mean > 0 && mean >= s->cfg.overdue_min_mean_s;
+    int max_copies = s->cfg.max_run_fail > 1 ? s->cfg.max_run_fail : 1;
+
+    for (size_t i = 0; i < s->nworkers; i++) {
+        struct worker *w = &s->workers[i];
+        if (w->state != W_BUSY || w->killing || w->key.batch != s->batch)
+            continue;
+        double dur = t - w->start;
+        double giveup = giveup_abs;
+        if (use_mean && s->cfg.overdue_giveup_fac * mean < giveup)
+            giveup = s->cfg.overdue_giveup_fac * mean;
+        if (dur >= giveup) {
+            char why[160];
+            snprintf(why, sizeof(why), "overdue: killed after %.1f s (mean run time %.2f s)", dur,
+                     mean);
+            s->tr.ops->cancel(s->tr.impl, (int)i, &w->key);
+            w->killing = 1;
+            s->runs[w->run].copies--;
+            s->copies_cancelled++;
+            if (copy_failed(s, w->run, (int)i, why, err) < 0)
+                return -1;
+            continue;
+        }
+        if (giveup - dur < next)
+            next = giveup - dur;
+        if (!use_mean)
+            continue;
+        double resched = s->cfg.overdue_resched_fac * mean;
+        struct brun *r = &s->runs[w->run];
+        if (dur >= resched) {
+            if (s->qlen == 0 && r->copies < max_copies && workers_in(s, W_IDLE) > 0) {
+                int wid = -1;
+                for (size_t k = 0; k < s->nworkers && wid < 0; k++)
+                    if (s->workers[k].state == W_IDLE && !failed_on(s, r, (int)k))
+                        wid = (int)k;
+                if (wid >= 0)
+                    start_copy(s, w->run, wid, err);
+            }
+        } else if (resched - dur < next) {
+            next = resched - dur;
+        }
+    }
+    return next;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the batch loop                                                                             */
+
+static void report_pending(struct sched *s)
+{
+    for (size_t i = 0; i < s->npending; i++) {
+        s->done(s->done_ctx, s->pending_index[i], &s->pending[i], 0);
+        free_result(&s->pending[i]);
+    }
+    s->npending = 0;
+}
+
+static void progress(struct sched *s, int force)
+{
+    double t = now(s);
+    if (!s->cfg.progress || (!force && t - s->last_progress < s->cfg.progress_interval_s))
+        return;
+    s->last_progress = t;
+    struct sched_stats_view v;
+    sched_stats(s, &v);
+    s->cfg.progress(s->cfg.ctx, &v);
+}
+
+static int take_from_journal(struct sched *s, size_t run, struct pr_error *err)
+{
+    struct run_result res;
+    double *proc = xmalloc((s->npar + 1) * sizeof(double));
+    double *obs = xmalloc((s->nobs + 1) * sizeof(double));
+    int found = journal_lookup(s->journal, s->values + run * s->npar, proc, obs, &res.seconds, err);
+    if (found == 1) {
+        memset(&res.key, 0, sizeof(res.key));
+        res.key.batch = s->batch;
+        res.key.run = (uint32_t)run;
+        res.status = RUN_OK;
+        res.npar = s->npar;
+        res.nobs = s->nobs;
+        res.processed = proc;
+        res.obs = obs;
+        res.reason = NULL;
+        s->runs[run].state = R_DONE;
+        s->done_count++;
+        s->runs_done++;
+        s->from_journal++;
+        s->done(s->done_ctx, run, &res, 1);
+    }
+    free(proc);
+    free(obs);
+    return found;
+}
+
+static int stop_requested(const struct sched *s)
+{
+    return s->cfg.stop_flag && *s->cfg.stop_flag;
+}
+
+/* Cancel every running copy and wait (bounded) for the workers to confirm. */
+static void stop_batch(struct sched *s)
+{
+    for (size_t i = 0; i < s->nworkers; i++) {
+        struct worker *w = &s->workers[i];
+        if (w->state == W_BUSY && !w->killing) {
+            s->tr.ops->cancel(s->tr.impl, (int)i, &w->key);
+            w->killing = 1;
+        }
+    }
+    double deadline = now(s) + 10.0;
+    while (workers_in(s, W_BUSY) > 0 && now(s) < deadline) {
+        struct tr_event ev;
+        struct pr_error e;
+        int rc = s->tr.ops->poll(s->tr.impl, &ev, 500, -1, &e);
+        if (rc < 0)
+            break;
+        if (rc == 0)
+            continue;
+        struct worker *w = worker(s, ev.worker);
+        if (ev.type == TR_EV_RESULT && w && w->state == W_BUSY && run_key_eq(&w->key, &ev.key))
+            w->state = W_IDLE;
+        else if (ev.type == TR_EV_WORKER_LOST && w)
+            w->state = W_ABSENT;
+        else if (ev.type == TR_EV_WORKER_UP && w)
+            w->state = W_IDLE;
+    }
+}
+
+static int handle_event(struct sched *s, struct tr_event *ev, struct pr_error *err)
+{
+    struct worker *w;
+    switch (ev->type) {
+    case TR_EV_WORKER_UP:
+        w = worker(s, ev->worker);
+        if (w && w->state == W_ABSENT)
+            w->state = W_IDLE;
+        return 0;
+    case TR_EV_WORKER_LOST:
+        on_lost(s, ev->worker);
+        return 0;
+    case TR_EV_STARTED:
+        w = worker(s, ev->worker);
+        if (w && w->state == W_BUSY && run_key_eq(&w->key, &ev->key))
+            w->start = now(s);
+        return 0;
+    case TR_EV_RESULT:
+        ev->result.key = ev->key;
+        return on_result(s, ev->worker, &ev->result, err);
+    case TR_EV_EXTRA_FD:
+        return s->cfg.on_extra_fd && s->cfg.on_extra_fd(s->cfg.ctx) ? 1 : 0;
+    }
+    return 0;
+}
+
+int sched_run_batch(struct sched *s, size_t n, const double *values, const char *const *info,
+                    sched_done_fn done, void *ctx, struct pr_error *err)
+{
+    int rc = 0;
+
+    free_batch(s);
+    s->batch++;
+    s->n = n;
+    s->values = values;
+    s->info = info;
+    s->done = done;
+    s->done_ctx = ctx;
+    s->done_count = s->failed_count = 0;
+    s->runs = xcalloc(n + 1, sizeof(*s->runs));
+    for (size_t i = 0; i < n; i++)
+        s->runs[i].failed_on = xcalloc((size_t)s->cfg.max_run_fail, sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        int found = s->journal ? take_from_journal(s, i, err) : 0;
+        if (found < 0)
+            return -1;
+        if (!found)
+            queue_push(s, i, 0);
+    }
+    while (s->done_count + s->failed_count < n) {
+        struct tr_event ev;
+        if (stop_requested(s)) {
+            rc = 1;
+            break;
+        }
+        dispatch(s, err);
+        double next = check_overdue(s, err);
+        if (next < 0) {
+            rc = -1;
+            break;
+        }
+        dispatch(s, err);
+        double wait = next < s->cfg.progress_interval_s ? next : s->cfg.progress_interval_s;
+        int timeout = s->npending ? 0 : (int)(wait * 1000.0) + 1;
+        int got = s->tr.ops->poll(s->tr.impl, &ev, timeout, s->cfg.extra_fd, err);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (got > 0) {
+            int h = handle_event(s, &ev, err);
+            if (h < 0) {
+                rc = -1;
+                break;
+            }
+            if (h > 0) {
+                rc = 1;
+                break;
+            }
+            continue; /* drain what is ready before syncing the journal */
+        }
+        /* nothing more is ready: make the finished runs durable, then report them */
+        if (s->npending) {
+            if (s->journal && journal_sync(s->journal, err) < 0) {
+                rc = -1;
+                break;
+            }
+            report_pending(s);
+        }
+        progress(s, 0);
+    }
+    if (rc == 0 && s->npending) {
+        if (s->journal && journal_sync(s->journal, err) < 0)
+            rc = -1;
+        else
+            report_pending(s);
+    }
+    if (rc != 0) {
+        stop_batch(s);
+        if (s->journal)
+            journal_sync(s->journal, NULL);
+        if (rc == 1)
+            report_pending(s); /* journaled already: reporting them loses nothing */
+    }
+    progress(s, 1);
+    return rc;
+}
+
+void sched_stats(const struct sched *s, struct sched_stats_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->batch_total = s->n;
+    v->batch_done = s->done_count;
+    v->batch_failed = s->failed_count;
+    for (size_t i = 0; s->runs && i < s->n; i++)
+        v->batch_running += s->runs[i].state == R_RUNNING;
+    v->runs_done = s->runs_done;
+    v->runs_failed = s->runs_failed;
+    v->from_journal = s->from_journal;
+    v->attempts_failed = s->attempts_failed;
+    v->workers_lost = s->workers_lost;
+    v->copies_started = s->copies_started;
+    v->copies_cancelled = s->copies_cancelled;
+    v->results_dropped = s->results_dropped;
+    v->workers_busy = workers_in(s, W_BUSY);
+    v->workers_alive = v->workers_busy + workers_in(s, W_IDLE);
+    v->mean_run_s = mean_run_s(s);
+    v->max_run_s = s->max_run_s;
+    v->busy_s = s->busy_s;
+    v->elapsed_s = now(s) - s->created;
+    size_t left = s->n - s->done_count - s->failed_count;
+    if (v->mean_run_s > 0 && v->workers_alive > 0)
+        v->eta_s = v->mean_run_s * (double)left / (double)v->workers_alive;
+    else
+        v->eta_s = left ? -1 : 0;
+}
+
+size_t sched_failure_count(const struct sched *s)
+{
+    return s->nreasons;
+}
+
+const char *sched_failure_reason(const struct sched *s, size_t i, size_t *runs)
+{
+    if (i >= s->nreasons)
+        return NULL;
+    if (runs)
+        *runs = s->reasons[i].runs;
+    return s->reasons[i].reason;
+}
