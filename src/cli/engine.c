@@ -353,11 +353,14 @@ static void summary(struct engine *e)
     fprintf(stderr,
             "run time: mean %.3fs, max %.3fs; wall %.1fs on %d workers, utilisation %.0f%%\n",
             v.mean_run_s, v.max_run_s, v.elapsed_s, e->nworkers, 100 * util);
-    for (size_t i = 0; i < sched_failure_count(e->sched); i++) {
+    size_t nr = sched_failure_count(e->sched);
+    for (size_t i = 0; i < nr && i < 10; i++) {
         size_t runs;
         const char *why = sched_failure_reason(e->sched, i, &runs);
         fprintf(stderr, "  %zu run%s failed: %s\n", runs, runs == 1 ? "" : "s", why);
     }
+    if (nr > 10)
+        fprintf(stderr, "  ... and %zu other reasons\n", nr - 10);
 }
 
 int engine_finish(struct engine *e)

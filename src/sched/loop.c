@@ -1,5 +1,6 @@
 #include "loop.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,10 +206,18 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
 {
     struct loop *l = impl;
     (void)timeout_ms;
-    (void)extra_fd;
     (void)err;
     if (l->len == 0 && l->idle)
         l->idle(l->idle_ctx, l);
+    if (extra_fd >= 0) { /* watched too, as on every transport (transport.h) */
+        struct pollfd p = {.fd = extra_fd, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP))) {
+            memset(ev, 0, sizeof(*ev));
+            ev->type = TR_EV_EXTRA_FD;
+            ev->worker = -1;
+            return 1;
+        }
+    }
     if (l->len == 0)
         return 0;
     free(l->out_processed);
