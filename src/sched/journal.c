@@ -300,7 +300,10 @@ static int reader_get(struct reader *r, uint64_t off, size_t n, const unsigned c
     r->base = off;
     r->len = keep;
     if (n > r->cap) {
-        r->cap = n > READ_CHUNK ? n : READ_CHUNK;
+        /* read ahead up to READ_CHUNK bytes, but no more than the file holds */
+        uint64_t rest = r->size - off;
+        r->cap = rest < READ_CHUNK ? (size_t)rest : READ_CHUNK;
+        if (r->cap < n) r->cap = n;
         r->buf = xrealloc(r->buf, r->cap);
     }
     want = r->size - off < r->cap ? (size_t)(r->size - off) : r->cap;

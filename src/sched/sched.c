@@ -58,6 +58,7 @@ struct sched {
     struct run_result *pending;
     size_t npending, cappending;
     size_t *pending_index;
+    double pending_since; /* when the oldest of them was held */
 
     /* statistics */
     double created, last_progress;
@@ -300,6 +301,8 @@ static void hold(struct sched *s, size_t run, const struct run_result *res)
         s->pending_index = xrealloc(s->pending_index, s->cappending * sizeof(size_t));
     }
     struct run_result *p = &s->pending[s->npending];
+    if (s->npending == 0)
+        s->pending_since = now(s);
     memset(p, 0, sizeof(*p));
     p->key = res->key;
     p->status = res->status;
@@ -656,7 +659,12 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
                 rc = 1;
                 break;
             }
-            continue; /* drain what is ready before syncing the journal */
+            /* drain what is ready before syncing the journal, but under a steady stream of
+             * events still sync, report and show progress every progress_interval_s */
+            if (!s->npending || now(s) - s->pending_since < s->cfg.progress_interval_s) {
+                progress(s, 0);
+                continue;
+            }
         }
         /* nothing more is ready: make the finished runs durable, then report them */
         if (s->npending) {

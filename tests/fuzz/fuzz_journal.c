@@ -104,30 +104,41 @@ static void fix_checksums(unsigned char *d, size_t n)
     }
 }
 
-/* Mode 2: returns 1 when the file was left intact (every appended ok run must be found). */
-static int build_from_runs(struct input *in)
+/* The runs appended in mode 2. */
+struct runs {
+    unsigned n;
+    int ok[8];
+    double v[8][NPAR], obs[8][NOBS];
+};
+
+/* Mode 2: returns 1 when the file was left intact (every appended run must be there). */
+static int build_from_runs(struct input *in, struct runs *runs)
 {
     struct pr_error err;
     struct journal *j;
-    unsigned nruns = take_byte(in) % 8, nedits, flags;
+    unsigned nedits, flags;
     unsigned char *d;
     size_t n;
 
     write_file(case_header(), HEADER_SIZE, NULL, 0);
     j = journal_open(journal_path(), CASE_ID, NPAR, NOBS, 1, &err);
     if (!j) abort();
-    for (unsigned r = 0; r < nruns; r++) {
-        double v[NPAR], obs[NOBS];
+    runs->n = take_byte(in) % 8;
+    for (unsigned r = 0; r < runs->n; r++) {
+        double *v = runs->v[r], *obs = runs->obs[r];
         char reason[32];
-        int ok = take_byte(in) & 1;
-        size_t rlen = take_byte(in) % sizeof(reason);
+        size_t rlen;
 
+        runs->ok[r] = take_byte(in) & 1;
+        rlen = take_byte(in) % sizeof(reason);
         take_doubles(in, v, NPAR);
         take_doubles(in, obs, NOBS);
         for (size_t i = 0; i < rlen; i++)
             reason[i] = (char)(take_byte(in) | 1);
         reason[rlen] = '\0';
-        if (journal_append(j, v, ok, v, obs, obs[0], ok ? NULL : reason, &err) < 0) abort();
+        if (journal_append(j, v, runs->ok[r], v, obs, obs[0], runs->ok[r] ? NULL : reason, &err) <
+            0)
+            abort();
     }
     journal_close(j);
 
@@ -146,6 +157,25 @@ static int build_from_runs(struct input *in)
     return nedits == 0 && !(flags & 2);
 }
 
+/* Every ok run appended in mode 2 is found with the outputs of the latest ok run with its
+ * values. */
+static void check_runs(struct journal *j, const struct runs *runs)
+{
+    struct pr_error err;
+
+    for (unsigned r = 0; r < runs->n; r++) {
+        double got[NOBS], sec;
+        unsigned q = runs->n;
+
+        while (q-- > 0)
+            if (runs->ok[q] && memcmp(runs->v[q], runs->v[r], sizeof(runs->v[r])) == 0) break;
+        if (journal_lookup(j, runs->v[r], NULL, got, &sec, &err) != (q < runs->n)) abort();
+        if (q < runs->n &&
+            (memcmp(got, runs->obs[q], sizeof(got)) || memcmp(&sec, &runs->obs[q][0], sizeof(sec))))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct input in = {data, size};
@@ -153,16 +183,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double v[NPAR], mine[NPAR] = {3.5, -1.0}, obs[NOBS] = {1, 2, 3}, got[NOBS], proc[NPAR], sec;
     struct pr_error err;
     struct journal *j;
+    struct runs runs = {0};
     size_t count;
     int intact = 0;
 
     if (mode == 0) write_file(NULL, 0, in.p, in.n);
     if (mode == 1) write_file(case_header(), HEADER_SIZE, in.p, in.n);
-    if (mode == 2) intact = build_from_runs(&in);
+    if (mode == 2) intact = build_from_runs(&in, &runs);
 
     j = journal_open(journal_path(), CASE_ID, NPAR, NOBS, 1, &err);
     if (!j) goto done;
-    if (intact && (journal_truncated(j) || journal_count(j) != (size_t)(data[1] % 8))) abort();
+    if (intact && (journal_truncated(j) || journal_count(j) != runs.n)) abort();
+    if (intact) check_runs(j, &runs);
     count = journal_count(j);
     if (journal_count_ok(j) > count) abort();
     /* values from the input, where records of mode 1 and 2 keep theirs */

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -422,6 +423,72 @@ static void test_torn_tail(void)
     }
 }
 
+/* A record changed or removed on disk after the open is reported by lookup, never returned. */
+static void test_changed_under(void)
+{
+    struct pr_error err = {{0}};
+    double v[TT_NPAR], obs[TT_NOBS];
+    char path[256];
+    struct journal *j;
+    int fd;
+
+    path_in_tmp(path, sizeof(path), "changed.journal");
+    tt_build(path, 3, 1);
+    j = journal_open(path, 7, TT_NPAR, TT_NOBS, 1, &err);
+    CHECK_MSG(j != NULL, "%s", err.msg);
+    if (!j) return;
+    fd = open(path, O_RDWR);
+    CHECK(fd >= 0 && pwrite(fd, "x", 1, file_size(path) - 1) == 1);
+    tt_values(2, v);
+    CHECK(journal_lookup(j, v, NULL, obs, NULL, &err) == -1);
+    CHECK(strstr(err.msg, ": the run at offset ") && strstr(err.msg, " is damaged (checksum"));
+    CHECK(fd >= 0 && ftruncate(fd, file_size(path) - 5) == 0);
+    CHECK(journal_lookup(j, v, NULL, obs, NULL, &err) == -1 && strstr(err.msg, "is cut short"));
+    CHECK(tt_found(j, 0));
+    if (fd >= 0) close(fd);
+    journal_close(j);
+}
+
+/* A write cut short (file size limit, as a full disk does) leaves no torn record behind it. */
+static void test_write_error(void)
+{
+    struct pr_error err = {{0}};
+    struct rlimit old, lim;
+    char path[256];
+    struct journal *j;
+    long size;
+    int rc;
+
+    path_in_tmp(path, sizeof(path), "short-write.journal");
+    j = journal_open(path, 7, TT_NPAR, TT_NOBS, 0, &err);
+    CHECK_MSG(j != NULL, "%s", err.msg);
+    if (!j) return;
+    tt_append(j, 0, 1);
+    size = file_size(path);
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)size + 50; /* half of the next record fits */
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    {
+        double v[TT_NPAR], obs[TT_NOBS];
+        tt_values(1, v);
+        tt_obs(1, obs);
+        rc = journal_append(j, v, 1, v, obs, 1, NULL, &err);
+    }
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(rc == -1 && strstr(err.msg, "cannot append a run to the journal: File too large"));
+    CHECK(file_size(path) == size);
+    CHECK(journal_count(j) == 1 && !tt_found(j, 1));
+    tt_append(j, 2, 1);
+    journal_close(j);
+    j = journal_open(path, 7, TT_NPAR, TT_NOBS, 1, &err);
+    CHECK(j != NULL && journal_count(j) == 2 && journal_truncated(j) == 0);
+    CHECK(j && tt_found(j, 0) && !tt_found(j, 1) && tt_found(j, 2));
+    journal_close(j);
+}
+
 /* --- 3. a writer killed at random moments ---------------------------------------------------- */
 
 #define KL_NPAR 4
@@ -800,6 +867,8 @@ int main(void)
     test_hash();
     test_roundtrip();
     test_torn_tail();
+    test_write_error();
+    test_changed_under();
     test_killed_writer();
     test_other_case();
     test_memory();
