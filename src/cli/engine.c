@@ -256,8 +256,11 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     if (!e->journal)
         goto error;
     if (o->resume && !o->quiet && !o->json)
-        fprintf(stderr, "resuming: %zu completed runs in %s%s\n", journal_count_ok(e->journal),
-                journal_path, journal_truncated(e->journal) ? " (a torn last record was cut)" : "");
+        fprintf(stderr, "resuming: %zu completed runs in %s\n", journal_count_ok(e->journal),
+                journal_path);
+    if (journal_truncated(e->journal) && !o->quiet)
+        fprintf(stderr, "pestrun: %zu torn or damaged records were cut off the end of %s\n",
+                journal_truncated(e->journal), journal_path);
 
     memset(&lo, 0, sizeof(lo));
     lo.nworkers = o->nworkers;

@@ -15,6 +15,8 @@ static const struct {
     {"check", cmd_check, "check a PEST case: control file, templates, instruction files"},
     {"run", cmd_run, "run the model once at the initial parameter values; write CASE.rei"},
     {"sweep", cmd_sweep, "run the model for every row of a CSV of parameter values, in parallel"},
+    {"jacobian", cmd_jacobian, "fill the Jacobian in parallel and write CASE.jcb"},
+    {"glm", cmd_glm, "calibrate with Gauss-Levenberg-Marquardt, in parallel"},
     {NULL, NULL, NULL},
 };
 

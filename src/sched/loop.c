@@ -17,6 +17,7 @@ struct loop {
     size_t nfail;
     void (*idle)(void *ctx, struct loop *l);
     void *idle_ctx;
+    int last_extra; /* the last poll returned TR_EV_EXTRA_FD */
     /* the arrays of the event handed out by the last poll */
     double *out_processed, *out_obs;
     char *out_reason;
@@ -209,15 +210,19 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
     (void)err;
     if (l->len == 0 && l->idle)
         l->idle(l->idle_ctx, l);
-    if (extra_fd >= 0) { /* watched too, as on every transport (transport.h) */
+    /* the extra fd is watched too, as on every transport (transport.h); when it stays readable
+     * it alternates with the queued events, as poll(2) would report both */
+    if (extra_fd >= 0 && (l->len == 0 || !l->last_extra)) {
         struct pollfd p = {.fd = extra_fd, .events = POLLIN};
         if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP))) {
             memset(ev, 0, sizeof(*ev));
             ev->type = TR_EV_EXTRA_FD;
             ev->worker = -1;
+            l->last_extra = 1;
             return 1;
         }
     }
+    l->last_extra = 0;
     if (l->len == 0)
         return 0;
     free(l->out_processed);

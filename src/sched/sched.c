@@ -524,7 +524,11 @@ static int take_from_journal(struct sched *s, size_t run, struct pr_error *err)
     struct run_result res;
     double *proc = xmalloc((s->npar + 1) * sizeof(double));
     double *obs = xmalloc((s->nobs + 1) * sizeof(double));
-    int found = journal_lookup(s->journal, s->values + run * s->npar, proc, obs, &res.seconds, err);
+    /* A record that cannot be read back is as good as absent: the run is simply done again. */
+    int found = journal_lookup(s->journal, s->values + run * s->npar, proc, obs, &res.seconds,
+                               NULL);
+    if (found < 0)
+        found = 0;
     if (found == 1) {
         memset(&res.key, 0, sizeof(res.key));
         res.key.batch = s->batch;
@@ -571,9 +575,15 @@ static void stop_batch(struct sched *s)
         if (rc == 0)
             continue;
         struct worker *w = worker(s, ev.worker);
-        if (ev.type == TR_EV_RESULT && w && w->state == W_BUSY && run_key_eq(&w->key, &ev.key))
+        if (ev.type == TR_EV_RESULT && w && w->state == W_BUSY && run_key_eq(&w->key, &ev.key)) {
             w->state = W_IDLE;
-        else if (ev.type == TR_EV_WORKER_LOST && w)
+            /* a model that finished before the cancel reached it: a completed run, kept */
+            if (ev.result.status == RUN_OK && ev.key.batch == s->batch && ev.key.run < s->n &&
+                s->runs[ev.key.run].state != R_DONE && s->runs[ev.key.run].state != R_FAILED) {
+                ev.result.key = ev.key;
+                finish_run(s, ev.key.run, &ev.result, &e);
+            }
+        } else if (ev.type == TR_EV_WORKER_LOST && w)
             w->state = W_ABSENT;
         else if (ev.type == TR_EV_WORKER_UP && w)
             w->state = W_IDLE;
@@ -643,6 +653,8 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
         }
         dispatch(s, err);
         double wait = next < s->cfg.progress_interval_s ? next : s->cfg.progress_interval_s;
+        if (wait > 60.0) /* keeps the millisecond timeout in range */
+            wait = 60.0;
         int timeout = s->npending ? 0 : (int)(wait * 1000.0) + 1;
         int got = s->tr.ops->poll(s->tr.impl, &ev, timeout, s->cfg.extra_fd, err);
         if (got < 0) {

@@ -273,6 +273,11 @@ static void sim_idle(void *ctx, struct loop *l)
         s->hung = 1;
         s->stop = 1;
     }
+    if (s->idle_calls > s->idle_limit + 20000) { /* and one that does not even stop */
+        printf("FAIL %s:%d: the scheduler ignores the stop flag: giving up\n", __FILE__, __LINE__);
+        check_failed++;
+        exit(check_done());
+    }
     if (s->step && !s->hung) s->step(s);
     /* workers confirm every cancel they got (unless the step answered otherwise) */
     for (size_t i = s->first_open; i < loop_nsubmits(l); i++) {
