@@ -15,6 +15,15 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
+#include <time.h>
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* Everything one calibration holds: small (parameters, one Jacobian, a few candidates). */
 struct glm {
     const struct pst_case *c;
@@ -36,7 +45,8 @@ struct glm {
     int jac_scale;
     int switched;
     size_t runs;
-    FILE *rec, *iobj, *ipar;
+    FILE *rec, *iobj, *ipar, *iruns;
+    double t0;
     char *path_par, *path_rei, *path_jcb;
 };
 
@@ -112,13 +122,16 @@ static double phi_of(struct glm *g, const double *sim, const double *ctl, double
 static int open_outputs(struct glm *g, struct pr_error *err)
 {
     char *p_rec = out_path(g->pst_path, "rec"), *p_iobj = out_path(g->pst_path, "iobj"),
-         *p_ipar = out_path(g->pst_path, "ipar");
+         *p_ipar = out_path(g->pst_path, "ipar"), *p_iruns = out_path(g->pst_path, "iruns.csv");
     char name[1024];
     g->rec = fopen(p_rec, "w");
     g->iobj = fopen(p_iobj, "w");
     g->ipar = fopen(p_ipar, "w");
+    g->iruns = fopen(p_iruns, "w");
+    free(p_iruns);
+    g->t0 = wall_s();
     int rc = 0;
-    if (!g->rec || !g->iobj || !g->ipar)
+    if (!g->rec || !g->iobj || !g->ipar || !g->iruns)
         rc = pr_error_set(err, "cannot write the outputs beside %s (%s, %s, %s)", g->pst_path,
                           p_rec, p_iobj, p_ipar);
     free(p_rec);
@@ -130,6 +143,7 @@ static int open_outputs(struct glm *g, struct pr_error *err)
     for (size_t k = 0; k < pst_nobsgps(g->c); k++)
         fprintf(g->iobj, ",%s", lname(pst_obsgp(g->c, k)->name, name, sizeof(name)));
     fputc('\n', g->iobj);
+    fprintf(g->iruns, "iteration,model_runs_completed,elapsed_s,lambda\n");
     fprintf(g->ipar, "iteration");
     for (size_t i = 0; i < g->npar; i++)
         fprintf(g->ipar, ",%s", lname(pst_param(g->c, i)->name, name, sizeof(name)));
@@ -146,11 +160,15 @@ static void write_iteration_rows(struct glm *g, int iter)
     double *groups = xcalloc(ng + 1, sizeof(double));
     struct phi_parts p = {.group = groups};
     pst_phi(g->c, g->obs, g->ctl, &p);
-    fprintf(g->iobj, "%d,%zu,%.6g,%.6g,%.6g", iter, g->runs, p.total, p.meas, p.regul);
+    /* PEST++ counts no runs at iteration 0 (the base run is counted with iteration 1) */
+    fprintf(g->iobj, "%d,%zu,%.6g,%.6g,%.6g", iter, iter ? g->runs : 0, p.total, p.meas,
+            p.regul);
     for (size_t k = 0; k < ng; k++)
         fprintf(g->iobj, ",%.6g", groups[k]);
     fputc('\n', g->iobj);
     fflush(g->iobj);
+    fprintf(g->iruns, "%d,%zu,%.3f,%.6g\n", iter, g->runs, wall_s() - g->t0, g->center);
+    fflush(g->iruns);
     fprintf(g->ipar, "%d", iter);
     for (size_t i = 0; i < g->npar; i++)
         fprintf(g->ipar, ",%.6g", g->ctl[i]);
@@ -618,6 +636,8 @@ static void teardown(struct glm *g)
         fclose(g->iobj);
     if (g->ipar)
         fclose(g->ipar);
+    if (g->iruns)
+        fclose(g->iruns);
     free(g->path_par);
     free(g->path_rei);
     free(g->path_jcb);
