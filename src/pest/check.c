@@ -64,11 +64,16 @@ static void check_params(const struct pst_case *c, struct pst_check_sink *s)
         if (p->parval1 > p->ubnd)
             report(s, strict, "%s:%d: parameter '%s': initial value %g is above its upper bound %g",
                    f, l, LC(p->name), p->parval1, p->ubnd);
-        if (p->trans == PST_TRANS_LOG && (p->parval1 <= 0 || p->lbnd <= 0 || p->ubnd <= 0))
+        if (p->trans == PST_TRANS_LOG && (p->parval1 <= 0 || p->ubnd <= 0))
             report(s, strict,
-                   "%s:%d: parameter '%s' is log-transformed but its value or a bound is not "
-                   "positive (%g, bounds %g to %g)",
+                   "%s:%d: parameter '%s' is log-transformed but its value or upper bound is "
+                   "not positive (%g, bounds %g to %g)",
                    f, l, LC(p->name), p->parval1, p->lbnd, p->ubnd);
+        else if (p->trans == PST_TRANS_LOG && p->lbnd <= 0) /* PEST++ accepts it too */
+            report(s, 0,
+                   "%s:%d: parameter '%s' is log-transformed with a lower bound of %g: values "
+                   "stay above 0",
+                   f, l, LC(p->name), p->lbnd);
         if (p->chglim == PST_CHG_FACTOR && p->lbnd < 0 && p->ubnd > 0)
             report(s, strict,
                    "%s:%d: parameter '%s': a 'factor' change limit cannot be used when the bounds "

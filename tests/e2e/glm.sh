@@ -84,6 +84,31 @@ expect_eq "forward derivatives (as PEST++)" "$(jac always_2 parabolic)" "23.8800
 expect_eq "central parabolic derivatives (exact)" "$(jac always_3 parabolic)" "24.000000 10.000000 -1.000000 0.000000"
 expect_eq "central outside points" "$(jac always_3 outside_pts)" "24.000000 10.000000 -1.000000 0.000000"
 
+# 200-character names: the extended binary Jacobian (SPEC §6.7.4), d(v^2)/d(log10 v) at v = 1
+if [ -d "$SHARED/pest/cases/parser_fixtures/long_names" ]; then
+  cp -r "$SHARED/pest/cases/parser_fixtures/long_names" "$T/ln" && chmod -R u+w "$T/ln"
+  mkdir -p "$T/bin" && ln -sf "$(command -v python3)" "$T/bin/python"
+  cat >"$T/ln/forward.py" <<'PY'
+v = float(open("long_in.dat").read().split()[0])
+open("long_out.dat", "w").write(" %20.8E \n" % (v * v))
+PY
+  (cd "$T/ln" && PATH="$T/bin:$PATH" "$PESTRUN" jacobian test.pst -q --journal j) && ok || fail "long-name jacobian"
+  python3 - "$T/ln/test.jcb" <<'PY' && ok || fail "extended jcb layout"
+import math, struct, sys
+b = open(sys.argv[1], "rb").read()
+ncol, nrow, nnz = struct.unpack("<iii", b[:12])
+assert (ncol, nrow, nnz) == (1, 1, 1), (ncol, nrow, nnz)
+r, c, v = struct.unpack("<iid", b[12:28])
+assert (r, c) == (0, 0)
+# forward difference in log10 space with inc = 0.01 * 1: (1.01^2 - 1) / log10(1.01)
+want = (1.01 ** 2 - 1) / math.log10(1.01)
+assert abs(v - want) < 1e-6 * want, (v, want)
+names = [b[28 + 200 * i:28 + 200 * (i + 1)].decode().rstrip() for i in range(2)]
+assert names == ["reallyreallyreallylongparname", "reallyreallyreallyreallylonngobsname"], names
+assert len(b) == 28 + 400
+PY
+fi
+
 # NOPTMAX 0: one run, a .rei
 sed 's/^50 0.005 4 4 0.005 4$/0 0.005 4 4 0.005 4/' rosen.pst >zero.pst
 : >"$T/runs.count"
