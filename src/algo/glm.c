@@ -50,23 +50,6 @@ struct glm {
     char *path_par, *path_rei, *path_jcb;
 };
 
-static char *out_path(const char *pst, const char *ext)
-{
-    char *dir = pr_dirname(pst);
-    const char *base = strrchr(pst, '/');
-    base = base ? base + 1 : pst;
-    size_t n = strlen(base);
-    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0)
-        n -= 4;
-    struct strbuf sb = {0};
-    sb_append(&sb, base, n);
-    sb_printf(&sb, ".%s", ext);
-    char *p = pr_path_join(dir, sb.data);
-    sb_free(&sb);
-    free(dir);
-    return p;
-}
-
 static void rec(struct glm *g, const char *fmt, ...) PR_PRINTF(2, 3);
 static void rec(struct glm *g, const char *fmt, ...)
 {
@@ -121,8 +104,8 @@ static double phi_of(struct glm *g, const double *sim, const double *ctl, double
 
 static int open_outputs(struct glm *g, struct pr_error *err)
 {
-    char *p_rec = out_path(g->pst_path, "rec"), *p_iobj = out_path(g->pst_path, "iobj"),
-         *p_ipar = out_path(g->pst_path, "ipar"), *p_iruns = out_path(g->pst_path, "iruns.csv");
+    char *p_rec = pst_output_path(g->pst_path, "rec"), *p_iobj = pst_output_path(g->pst_path, "iobj"),
+         *p_ipar = pst_output_path(g->pst_path, "ipar"), *p_iruns = pst_output_path(g->pst_path, "iruns.csv");
     char name[1024];
     g->rec = fopen(p_rec, "w");
     g->iobj = fopen(p_iobj, "w");
@@ -148,9 +131,9 @@ static int open_outputs(struct glm *g, struct pr_error *err)
     for (size_t i = 0; i < g->npar; i++)
         fprintf(g->ipar, ",%s", lname(pst_param(g->c, i)->name, name, sizeof(name)));
     fputc('\n', g->ipar);
-    g->path_par = out_path(g->pst_path, "par");
-    g->path_rei = out_path(g->pst_path, "rei");
-    g->path_jcb = out_path(g->pst_path, "jcb");
+    g->path_par = pst_output_path(g->pst_path, "par");
+    g->path_rei = pst_output_path(g->pst_path, "rei");
+    g->path_jcb = pst_output_path(g->pst_path, "jcb");
     return 0;
 }
 
@@ -190,7 +173,7 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
         pst_write_rei(g->c, g->path_rei, iter, g->obs, g->ctl, err) < 0)
         return -1;
     /* the best parameters as a new control file: PARVAL1 replaced on its own line */
-    char *best = out_path(g->pst_path, "best.pst");
+    char *best = pst_output_path(g->pst_path, "best.pst");
     size_t len;
     char *text = pr_read_file(g->pst_path, &len, err);
     if (!text) {

@@ -4,6 +4,8 @@
 #ifndef PR_CLI_H
 #define PR_CLI_H
 
+struct pst_case;
+
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
@@ -12,9 +14,11 @@ int cmd_jacobian(int argc, char **argv);
 
 /* Print "pestrun: message" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The case name of a control file path: its file name without a ".pst" ending. malloc'd. */
-char *cli_case_name(const char *pst_path);
 /* Path of an output file beside the control file: DIR/CASE.ext. malloc'd. */
 char *cli_case_output(const char *pst_path, const char *ext);
+
+/* Load a control file and run every check on it; on an error print it (or the count of
+ * problems, pointing at 'pestrun check') and return NULL. */
+struct pst_case *cli_load_checked(const char *path);
 
 #endif

@@ -5,7 +5,6 @@
 #include "algo/glm.h"
 #include "cli.h"
 #include "engine.h"
-#include "pest/check.h"
 
 static void glm_usage(FILE *out, const char *cmd)
 {
@@ -34,7 +33,6 @@ static int glm_command(int argc, char **argv, int jacobian_only)
     static const struct option own[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct option *longopts = engine_merge_longopts(own);
     struct engine_opts eo;
-    struct pst_check_sink sink = {NULL, NULL, 0, 0};
     struct glm_summary sum;
     struct pr_error err;
     struct pst_case *c = NULL;
@@ -60,16 +58,9 @@ static int glm_command(int argc, char **argv, int jacobian_only)
         glm_usage(stderr, argv[0]);
         goto done;
     }
-    c = pst_load(argv[optind], &err);
-    if (!c) {
-        fprintf(stderr, "%s\n", err.msg);
+    c = cli_load_checked(argv[optind]);
+    if (!c)
         goto done;
-    }
-    if (pst_check(c, NULL, &sink) > 0) {
-        fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", argv[optind],
-                sink.errors, sink.errors == 1 ? "" : "s", argv[optind]);
-        goto done;
-    }
     struct engine *e = engine_start(c, argv[optind], &eo, &err);
     if (!e) {
         fprintf(stderr, "pestrun: %s\n", err.msg);

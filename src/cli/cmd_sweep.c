@@ -5,7 +5,6 @@
 #include "algo/sweep.h"
 #include "cli.h"
 #include "engine.h"
-#include "pest/check.h"
 
 static void sweep_usage(FILE *out)
 {
@@ -35,7 +34,6 @@ int cmd_sweep(int argc, char **argv)
     struct engine_opts eo;
     struct sweep_opts so;
     struct sweep_summary sum;
-    struct pst_check_sink sink = {NULL, NULL, 0, 0};
     struct pr_error err;
     const char *in = NULL, *out = NULL;
     int opt, rc = 2;
@@ -60,16 +58,9 @@ int cmd_sweep(int argc, char **argv)
         sweep_usage(stderr);
         goto done;
     }
-    c = pst_load(argv[optind], &err);
-    if (!c) {
-        fprintf(stderr, "%s\n", err.msg);
+    c = cli_load_checked(argv[optind]);
+    if (!c)
         goto done;
-    }
-    if (pst_check(c, NULL, &sink) > 0) {
-        fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", argv[optind],
-                sink.errors, sink.errors == 1 ? "" : "s", argv[optind]);
-        goto done;
-    }
     memset(&so, 0, sizeof(so));
     so.in_path = in ? in : pst_opt_str(c, "sweep_parameter_file", "sweep_in.csv");
     so.out_path = out ? out : pst_opt_str(c, "sweep_output_file", "sweep_out.csv");

@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "util/strbuf.h"
 #include "util/text.h"
+#include "pest/check.h"
+#include "pest/outputs.h"
 
 static const struct {
     const char *name;
@@ -41,26 +43,27 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-char *cli_case_name(const char *pst_path)
-{
-    const char *base = strrchr(pst_path, '/');
-    base = base ? base + 1 : pst_path;
-    size_t n = strlen(base);
-    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0) n -= 4;
-    return xstrndup(base, n);
-}
-
 char *cli_case_output(const char *pst_path, const char *ext)
 {
-    char *dir = pr_dirname(pst_path);
-    char *name = cli_case_name(pst_path);
-    struct strbuf sb = {0};
-    sb_printf(&sb, "%s.%s", name, ext);
-    char *path = pr_path_join(dir, sb.data);
-    sb_free(&sb);
-    free(name);
-    free(dir);
-    return path;
+    return pst_output_path(pst_path, ext);
+}
+
+struct pst_case *cli_load_checked(const char *path)
+{
+    struct pst_check_sink sink = {NULL, NULL, 0, 0};
+    struct pr_error err;
+    struct pst_case *c = pst_load(path, &err);
+    if (!c) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    if (pst_check(c, NULL, &sink) > 0) {
+        fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", path,
+                sink.errors, sink.errors == 1 ? "" : "s", path);
+        pst_destroy(c);
+        return NULL;
+    }
+    return c;
 }
 
 int main(int argc, char **argv)

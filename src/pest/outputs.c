@@ -1,11 +1,30 @@
 #include "outputs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "objective.h"
 #include "../util/strbuf.h"
 #include "../util/text.h"
+
+char *pst_output_path(const char *pst_path, const char *ext)
+{
+    char *dir = pr_dirname(pst_path);
+    const char *base = strrchr(pst_path, '/');
+    base = base ? base + 1 : pst_path;
+    size_t n = strlen(base);
+    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0)
+        n -= 4;
+    struct strbuf sb = {0};
+    sb_append(&sb, base, n);
+    sb_printf(&sb, ".%s", ext);
+    char *path = pr_path_join(dir, sb.data);
+    sb_free(&sb);
+    free(dir);
+    return path;
+}
 
 static void lower_name(char *dst, size_t n, const char *src)
 {

@@ -4,6 +4,9 @@
 
 #include "pst.h"
 
+/* DIR/CASE.ext for a control file DIR/CASE.pst (".pst" in any case is dropped). malloc'd. */
+char *pst_output_path(const char *pst_path, const char *ext);
+
 /* Write a residuals file (.rei, SPEC §6.7.2) for simulated values sim and control-space
  * parameters ctl (for the prior-information rows). Returns 0 or -1 with err set. */
 int pst_write_rei(const struct pst_case *c, const char *path, int iteration, const double *sim,
