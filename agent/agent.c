@@ -36,8 +36,7 @@ static int start_run(struct agent *a, const struct wire_msg *m)
                      a->npar);
         return send_result(a, RUN_FAILED, err.msg);
     }
-    if (runner_start(a->r, m->values, &err) < 0)
-        return send_result(a, RUN_FAILED, err.msg);
+    if (runner_start(a->r, m->values, &err) < 0) return send_result(a, RUN_FAILED, err.msg);
     struct wire_msg s = {.type = WIRE_STARTED, .key = a->key, .pgid = runner_pid(a->r)};
     return a->io->send(a->io->impl, &s);
 }
@@ -49,9 +48,9 @@ static int handle(struct agent *a, const struct wire_msg *m)
     case WIRE_RUN:
         if (a->running) /* one run at a time: refuse a second without losing the first */
             return a->io->send(a->io->impl, &(struct wire_msg){.type = WIRE_RESULT,
-                                                                .key = m->key,
-                                                                .status = RUN_CANCELLED,
-                                                                .text = "worker busy"});
+                                                               .key = m->key,
+                                                               .status = RUN_CANCELLED,
+                                                               .text = "worker busy"});
         return start_run(a, m);
     case WIRE_CANCEL:
         if (a->running && run_key_eq(&a->key, &m->key)) {
@@ -72,8 +71,7 @@ static int step_model(struct agent *a)
 {
     struct pr_error err;
     int rc = runner_step(a->r, &err);
-    if (rc == 1)
-        return 0;
+    if (rc == 1) return 0;
     return send_result(a, rc == 0 ? RUN_OK : RUN_FAILED, rc == 0 ? NULL : err.msg);
 }
 
@@ -85,32 +83,26 @@ int agent_loop(const struct agent_io *io, struct model_runner *r, const char *he
 
     a.npar = runner_nparams(r);
     a.nobs = runner_nobs(r);
-    if (io->send(io->impl, &(struct wire_msg){.type = WIRE_HELLO, .text = hello}) < 0)
-        goto done;
+    if (io->send(io->impl, &(struct wire_msg){.type = WIRE_HELLO, .text = hello}) < 0) goto done;
     for (;;) {
         int model_fd = a.running ? runner_fd(r) : -1;
         int timeout = a.running ? runner_timeout_ms(r) : -1;
         int ev = io->wait(io->impl, model_fd, timeout);
-        if (ev < 0)
-            goto done;
+        if (ev < 0) goto done;
         if (a.running && (ev & AGENT_MODEL || (ev == 0 && timeout >= 0)))
-            if (step_model(&a) < 0)
-                goto done;
+            if (step_model(&a) < 0) goto done;
         int got;
         while ((got = io->recv(io->impl, &m)) == 1) {
             int h = handle(&a, &m);
-            if (h < 0)
-                goto done;
+            if (h < 0) goto done;
             if (h > 0) {
                 rc = 0;
                 goto done;
             }
         }
-        if (got < 0)
-            goto done;
+        if (got < 0) goto done;
     }
 done:
-    if (a.running)
-        runner_kill(r, "the worker is stopping");
+    if (a.running) runner_kill(r, "the worker is stopping");
     return rc;
 }

@@ -32,14 +32,14 @@ struct glm {
     struct parspace ps;
     struct jacobian jac;
     size_t npar, nobs, ncols, nrows;
-    double *ctl;      /* current control values (as written) */
-    double *obs;      /* current simulated values */
-    double phi;       /* current phi */
+    double *ctl; /* current control values (as written) */
+    double *obs; /* current simulated values */
+    double phi;  /* current phi */
     double phi_start;
-    double *lambdas;  /* the ++lambdas multipliers, sorted */
+    double *lambdas; /* the ++lambdas multipliers, sorted */
     size_t nlambdas;
-    double center;    /* the lambda the window is centred on */
-    double *scales;   /* 1 then ++lambda_scale_fac */
+    double center;  /* the lambda the window is centred on */
+    double *scales; /* 1 then ++lambda_scale_fac */
     size_t nscales;
     unsigned char *central;
     int jac_scale;
@@ -104,8 +104,10 @@ static double phi_of(struct glm *g, const double *sim, const double *ctl, double
 
 static int open_outputs(struct glm *g, struct pr_error *err)
 {
-    char *p_rec = pst_output_path(g->pst_path, "rec"), *p_iobj = pst_output_path(g->pst_path, "iobj"),
-         *p_ipar = pst_output_path(g->pst_path, "ipar"), *p_iruns = pst_output_path(g->pst_path, "iruns.csv");
+    char *p_rec = pst_output_path(g->pst_path, "rec"),
+         *p_iobj = pst_output_path(g->pst_path, "iobj"),
+         *p_ipar = pst_output_path(g->pst_path, "ipar"),
+         *p_iruns = pst_output_path(g->pst_path, "iruns.csv");
     char name[1024];
     g->rec = fopen(p_rec, "w");
     g->iobj = fopen(p_iobj, "w");
@@ -120,8 +122,7 @@ static int open_outputs(struct glm *g, struct pr_error *err)
     free(p_rec);
     free(p_iobj);
     free(p_ipar);
-    if (rc < 0)
-        return -1;
+    if (rc < 0) return -1;
     fprintf(g->iobj, "iteration,model_runs_completed,total_phi,measurement_phi,regularization_phi");
     for (size_t k = 0; k < pst_nobsgps(g->c); k++)
         fprintf(g->iobj, ",%s", lname(pst_obsgp(g->c, k)->name, name, sizeof(name)));
@@ -144,8 +145,7 @@ static void write_iteration_rows(struct glm *g, int iter)
     struct phi_parts p = {.group = groups};
     pst_phi(g->c, g->obs, g->ctl, &p);
     /* PEST++ counts no runs at iteration 0 (the base run is counted with iteration 1) */
-    fprintf(g->iobj, "%d,%zu,%.6g,%.6g,%.6g", iter, iter ? g->runs : 0, p.total, p.meas,
-            p.regul);
+    fprintf(g->iobj, "%d,%zu,%.6g,%.6g,%.6g", iter, iter ? g->runs : 0, p.total, p.meas, p.regul);
     for (size_t k = 0; k < ng; k++)
         fprintf(g->iobj, ",%.6g", groups[k]);
     fputc('\n', g->iobj);
@@ -157,8 +157,7 @@ static void write_iteration_rows(struct glm *g, int iter)
         fprintf(g->ipar, ",%.6g", g->ctl[i]);
     fputc('\n', g->ipar);
     fflush(g->ipar);
-    rec(g, "  phi: total %.8g (measurement %.8g, regularization %.8g)\n", p.total, p.meas,
-        p.regul);
+    rec(g, "  phi: total %.8g (measurement %.8g, regularization %.8g)\n", p.total, p.meas, p.regul);
     for (size_t k = 0; k < ng; k++) {
         char name[1024];
         rec(g, "    group %-20s %.8g\n", lname(pst_obsgp(g->c, k)->name, name, sizeof(name)),
@@ -190,8 +189,7 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
         int replaced = 0;
         for (size_t i = 0; i < g->npar && !replaced; i++) {
             const struct pst_param *par = pst_param(g->c, i);
-            if (par->loc.line != line || strcmp(par->loc.file, g->pst_path) != 0)
-                continue;
+            if (par->loc.line != line || strcmp(par->loc.file, g->pst_path) != 0) continue;
             char *copy = xstrndup(p, n);
             char *tok[64];
             size_t k = pr_tokenize(copy, " \t\r", tok, 64);
@@ -207,8 +205,7 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
         }
         if (!replaced) {
             sb_append(&out, p, n);
-            if (nl)
-                sb_putc(&out, '\n');
+            if (nl) sb_putc(&out, '\n');
         }
         p = nl ? nl + 1 : p + n;
     }
@@ -225,10 +222,8 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
 static int at_bound_outward(const struct pst_param *p, double v, double du_natural)
 {
     double tol = 1e-7;
-    if (du_natural > 0 && v >= p->ubnd - tol * fabs(p->ubnd))
-        return 1;
-    if (du_natural < 0 && v <= p->lbnd + tol * fabs(p->lbnd))
-        return 1;
+    if (du_natural > 0 && v >= p->ubnd - tol * fabs(p->ubnd)) return 1;
+    if (du_natural < 0 && v <= p->lbnd + tol * fabs(p->lbnd)) return 1;
     return 0;
 }
 
@@ -239,8 +234,7 @@ static double limit_scale(struct glm *g, const double *u)
     const struct pst_control *ctl = pst_control(g->c);
     double s = 1.0;
     for (size_t k = 0; k < g->ncols; k++) {
-        if (u[k] == 0.0)
-            continue;
+        if (u[k] == 0.0) continue;
         size_t i = g->ps.adj[k];
         const struct pst_param *p = pst_param(g->c, i);
         double last = g->ctl[i], d = u[k], lim = INFINITY;
@@ -254,15 +248,13 @@ static double limit_scale(struct glm *g, const double *u)
                 lim = -log10(1 - R);
         } else {
             double ref = fabs(last);
-            if (ref < ctl->facorig * fabs(p->parval1))
-                ref = ctl->facorig * fabs(p->parval1);
+            if (ref < ctl->facorig * fabs(p->parval1)) ref = ctl->facorig * fabs(p->parval1);
             if (p->chglim == PST_CHG_FACTOR && ref > 0)
                 lim = d * (last >= 0 ? 1 : -1) > 0 ? ref * (F - 1) : ref * (1 - 1 / F);
             else if (ref > 0)
                 lim = R * ref;
         }
-        if (fabs(d) * s > lim)
-            s = lim / fabs(d);
+        if (fabs(d) * s > lim) s = lim / fabs(d);
     }
     return s;
 }
@@ -272,18 +264,15 @@ static void clamp_bounds(struct glm *g, double *ctl)
     for (size_t k = 0; k < g->ncols; k++) {
         size_t i = g->ps.adj[k];
         const struct pst_param *p = pst_param(g->c, i);
-        if (ctl[i] > p->ubnd)
-            ctl[i] = p->ubnd;
-        if (ctl[i] < p->lbnd)
-            ctl[i] = p->lbnd;
+        if (ctl[i] > p->ubnd) ctl[i] = p->ubnd;
+        if (ctl[i] < p->lbnd) ctl[i] = p->lbnd;
     }
     parspace_fix_tied(&g->ps, ctl);
 }
 
 /* The upgrade for lambda as a full control vector in cand. Parameters at a bound whose step
  * points outward are frozen and the upgrade recomputed. Returns the singular values kept. */
-static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen,
-                     struct pr_error *err)
+static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen, struct pr_error *err)
 {
     size_t nobs = g->nobs, ncols = g->ncols;
     unsigned char *frozen = xcalloc(ncols + 1, 1);
@@ -300,8 +289,7 @@ static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen,
     for (int pass = 0; pass < (int)ncols + 1; pass++) {
         size_t n = 0, m = 0;
         for (size_t k = 0; k < ncols; k++)
-            if (!frozen[k])
-                col[n++] = k;
+            if (!frozen[k]) col[n++] = k;
         free(Jw);
         free(rw);
         Jw = xcalloc((g->nrows + 1) * (n + 1), sizeof(double));
@@ -317,18 +305,16 @@ static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen,
                 w = pi->weight;
                 res = pi->pival - pst_prior_value(g->c, r - nobs, g->ctl);
             }
-            if (w <= 0)
-                continue;
+            if (w <= 0) continue;
             for (size_t j = 0; j < n; j++)
                 Jw[m * n + j] = w * g->jac.J[r * ncols + col[j]];
             rw[m] = w * res;
             m++;
         }
-        struct upgrade_problem prob = {m, n, Jw, rw, pst_control(g->c)->eigthresh,
-                                       pst_control(g->c)->maxsing, g->jac_scale};
+        struct upgrade_problem prob = {
+            m, n, Jw, rw, pst_control(g->c)->eigthresh, pst_control(g->c)->maxsing, g->jac_scale};
         kept = upgrade_solve(&prob, lambda, u, err);
-        if (kept < 0)
-            goto done;
+        if (kept < 0) goto done;
         memset(full, 0, ncols * sizeof(double));
         for (size_t j = 0; j < n; j++)
             full[col[j]] = u[j];
@@ -340,8 +326,7 @@ static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen,
                 more = 1;
             }
         }
-        if (!more)
-            break;
+        if (!more) break;
     }
     double s = limit_scale(g, full);
     for (size_t k = 0; k < ncols; k++)
@@ -377,8 +362,7 @@ static void cand_done(void *vctx, size_t index, const struct run_result *res, in
 {
     struct cand_ctx *x = vctx;
     (void)from_journal;
-    if (res->status != RUN_OK)
-        return;
+    if (res->status != RUN_OK) return;
     memcpy(x->obs + index * x->nobs, res->obs, x->nobs * sizeof(double));
     pst_model_to_ctl(x->c, res->processed, x->written + index * x->npar);
     x->ok[index] = 1;
@@ -395,8 +379,12 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
     double *cur_num = xcalloc(g->ncols + 1, sizeof(double));
     double *num = xcalloc(g->ncols + 1, sizeof(double));
     char **info = xcalloc(nc + 1, sizeof(char *));
-    struct cand_ctx x = {nobs, npar, g->c, xcalloc(nc * nobs + 1, sizeof(double)),
-                         xcalloc(nc * npar + 1, sizeof(double)), xcalloc(nc + 1, 1)};
+    struct cand_ctx x = {nobs,
+                         npar,
+                         g->c,
+                         xcalloc(nc * nobs + 1, sizeof(double)),
+                         xcalloc(nc * npar + 1, sizeof(double)),
+                         xcalloc(nc + 1, 1)};
     int rc = -1;
     size_t n = 0;
 
@@ -405,8 +393,7 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
         double lambda = g->center * g->lambdas[l];
         int nfrozen;
         double *base = cands + n * npar;
-        if (candidate(g, lambda, base, &nfrozen, err) < 0)
-            goto done;
+        if (candidate(g, lambda, base, &nfrozen, err) < 0) goto done;
         for (size_t f = 0; f < g->nscales; f++) {
             double *cand = cands + n * npar;
             if (f > 0) { /* base + f (p_lambda - base), in numeric space, inside the bounds */
@@ -452,7 +439,9 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
         for (size_t j = 0; j < g->ncols; j++)
             len += (cn[j] - cur_num[j]) * (cn[j] - cur_num[j]);
         free(cn);
-        rec(g, "    Lambda = %10.4g; Type: %-12s; length = %9.3e; phi = %-12.6g (%.2f%% of starting phi)\n",
+        rec(g,
+            "    Lambda = %10.4g; Type: %-12s; length = %9.3e; phi = %-12.6g (%.2f%% of starting "
+            "phi)\n",
             lam[k], info[k], sqrt(len), ph, g->phi_start > 0 ? 100 * ph / g->phi_start : 0);
         if (ph < best_phi) { /* strict: the first of equal phis wins, deterministically */
             best_phi = ph;
@@ -462,8 +451,7 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
     if (best < 0 || !(best_phi < g->phi)) {
         /* PEST's rule, not PEST++'s (SPEC §9 item 21): a worse candidate is not accepted; the
          * parameters stay and lambda goes up */
-        rec(g, "  no candidate lowered phi (%.8g): parameters unchanged, lambda raised\n",
-            g->phi);
+        rec(g, "  no candidate lowered phi (%.8g): parameters unchanged, lambda raised\n", g->phi);
         rc = 0;
         goto done;
     }
@@ -505,10 +493,8 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
 {
     const struct pst_control *ctl = pst_control(g->c);
     static char why[256];
-    if (iter >= ctl->noptmax)
-        return "NOPTMAX criterion met";
-    if (g->phi <= DBL_MIN)
-        return "PHI is zero";
+    if (iter >= ctl->noptmax) return "NOPTMAX criterion met";
+    if (g->phi <= DBL_MIN) return "PHI is zero";
     if (g->phi <= st->lowest) {
         st->lowest = g->phi;
         st->nphinored_count = 0;
@@ -527,10 +513,8 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
         } else {
             int worst = 0;
             for (int i = 1; i < st->nbest; i++)
-                if (st->best_phis[i] > st->best_phis[worst])
-                    worst = i;
-            if (g->phi < st->best_phis[worst])
-                st->best_phis[worst] = g->phi;
+                if (st->best_phis[i] > st->best_phis[worst]) worst = i;
+            if (g->phi < st->best_phis[worst]) st->best_phis[worst] = g->phi;
         }
         if (st->nbest == ctl->nphistp) {
             double mx = st->best_phis[0], mn = st->best_phis[0];
@@ -538,27 +522,24 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
                 mx = fmax(mx, st->best_phis[i]);
                 mn = fmin(mn, st->best_phis[i]);
             }
-            if (mx - mn <= ctl->phiredstp * g->phi)
-                return "PHIREDSTP / NPHISTP criterion met";
+            if (mx - mn <= ctl->phiredstp * g->phi) return "PHIREDSTP / NPHISTP criterion met";
         }
     }
     double max_rel = 0;
     for (size_t i = 0; i < g->npar; i++)
-        if (prev[i] != 0)
-            max_rel = fmax(max_rel, fabs((prev[i] - g->ctl[i]) / prev[i]));
+        if (prev[i] != 0) max_rel = fmax(max_rel, fabs((prev[i] - g->ctl[i]) / prev[i]));
     if (max_rel < ctl->relparstp)
         st->nrelpar_count++;
     else
         st->nrelpar_count = 0;
-    if (st->nrelpar_count > ctl->nrelpar)
-        return "RELPARSTP / NRELPAR criterion met";
+    if (st->nrelpar_count > ctl->nrelpar) return "RELPARSTP / NRELPAR criterion met";
     return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int setup(struct glm *g, const struct pst_case *c, const char *pst_path,
-                 struct sched *s, struct pr_error *err)
+static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, struct sched *s,
+                 struct pr_error *err)
 {
     memset(g, 0, sizeof(*g));
     g->c = c;
@@ -586,21 +567,18 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path,
     g->scales = xcalloc(nsf + 2, sizeof(double));
     g->scales[g->nscales++] = 1.0;
     for (size_t i = 0; i < nsf; i++)
-        if (sf[i] != 1.0 && sf[i] > 0)
-            g->scales[g->nscales++] = sf[i];
+        if (sf[i] != 1.0 && sf[i] > 0) g->scales[g->nscales++] = sf[i];
     free(sf);
     /* the window of lambdas is centred on its middle entry, then on the best lambda */
     g->center = g->lambdas[g->nlambdas / 2];
     for (size_t l = 0; l < g->nlambdas; l++)
         g->lambdas[l] /= g->center;
-    if (pst_opt_bool(c, "jac_scale", 1, &g->jac_scale, err) < 0)
-        return -1;
+    if (pst_opt_bool(c, "jac_scale", 1, &g->jac_scale, err) < 0) return -1;
     for (size_t k = 0; k < g->ncols; k++) {
         const struct pst_param *p = pst_param(c, g->ps.adj[k]);
         g->central[k] = pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3;
     }
-    if (g->ncols == 0)
-        return pr_error_set(err, "%s: no adjustable parameters", pst_path);
+    if (g->ncols == 0) return pr_error_set(err, "%s: no adjustable parameters", pst_path);
     return open_outputs(g, err);
 }
 
@@ -613,14 +591,10 @@ static void teardown(struct glm *g)
     free(g->central);
     free(g->lambdas);
     free(g->scales);
-    if (g->rec)
-        fclose(g->rec);
-    if (g->iobj)
-        fclose(g->iobj);
-    if (g->ipar)
-        fclose(g->ipar);
-    if (g->iruns)
-        fclose(g->iruns);
+    if (g->rec) fclose(g->rec);
+    if (g->iobj) fclose(g->iobj);
+    if (g->ipar) fclose(g->ipar);
+    if (g->iruns) fclose(g->iruns);
     free(g->path_par);
     free(g->path_rei);
     free(g->path_jcb);
@@ -646,29 +620,30 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
     double *prev = NULL;
 
     memset(sum, 0, sizeof(*sum));
-    if (setup(&g, c, pst_path, s, err) < 0)
-        goto done;
+    if (setup(&g, c, pst_path, s, err) < 0) goto done;
     const struct pst_control *ctl = pst_control(c);
     prev = xcalloc(g.npar + 1, sizeof(double));
     st.lowest = INFINITY;
     st.best_phis = xcalloc((size_t)(ctl->nphistp > 0 ? ctl->nphistp : 1) + 1, sizeof(double));
-    rec(&g, "pestrun %s: Gauss-Levenberg-Marquardt calibration of %s\n", PESTRUN_VERSION,
-        pst_path);
-    rec(&g, "%zu parameters (%zu adjustable), %zu observations, %zu prior information\n",
-        g.npar, g.ncols, g.nobs, pst_nprior(c));
+    rec(&g, "pestrun %s: Gauss-Levenberg-Marquardt calibration of %s\n", PESTRUN_VERSION, pst_path);
+    rec(&g, "%zu parameters (%zu adjustable), %zu observations, %zu prior information\n", g.npar,
+        g.ncols, g.nobs, pst_nprior(c));
     rec(&g, "Choices where PEST and PEST++ differ: a candidate worse than the current phi is\n"
             "not accepted (PEST); change limits scale the whole step (PEST); the lambda window\n"
             "moves with the best lambda instead of growing (PEST++ SPEC §9 items 21, 22, 24);\n"
             "central derivatives are computed from both perturbed runs.\n\n");
     if (ctl->noptmax == 0 && !jacobian_only) { /* one run at the initial values, a report */
-        struct cand_ctx x = {g.nobs, g.npar, c, xcalloc(g.nobs + 1, sizeof(double)),
-                             xcalloc(g.npar + 1, sizeof(double)), xcalloc(2, 1)};
+        struct cand_ctx x = {g.nobs,
+                             g.npar,
+                             c,
+                             xcalloc(g.nobs + 1, sizeof(double)),
+                             xcalloc(g.npar + 1, sizeof(double)),
+                             xcalloc(2, 1)};
         double *model = xcalloc(g.npar + 1, sizeof(double));
         const char *info[1] = {"par_name:__base__"};
         pst_ctl_to_model(c, g.ctl, model);
         int b = sched_run_batch(s, 1, model, info, cand_done, &x, err);
-        if (b == 0 && !x.ok[0])
-            pr_error_set(err, "the model run at the initial parameters failed");
+        if (b == 0 && !x.ok[0]) pr_error_set(err, "the model run at the initial parameters failed");
         if (b == 0 && x.ok[0]) {
             memcpy(g.ctl, x.written, g.npar * sizeof(double));
             memcpy(g.obs, x.obs, g.nobs * sizeof(double));
@@ -706,12 +681,10 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
                 have_base = 1;
                 rec(&g, "iteration 0: initial parameters\n");
                 write_iteration_rows(&g, 0);
-                if (write_best(&g, 0, err) < 0)
-                    goto done;
+                if (write_best(&g, 0, err) < 0) goto done;
             }
             jac_current = 1;
-            if (jacobian_write_jcb(&g.jac, &g.ps, g.path_jcb, err) < 0)
-                goto done;
+            if (jacobian_write_jcb(&g.jac, &g.ps, g.path_jcb, err) < 0) goto done;
         }
         if (noptmax == 0) {
             snprintf(sum->stop_reason, sizeof(sum->stop_reason), "%s",
@@ -725,8 +698,7 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
         memcpy(prev, g.ctl, g.npar * sizeof(double));
         double phi_before = g.phi, best_lambda = g.center;
         int moved = test_lambdas(&g, iter, &best_lambda, err);
-        if (moved < 0)
-            goto done;
+        if (moved < 0) goto done;
         if (moved == 2) {
             rc = 1;
             goto done;
@@ -734,8 +706,7 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
         if (moved) {
             g.center = best_lambda;
             jac_current = 0;
-            if (write_best(&g, iter, err) < 0)
-                goto done;
+            if (write_best(&g, iter, err) < 0) goto done;
         } else {
             g.center *= 100.0;
         }

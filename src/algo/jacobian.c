@@ -50,14 +50,11 @@ static double increment(const struct pst_case *c, size_t i, const double *ctl, i
     } else { /* rel_to_max: relative to the largest |value| in the group (PEST) */
         double m = 0;
         for (size_t k = 0; k < pst_nparams(c); k++)
-            if (pst_param(c, k)->group == p->group && fabs(ctl[k]) > m)
-                m = fabs(ctl[k]);
+            if (pst_param(c, k)->group == p->group && fabs(ctl[k]) > m) m = fabs(ctl[k]);
         inc = g->derinc * m;
     }
-    if (central)
-        inc *= g->derincmul;
-    if (g->inctyp != PST_INC_ABSOLUTE && inc < g->derinclb)
-        inc = g->derinclb;
+    if (central) inc *= g->derincmul;
+    if (g->inctyp != PST_INC_ABSOLUTE && inc < g->derinclb) inc = g->derinclb;
     return inc;
 }
 
@@ -112,8 +109,7 @@ static void prior_rows(struct jacobian *jac, const struct parspace *ps, const do
         for (int t = 0; t < pi->nterms; t++) {
             const struct pst_pi_term *term = &pi->terms[t];
             for (size_t k = 0; k < ps->nadj; k++) {
-                if (ps->adj[k] != (size_t)term->param)
-                    continue;
+                if (ps->adj[k] != (size_t)term->param) continue;
                 double p = ctl[term->param], d;
                 if (term->log && ps->is_log[k])
                     d = term->factor;
@@ -132,8 +128,7 @@ static void prior_rows(struct jacobian *jac, const struct parspace *ps, const do
 /* Derivative from 2 or 3 points (x in numeric space), the base point first. */
 static double derivative(const double *x, const double *y, int n, enum pst_dermthd m)
 {
-    if (n == 2)
-        return (y[1] - y[0]) / (x[1] - x[0]);
+    if (n == 2) return (y[1] - y[0]) / (x[1] - x[0]);
     if (m == PST_DER_PARABOLIC) { /* the parabola through the 3 points, at the base point */
         double x0 = x[0], xa = x[1], xb = x[2];
         return y[0] * (2 * x0 - xa - xb) / ((x0 - xa) * (x0 - xb)) +
@@ -151,10 +146,8 @@ static double derivative(const double *x, const double *y, int n, enum pst_dermt
     /* outside_pts: the two outermost points */
     int lo = 0, hi = 0;
     for (int i = 1; i < 3; i++) {
-        if (x[i] < x[lo])
-            lo = i;
-        if (x[i] > x[hi])
-            hi = i;
+        if (x[i] < x[lo]) lo = i;
+        if (x[i] > x[hi]) hi = i;
     }
     return (y[hi] - y[lo]) / (x[hi] - x[lo]);
 }
@@ -218,8 +211,7 @@ int jacobian_fill(struct jacobian *jac, const struct parspace *ps, struct sched 
             else if (inside(p, v - inc))
                 pts[0] = v - inc, npts = 1;
             else {
-                col_fail(jac, k,
-                         "parameter '%s': both v + inc and v - inc are outside its bounds",
+                col_fail(jac, k, "parameter '%s': both v + inc and v - inc are outside its bounds",
                          p->name);
                 continue;
             }
@@ -263,8 +255,7 @@ int jacobian_fill(struct jacobian *jac, const struct parspace *ps, struct sched 
     }
     size_t nok = 0;
     for (size_t k = 0; k < ncols; k++) {
-        if (!jac->ok[k])
-            continue;
+        if (!jac->ok[k]) continue;
         size_t i = ps->adj[k];
         int n = 1;
         double xs[3], y[3];
@@ -274,8 +265,7 @@ int jacobian_fill(struct jacobian *jac, const struct parspace *ps, struct sched 
         int failed = 0;
         for (int j = 0; j < 2; j++) {
             int r = runs_of[2 * k + j];
-            if (r < 0)
-                continue;
+            if (r < 0) continue;
             if (!x.ok[r]) {
                 col_fail(jac, k, "%s", x.why[r]);
                 failed = 1;
@@ -285,8 +275,7 @@ int jacobian_fill(struct jacobian *jac, const struct parspace *ps, struct sched 
             xs[n] = ps->is_log[k] ? log10(w) : w;
             n++;
         }
-        if (failed)
-            continue;
+        if (failed) continue;
         for (int j = 1; j < n; j++)
             if (xs[j] == xs[0]) {
                 col_fail(jac, k,
@@ -295,8 +284,7 @@ int jacobian_fill(struct jacobian *jac, const struct parspace *ps, struct sched 
                          p->name);
                 failed = 1;
             }
-        if (failed)
-            continue;
+        if (failed) continue;
         for (size_t o = 0; o < nobs; o++) {
             y[0] = jac->base_obs[o];
             for (int j = 1; j < n; j++)
@@ -349,18 +337,15 @@ int jacobian_write_jcb(const struct jacobian *jac, const struct parspace *ps, co
     int extended = 0;
     FILE *f = fopen(path, "wb");
 
-    if (!f)
-        return pr_error_set(err, "%s: cannot write: %m", path);
+    if (!f) return pr_error_set(err, "%s: cannot write: %m", path);
     for (size_t k = 0; k < jac->ncols; k++)
         if (jac->ok[k]) {
             ncol++;
-            if (strlen(pst_param(c, ps->adj[k])->name) > 12)
-                extended = 1;
+            if (strlen(pst_param(c, ps->adj[k])->name) > 12) extended = 1;
         }
     for (size_t r = 0; r < jac->nrows; r++) {
         const char *name = r < nobs ? pst_obs(c, r)->name : pst_prior(c, r - nobs)->name;
-        if (strlen(name) > 20)
-            extended = 1;
+        if (strlen(name) > 20) extended = 1;
         for (size_t k = 0; k < jac->ncols; k++)
             nnz += jac->ok[k] && jac->J[r * jac->ncols + k] != 0.0;
     }
@@ -369,12 +354,10 @@ int jacobian_write_jcb(const struct jacobian *jac, const struct parspace *ps, co
     fwrite(hdr, sizeof(int32_t), 3, f);
     size_t col = 0;
     for (size_t k = 0; k < jac->ncols; k++) { /* column-major */
-        if (!jac->ok[k])
-            continue;
+        if (!jac->ok[k]) continue;
         for (size_t r = 0; r < jac->nrows; r++) {
             double v = jac->J[r * jac->ncols + k];
-            if (v == 0.0)
-                continue;
+            if (v == 0.0) continue;
             if (extended) {
                 int32_t rc[2] = {(int32_t)r, (int32_t)col};
                 fwrite(rc, sizeof(int32_t), 2, f);
@@ -387,12 +370,10 @@ int jacobian_write_jcb(const struct jacobian *jac, const struct parspace *ps, co
         col++;
     }
     for (size_t k = 0; k < jac->ncols; k++)
-        if (jac->ok[k])
-            put_name(f, pst_param(c, ps->adj[k])->name, extended ? 200 : 12);
+        if (jac->ok[k]) put_name(f, pst_param(c, ps->adj[k])->name, extended ? 200 : 12);
     for (size_t r = 0; r < jac->nrows; r++)
         put_name(f, r < nobs ? pst_obs(c, r)->name : pst_prior(c, r - nobs)->name,
                  extended ? 200 : 20);
-    if (fclose(f) != 0)
-        return pr_error_set(err, "%s: cannot write: %m", path);
+    if (fclose(f) != 0) return pr_error_set(err, "%s: cannot write: %m", path);
     return 0;
 }

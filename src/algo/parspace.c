@@ -14,8 +14,7 @@ void parspace_init(struct parspace *ps, const struct pst_case *c)
     ps->nadj = 0;
     for (size_t i = 0; i < ps->npar; i++) {
         const struct pst_param *p = pst_param(c, i);
-        if (p->trans != PST_TRANS_NONE && p->trans != PST_TRANS_LOG)
-            continue;
+        if (p->trans != PST_TRANS_NONE && p->trans != PST_TRANS_LOG) continue;
         ps->is_log[ps->nadj] = p->trans == PST_TRANS_LOG;
         ps->adj[ps->nadj++] = i;
     }

@@ -10,10 +10,10 @@
 
 struct parspace {
     const struct pst_case *c;
-    size_t npar;   /* all parameters */
-    size_t nadj;   /* adjustable ones */
-    size_t *adj;   /* numeric index -> parameter index */
-    int *is_log;   /* per numeric index */
+    size_t npar; /* all parameters */
+    size_t nadj; /* adjustable ones */
+    size_t *adj; /* numeric index -> parameter index */
+    int *is_log; /* per numeric index */
 };
 
 void parspace_init(struct parspace *ps, const struct pst_case *c);

@@ -28,7 +28,7 @@ struct chunk {
     size_t n, first_row;
     double *values; /* n x npar, model space */
     char **labels;
-    double *obs;    /* n x nobs */
+    double *obs;          /* n x nobs */
     unsigned char *state; /* 0 not reported, 1 ok, 2 failed */
     size_t from_journal;
     size_t nobs;
@@ -39,12 +39,10 @@ static char *next_line(struct reader *r)
 {
     for (;;) {
         ssize_t n = getline(&r->buf, &r->bufcap, r->f);
-        if (n < 0)
-            return NULL;
+        if (n < 0) return NULL;
         r->line++;
         char *s = pr_strip(r->buf, " \t\r\n");
-        if (*s)
-            return s;
+        if (*s) return s;
     }
 }
 
@@ -97,8 +95,8 @@ static int open_input(struct reader *r, const struct pst_case *c, const struct s
             break;
         }
         if (p < 0) {
-            pr_error_set(err, "%s:%d: column %zu '%s' is not a parameter of %s", r->path,
-                         r->line, i + 1, r->fields[i], pst_path(c));
+            pr_error_set(err, "%s:%d: column %zu '%s' is not a parameter of %s", r->path, r->line,
+                         i + 1, r->fields[i], pst_path(c));
             goto done;
         }
         if (given[p]) {
@@ -130,8 +128,7 @@ done:
 
 static void close_input(struct reader *r)
 {
-    if (r->f)
-        fclose(r->f);
+    if (r->f) fclose(r->f);
     free(r->buf);
     free(r->fields);
     free(r->col_param);
@@ -147,11 +144,9 @@ static long read_chunk(struct reader *r, const struct pst_case *c, struct chunk 
 
     for (; k < max; k++) {
         char *line = next_line(r);
-        if (!line)
-            break;
+        if (!line) break;
         size_t n = split(r, line);
-        if (n == r->ncols + 1 && r->fields[n - 1][0] == '\0')
-            n--;
+        if (n == r->ncols + 1 && r->fields[n - 1][0] == '\0') n--;
         if (n != r->ncols) {
             pr_error_set(err, "%s:%d: %zu fields where the header has %zu", r->path, r->line, n,
                          r->ncols);
@@ -222,8 +217,7 @@ static size_t write_rows(FILE *out, const struct pst_case *c, const struct sweep
             (*failed)++;
             fputs("1,,,", out);
             for (size_t g = 0; g < ng; g++)
-                if (group_used[g])
-                    fputc(',', out);
+                if (group_used[g]) fputc(',', out);
             for (size_t i = 0; i < nobs; i++)
                 fputs(",-1e+100", out);
             fputc('\n', out);
@@ -238,8 +232,7 @@ static size_t write_rows(FILE *out, const struct pst_case *c, const struct sweep
         }
         fprintf(out, "0,%.15g,%.15g,%.15g", phi.total, phi.meas, phi.regul);
         for (size_t g = 0; g < ng; g++)
-            if (group_used[g])
-                fprintf(out, ",%.15g", group[g]);
+            if (group_used[g]) fprintf(out, ",%.15g", group[g]);
         for (size_t i = 0; i < nobs; i++)
             fprintf(out, ",%.15g", obs[i]);
         fputc('\n', out);
@@ -262,8 +255,7 @@ int sweep_run(const struct pst_case *c, struct sched *s, const struct sweep_opts
     memset(sum, 0, sizeof(*sum));
     for (size_t i = 0; i < nobs; i++)
         group_used[pst_obs(c, i)->group] = 1;
-    if (open_input(&r, c, o, err) < 0)
-        goto done;
+    if (open_input(&r, c, o, err) < 0) goto done;
     out = fopen(o->out_path, "w");
     if (!out) {
         pr_error_set(err, "%s: cannot write the sweep output: %s", o->out_path, strerror(errno));
@@ -277,17 +269,14 @@ int sweep_run(const struct pst_case *c, struct sched *s, const struct sweep_opts
     ch.nobs = nobs;
     for (;;) {
         long n = read_chunk(&r, c, &ch, chunk, err);
-        if (n < 0)
-            goto done;
-        if (n == 0)
-            break;
+        if (n < 0) goto done;
+        if (n == 0) break;
         ch.n = (size_t)n;
         ch.first_row = sum->rows;
         ch.from_journal = 0;
         memset(ch.state, 0, chunk);
         int b = sched_run_batch(s, ch.n, ch.values, NULL, on_done, &ch, err);
-        if (b < 0)
-            goto done;
+        if (b < 0) goto done;
         size_t written = write_rows(out, c, o, &ch, group_used, group, &sum->failed);
         sum->rows += written;
         sum->from_journal += ch.from_journal;

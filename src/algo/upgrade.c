@@ -28,8 +28,7 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
     for (size_t r = 0; r < m; r++) {
         const double *row = p->Jw + r * n;
         for (size_t i = 0; i < n; i++) {
-            if (row[i] == 0.0)
-                continue;
+            if (row[i] == 0.0) continue;
             g[i] += row[i] * p->rw[r];
             for (size_t j = 0; j < n; j++)
                 N[i * n + j] += row[i] * row[j];
@@ -44,9 +43,9 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
         for (size_t j = 0; j < n; j++)
             A[i * n + j] = S[i] * N[i * n + j] * S[j] + (i == j ? lambda * S[i] * S[i] : 0.0);
     double *Ucopy = xcalloc(n * n + 1, sizeof(double));
-    lapack_int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (lapack_int)n, (lapack_int)n, A,
-                                     (lapack_int)n, sv, Ucopy, (lapack_int)n, VT, (lapack_int)n,
-                                     superb);
+    lapack_int info =
+        LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (lapack_int)n, (lapack_int)n, A, (lapack_int)n,
+                       sv, Ucopy, (lapack_int)n, VT, (lapack_int)n, superb);
     if (info != 0) {
         free(Ucopy);
         pr_error_set(err, "the SVD of the normal matrix did not converge (LAPACK info %d)",
@@ -55,8 +54,7 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
     }
     kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (sv[0] <= 0 || sv[i] / sv[0] <= p->eigthresh || (int)i >= p->maxsing)
-            break;
+        if (sv[0] <= 0 || sv[i] / sv[0] <= p->eigthresh || (int)i >= p->maxsing) break;
         kept++;
     }
     /* y = V diag(1/s) U' (S g) */

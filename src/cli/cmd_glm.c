@@ -16,16 +16,17 @@ static void glm_usage(FILE *out, const char *cmd)
                 "format, readable by pyemu) and CASE.rei.\n\n%s  -h, --help           this help\n",
                 engine_help);
     else
-        fprintf(out,
-                "usage: pestrun glm [OPTIONS] CASE.pst\n\n"
-                "Calibrates the case with Gauss-Levenberg-Marquardt, as pestpp-glm does: each\n"
-                "iteration fills the Jacobian in one parallel batch, then tests several Marquardt\n"
-                "lambdas and step scalings in a second batch. Writes CASE.rec, CASE.par, CASE.rei,\n"
-                "CASE.iobj, CASE.ipar, CASE.jcb and CASE.best.pst (the control file with the best\n"
-                "parameters) beside the control file. Every model run is journaled: after a crash\n"
-                "or a stop, --resume continues without repeating a run.\n\n%s"
-                "  -h, --help           this help\n",
-                engine_help);
+        fprintf(
+            out,
+            "usage: pestrun glm [OPTIONS] CASE.pst\n\n"
+            "Calibrates the case with Gauss-Levenberg-Marquardt, as pestpp-glm does: each\n"
+            "iteration fills the Jacobian in one parallel batch, then tests several Marquardt\n"
+            "lambdas and step scalings in a second batch. Writes CASE.rec, CASE.par, CASE.rei,\n"
+            "CASE.iobj, CASE.ipar, CASE.jcb and CASE.best.pst (the control file with the best\n"
+            "parameters) beside the control file. Every model run is journaled: after a crash\n"
+            "or a stop, --resume continues without repeating a run.\n\n%s"
+            "  -h, --help           this help\n",
+            engine_help);
 }
 
 static int glm_command(int argc, char **argv, int jacobian_only)
@@ -42,10 +43,8 @@ static int glm_command(int argc, char **argv, int jacobian_only)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "j:qh", longopts, NULL)) != -1) {
         int e = engine_parse_opt(&eo, opt, optarg);
-        if (e < 0)
-            goto done;
-        if (e > 0)
-            continue;
+        if (e < 0) goto done;
+        if (e > 0) continue;
         if (opt == 'h') {
             glm_usage(stdout, argv[0]);
             rc = 0;
@@ -59,8 +58,7 @@ static int glm_command(int argc, char **argv, int jacobian_only)
         goto done;
     }
     c = cli_load_checked(argv[optind]);
-    if (!c)
-        goto done;
+    if (!c) goto done;
     struct engine *e = engine_start(c, argv[optind], &eo, &err);
     if (!e) {
         fprintf(stderr, "pestrun: %s\n", err.msg);
@@ -68,13 +66,12 @@ static int glm_command(int argc, char **argv, int jacobian_only)
         goto done;
     }
     int g = glm_run(c, argv[optind], engine_sched(e), jacobian_only, &sum, &err);
-    if (g < 0)
-        fprintf(stderr, "pestrun: %s\n", err.msg);
+    if (g < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     int stop_rc = engine_finish(e);
     if (g == 0 && !eo.quiet) {
         if (jacobian_only)
-            printf("%s: Jacobian written after %zu model runs; phi %.10g\n", argv[optind],
-                   sum.runs, sum.phi_best);
+            printf("%s: Jacobian written after %zu model runs; phi %.10g\n", argv[optind], sum.runs,
+                   sum.phi_best);
         else
             printf("%s: phi %.10g -> %.10g in %d iterations and %zu model runs (%s)\n",
                    argv[optind], sum.phi_start, sum.phi_best, sum.iterations, sum.runs,

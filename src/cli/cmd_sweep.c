@@ -43,15 +43,22 @@ int cmd_sweep(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "j:qh", longopts, NULL)) != -1) {
         int e = engine_parse_opt(&eo, opt, optarg);
-        if (e < 0)
-            goto done;
-        if (e > 0)
-            continue;
+        if (e < 0) goto done;
+        if (e > 0) continue;
         switch (opt) {
-        case 2001: in = optarg; break;
-        case 2002: out = optarg; break;
-        case 'h': sweep_usage(stdout); rc = 0; goto done;
-        default: sweep_usage(stderr); goto done;
+        case 2001:
+            in = optarg;
+            break;
+        case 2002:
+            out = optarg;
+            break;
+        case 'h':
+            sweep_usage(stdout);
+            rc = 0;
+            goto done;
+        default:
+            sweep_usage(stderr);
+            goto done;
         }
     }
     if (optind != argc - 1) {
@@ -59,8 +66,7 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
     c = cli_load_checked(argv[optind]);
-    if (!c)
-        goto done;
+    if (!c) goto done;
     memset(&so, 0, sizeof(so));
     so.in_path = in ? in : pst_opt_str(c, "sweep_parameter_file", "sweep_in.csv");
     so.out_path = out ? out : pst_opt_str(c, "sweep_output_file", "sweep_out.csv");
@@ -79,8 +85,7 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
     int s = sweep_run(c, engine_sched(e), &so, &sum, &err);
-    if (s < 0)
-        fprintf(stderr, "pestrun: %s\n", err.msg);
+    if (s < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     int stop_rc = engine_finish(e);
     if (s >= 0 && !eo.quiet)
         fprintf(stderr, "%s: %zu rows (%zu failed, %zu from the journal) written to %s\n",

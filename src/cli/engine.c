@@ -83,19 +83,33 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             return -1;
         }
         return 1;
-    case 1001: o->pin = 0; return 1;
-    case 1002: o->workroot = arg; return 1;
-    case 1003: o->keep_workdirs = 1; return 1;
+    case 1001:
+        o->pin = 0;
+        return 1;
+    case 1002:
+        o->workroot = arg;
+        return 1;
+    case 1003:
+        o->keep_workdirs = 1;
+        return 1;
     case 1004:
         if (pr_parse_double(arg, &o->ropts.timeout_s, 1) < 0 || o->ropts.timeout_s <= 0) {
             cli_error("--timeout: expected a number of seconds, got '%s'", arg);
             return -1;
         }
         return 1;
-    case 1005: o->ropts.exec = RUNNER_EXEC; return 1;
-    case 1006: o->resume = 1; return 1;
-    case 1007: o->journal_path = arg; return 1;
-    case 'q': o->quiet = 1; return 1;
+    case 1005:
+        o->ropts.exec = RUNNER_EXEC;
+        return 1;
+    case 1006:
+        o->resume = 1;
+        return 1;
+    case 1007:
+        o->journal_path = arg;
+        return 1;
+    case 'q':
+        o->quiet = 1;
+        return 1;
     case 1008:
         if (strcmp(arg, "json") == 0)
             o->json = 1;
@@ -143,8 +157,7 @@ static void fmt_duration(char *buf, size_t n, double s)
 static void progress(void *ctx, const struct sched_stats_view *v)
 {
     struct engine *e = ctx;
-    if (e->o.quiet)
-        return;
+    if (e->o.quiet) return;
     if (e->o.json) {
         fprintf(stderr,
                 "{\"event\":\"progress\",\"elapsed_s\":%.3f,\"done\":%zu,\"failed\":%zu,"
@@ -173,10 +186,8 @@ static int read_stop_file(void)
 {
     FILE *f = fopen("pest.stp", "r");
     int v = 0;
-    if (!f)
-        return 0;
-    if (fscanf(f, "%d", &v) != 1)
-        v = 1; /* an empty or unreadable pest.stp still means stop */
+    if (!f) return 0;
+    if (fscanf(f, "%d", &v) != 1) v = 1; /* an empty or unreadable pest.stp still means stop */
     fclose(f);
     return v == 1 || v == 2 || v == 4;
 }
@@ -188,12 +199,10 @@ static int on_inotify(void *ctx)
     int hit = 0;
     for (;;) {
         ssize_t n = read(e->inotify_fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)(void *)p;
-            if (ev->len && strcmp(ev->name, "pest.stp") == 0)
-                hit = 1;
+            if (ev->len && strcmp(ev->name, "pest.stp") == 0) hit = 1;
             p += sizeof(*ev) + ev->len;
         }
     }
@@ -209,10 +218,8 @@ static int on_inotify(void *ctx)
 static int case_max_run_fail(const struct pst_case *c, struct pr_error *err)
 {
     int v;
-    if (pst_opt_int(c, "max_run_fail", 3, &v, err) < 0)
-        return -1;
-    if (pst_control(c)->noptmax == 0)
-        v = 1; /* PEST++: NOPTMAX = 0 allows one attempt per run */
+    if (pst_opt_int(c, "max_run_fail", 3, &v, err) < 0) return -1;
+    if (pst_control(c)->noptmax == 0) v = 1; /* PEST++: NOPTMAX = 0 allows one attempt per run */
     return v < 1 ? 1 : v;
 }
 
@@ -250,11 +257,11 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         pnames[i] = pst_param(c, i)->name;
     for (size_t i = 0; i < no; i++)
         onames[i] = pst_obs(c, i)->name;
-    journal_path = o->journal_path ? xstrdup(o->journal_path) : cli_case_output(pst_path, "journal");
-    e->journal = journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no,
-                              o->resume, err);
-    if (!e->journal)
-        goto error;
+    journal_path =
+        o->journal_path ? xstrdup(o->journal_path) : cli_case_output(pst_path, "journal");
+    e->journal =
+        journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no, o->resume, err);
+    if (!e->journal) goto error;
     if (o->resume && !o->quiet && !o->json)
         fprintf(stderr, "resuming: %zu completed runs in %s\n", journal_count_ok(e->journal),
                 journal_path);
@@ -268,8 +275,7 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     lo.workroot = o->workroot;
     lo.keep_workdirs = o->keep_workdirs;
     lo.ropts = o->ropts;
-    if (local_create(c, &lo, &e->tr, err) < 0)
-        goto error;
+    if (local_create(c, &lo, &e->tr, err) < 0) goto error;
     e->have_tr = 1;
     e->nworkers = local_nworkers(&e->tr);
 
@@ -307,8 +313,7 @@ error:
     free(pnames);
     free(onames);
     journal_close(e->journal);
-    if (e->have_tr)
-        e->tr.ops->destroy(e->tr.impl);
+    if (e->have_tr) e->tr.ops->destroy(e->tr.impl);
     free(e);
     return NULL;
 }
@@ -320,12 +325,9 @@ struct sched *engine_sched(struct engine *e)
 
 const char *engine_stop_reason(const struct engine *e)
 {
-    if (e->stopped_by)
-        return e->stopped_by;
-    if (stop_signal == SIGINT)
-        return "SIGINT";
-    if (stop_signal == SIGTERM)
-        return "SIGTERM";
+    if (e->stopped_by) return e->stopped_by;
+    if (stop_signal == SIGINT) return "SIGINT";
+    if (stop_signal == SIGTERM) return "SIGTERM";
     return NULL;
 }
 
@@ -333,11 +335,9 @@ static void summary(struct engine *e)
 {
     struct sched_stats_view v;
     sched_stats(e->sched, &v);
-    double util = v.elapsed_s > 0 && e->nworkers > 0
-                      ? v.busy_s / (v.elapsed_s * (double)e->nworkers)
-                      : 0;
-    if (e->line_open)
-        fputc('\n', stderr);
+    double util =
+        v.elapsed_s > 0 && e->nworkers > 0 ? v.busy_s / (v.elapsed_s * (double)e->nworkers) : 0;
+    if (e->line_open) fputc('\n', stderr);
     if (e->o.json) {
         fprintf(stderr,
                 "{\"event\":\"summary\",\"runs_done\":%zu,\"runs_failed\":%zu,"
@@ -362,26 +362,25 @@ static void summary(struct engine *e)
         const char *why = sched_failure_reason(e->sched, i, &runs);
         fprintf(stderr, "  %zu run%s failed: %s\n", runs, runs == 1 ? "" : "s", why);
     }
-    if (nr > 10)
-        fprintf(stderr, "  ... and %zu other reasons\n", nr - 10);
+    if (nr > 10) fprintf(stderr, "  ... and %zu other reasons\n", nr - 10);
 }
 
 int engine_finish(struct engine *e)
 {
     const char *stop = engine_stop_reason(e);
     int rc = stop ? 130 : 0;
-    if (!e->o.quiet)
-        summary(e);
+    if (!e->o.quiet) summary(e);
     if (stop && !e->o.quiet)
-        fprintf(stderr, "stopped by %s: every finished run is in the journal; run again with "
-                        "--resume to continue\n", stop);
+        fprintf(stderr,
+                "stopped by %s: every finished run is in the journal; run again with "
+                "--resume to continue\n",
+                stop);
     sigaction(SIGINT, &e->old_int, NULL);
     sigaction(SIGTERM, &e->old_term, NULL);
     sched_destroy(e->sched);
     e->tr.ops->destroy(e->tr.impl);
     journal_close(e->journal);
-    if (e->inotify_fd >= 0)
-        close(e->inotify_fd);
+    if (e->inotify_fd >= 0) close(e->inotify_fd);
     free(e);
     return rc;
 }

@@ -58,8 +58,8 @@ struct pst_case *cli_load_checked(const char *path)
         return NULL;
     }
     if (pst_check(c, NULL, &sink) > 0) {
-        fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", path,
-                sink.errors, sink.errors == 1 ? "" : "s", path);
+        fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", path, sink.errors,
+                sink.errors == 1 ? "" : "s", path);
         pst_destroy(c);
         return NULL;
     }

@@ -30,8 +30,8 @@ int pin_default_workers(hwloc_topology_t topo, hwloc_const_bitmap_t allowed);
  * across packages (then NUMA nodes) so both sockets fill evenly; then the second PU of each
  * core in the same order; past that, wrap around (oversubscribed). Deterministic.
  * Returns 0 or -1 with err set (n < 1, or no allowed PU). Free with pin_plan_free. */
-int pin_plan_make(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, int n,
-                  struct pin_plan *plan, struct pr_error *err);
+int pin_plan_make(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, int n, struct pin_plan *plan,
+                  struct pr_error *err);
 void pin_plan_free(struct pin_plan *plan);
 
 /* Bind the calling process (all its threads, and the children it starts later) to the PU

@@ -15,8 +15,7 @@ char *pst_output_path(const char *pst_path, const char *ext)
     const char *base = strrchr(pst_path, '/');
     base = base ? base + 1 : pst_path;
     size_t n = strlen(base);
-    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0)
-        n -= 4;
+    if (n > 4 && strcasecmp(base + n - 4, ".pst") == 0) n -= 4;
     struct strbuf sb = {0};
     sb_append(&sb, base, n);
     sb_printf(&sb, ".%s", ext);

@@ -40,8 +40,7 @@ static void free_event(struct tr_event *ev)
 
 void loop_destroy(struct loop *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     for (size_t i = 0; i < l->len; i++)
         free_event(&l->events[(l->head + i) % l->cap]);
     free(l->events);
@@ -129,8 +128,7 @@ void loop_push_result(struct loop *l, int worker, struct run_key key, enum run_s
     if (status == RUN_OK) {
         ev->result.processed = xcalloc(l->npar + 1, sizeof(double));
         ev->result.obs = xcalloc(l->nobs + 1, sizeof(double));
-        if (sub)
-            memcpy(ev->result.processed, sub->values, l->npar * sizeof(double));
+        if (sub) memcpy(ev->result.processed, sub->values, l->npar * sizeof(double));
         if (obs)
             memcpy(ev->result.obs, obs, l->nobs * sizeof(double));
         else if (sub)
@@ -153,8 +151,7 @@ struct loop_submit *loop_submit_at(struct loop *l, size_t i)
 long loop_next_unanswered(struct loop *l)
 {
     for (size_t i = 0; i < l->nsubmits; i++)
-        if (!l->submits[i].answered && !l->submits[i].cancelled)
-            return (long)i;
+        if (!l->submits[i].answered && !l->submits[i].cancelled) return (long)i;
     return -1;
 }
 
@@ -173,8 +170,7 @@ void loop_fail_submits(struct loop *l, int worker, int fail)
     l->fail_submit[worker] = fail;
 }
 
-static int loop_submit(void *impl, int worker, const struct run_request *run,
-                       struct pr_error *err)
+static int loop_submit(void *impl, int worker, const struct run_request *run, struct pr_error *err)
 {
     struct loop *l = impl;
     if (worker >= 0 && (size_t)worker < l->nfail && l->fail_submit[worker])
@@ -208,8 +204,7 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
     struct loop *l = impl;
     (void)timeout_ms;
     (void)err;
-    if (l->len == 0 && l->idle)
-        l->idle(l->idle_ctx, l);
+    if (l->len == 0 && l->idle) l->idle(l->idle_ctx, l);
     /* the extra fd is watched too, as on every transport (transport.h); when it stays readable
      * it alternates with the queued events, as poll(2) would report both */
     if (extra_fd >= 0 && (l->len == 0 || !l->last_extra)) {
@@ -223,8 +218,7 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
         }
     }
     l->last_extra = 0;
-    if (l->len == 0)
-        return 0;
+    if (l->len == 0) return 0;
     free(l->out_processed);
     free(l->out_obs);
     free(l->out_reason);

@@ -18,8 +18,8 @@ struct loop_submit {
     struct run_key key;
     double *values; /* copy of the request's values */
     size_t npar;
-    int cancelled;  /* a cancel for this copy was received */
-    int answered;   /* the test marked it answered (loop_answer helpers do) */
+    int cancelled; /* a cancel for this copy was received */
+    int answered;  /* the test marked it answered (loop_answer helpers do) */
 };
 
 struct loop *loop_create(size_t npar, size_t nobs);

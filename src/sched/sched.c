@@ -89,10 +89,8 @@ struct sched *sched_create(struct transport tr, const struct sched_config *cfg, 
     struct sched *s = xcalloc(1, sizeof(*s));
     s->tr = tr;
     s->cfg = *cfg;
-    if (s->cfg.max_run_fail < 1)
-        s->cfg.max_run_fail = 1;
-    if (s->cfg.progress_interval_s <= 0)
-        s->cfg.progress_interval_s = 1.0;
+    if (s->cfg.max_run_fail < 1) s->cfg.max_run_fail = 1;
+    if (s->cfg.progress_interval_s <= 0) s->cfg.progress_interval_s = 1.0;
     s->journal = j;
     s->npar = npar;
     s->nobs = nobs;
@@ -127,8 +125,7 @@ static void free_batch(struct sched *s)
 
 void sched_destroy(struct sched *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     free_batch(s);
     free(s->pending);
     free(s->pending_index);
@@ -144,8 +141,7 @@ void sched_destroy(struct sched *s)
 
 static struct worker *worker(struct sched *s, int id)
 {
-    if (id < 0)
-        return NULL;
+    if (id < 0) return NULL;
     if ((size_t)id >= s->nworkers) {
         size_t n = (size_t)id + 1 > s->nworkers * 2 ? (size_t)id + 1 : s->nworkers * 2;
         s->workers = xrealloc(s->workers, n * sizeof(*s->workers));
@@ -196,8 +192,7 @@ static size_t queue_pop(struct sched *s)
 static int failed_on(const struct sched *s, const struct brun *r, int w)
 {
     for (int i = 0; i < r->failures && i < s->cfg.max_run_fail; i++)
-        if (r->failed_on[i] == w)
-            return 1;
+        if (r->failed_on[i] == w) return 1;
     return 0;
 }
 
@@ -209,16 +204,12 @@ static int pick_worker(struct sched *s, size_t run)
     int any = -1;
     for (size_t i = 0; i < s->nworkers; i++) {
         const struct worker *w = &s->workers[i];
-        if (w->state != W_IDLE)
-            continue;
-        if (!failed_on(s, r, (int)i))
-            return (int)i;
-        if (any < 0)
-            any = (int)i;
+        if (w->state != W_IDLE) continue;
+        if (!failed_on(s, r, (int)i)) return (int)i;
+        if (any < 0) any = (int)i;
     }
     size_t alive = workers_in(s, W_IDLE) + workers_in(s, W_BUSY);
-    if (any >= 0 && (size_t)(r->failures + r->copies) >= alive)
-        return any;
+    if (any >= 0 && (size_t)(r->failures + r->copies) >= alive) return any;
     return -1;
 }
 
@@ -242,8 +233,7 @@ static int start_copy(struct sched *s, size_t run, int wid, struct pr_error *err
         /* the worker cannot take it: it is lost; the run goes back to the queue */
         w->state = W_ABSENT;
         s->workers_lost++;
-        if (r->copies == 0)
-            queue_push(s, run, 1);
+        if (r->copies == 0) queue_push(s, run, 1);
         (void)err;
         return 0;
     }
@@ -263,8 +253,7 @@ static void dispatch(struct sched *s, struct pr_error *err)
     size_t tries = s->qlen;
     while (s->qlen > 0 && tries-- > 0 && workers_in(s, W_IDLE) > 0) {
         size_t run = queue_pop(s);
-        if (s->runs[run].state != R_QUEUED)
-            continue;
+        if (s->runs[run].state != R_QUEUED) continue;
         int wid = pick_worker(s, run);
         if (wid < 0) { /* every idle worker already failed this run: keep it for later */
             queue_push(s, run, 0);
@@ -279,8 +268,7 @@ static void dispatch(struct sched *s, struct pr_error *err)
 
 static void count_reason(struct sched *s, const char *reason)
 {
-    if (!reason)
-        reason = "unknown";
+    if (!reason) reason = "unknown";
     for (size_t i = 0; i < s->nreasons; i++)
         if (strcmp(s->reasons[i].reason, reason) == 0) {
             s->reasons[i].runs++;
@@ -301,8 +289,7 @@ static void hold(struct sched *s, size_t run, const struct run_result *res)
         s->pending_index = xrealloc(s->pending_index, s->cappending * sizeof(size_t));
     }
     struct run_result *p = &s->pending[s->npending];
-    if (s->npending == 0)
-        s->pending_since = now(s);
+    if (s->npending == 0) s->pending_since = now(s);
     memset(p, 0, sizeof(*p));
     p->key = res->key;
     p->status = res->status;
@@ -341,9 +328,9 @@ static int finish_run(struct sched *s, size_t run, const struct run_result *res,
     const double *values = s->values + run * s->npar;
     int ok = res->status == RUN_OK;
 
-    if (s->journal && journal_append(s->journal, values, ok, ok ? res->processed : NULL,
-                                     ok ? res->obs : NULL, res->seconds,
-                                     ok ? NULL : res->reason, err) < 0)
+    if (s->journal &&
+        journal_append(s->journal, values, ok, ok ? res->processed : NULL, ok ? res->obs : NULL,
+                       res->seconds, ok ? NULL : res->reason, err) < 0)
         return -1;
     r->state = ok ? R_DONE : R_FAILED;
     if (ok) {
@@ -363,14 +350,12 @@ static int copy_failed(struct sched *s, size_t run, int wid, const char *reason,
                        struct pr_error *err)
 {
     struct brun *r = &s->runs[run];
-    if (r->failures < s->cfg.max_run_fail)
-        r->failed_on[r->failures] = wid;
+    if (r->failures < s->cfg.max_run_fail) r->failed_on[r->failures] = wid;
     r->failures++;
     s->attempts_failed++;
     free(r->last_reason);
     r->last_reason = xstrdup(reason ? reason : "unknown");
-    if (r->copies > 0 || r->state == R_QUEUED)
-        return 0;
+    if (r->copies > 0 || r->state == R_QUEUED) return 0;
     if (r->failures >= s->cfg.max_run_fail) {
         struct run_result res = {.status = RUN_FAILED, .reason = r->last_reason};
         res.key.batch = s->batch;
@@ -406,16 +391,14 @@ static int on_result(struct sched *s, int wid, struct run_result *res, struct pr
         return 0;
     r->copies--;
     if (res->status == RUN_OK) {
-        if (res->seconds > s->max_run_s)
-            s->max_run_s = res->seconds;
+        if (res->seconds > s->max_run_s) s->max_run_s = res->seconds;
         s->sum_ok_s += res->seconds;
         s->n_ok_timed++;
         cancel_other_copies(s, run, wid);
         return finish_run(s, run, res, err);
     }
     if (res->status == RUN_CANCELLED) { /* not asked by us (e.g. the worker is stopping) */
-        if (r->copies == 0 && r->state != R_QUEUED)
-            queue_push(s, run, 1);
+        if (r->copies == 0 && r->state != R_QUEUED) queue_push(s, run, 1);
         return 0;
     }
     return copy_failed(s, run, wid, res->reason, err);
@@ -424,15 +407,12 @@ static int on_result(struct sched *s, int wid, struct run_result *res, struct pr
 static void on_lost(struct sched *s, int wid)
 {
     struct worker *w = worker(s, wid);
-    if (!w || w->state == W_ABSENT)
-        return;
+    if (!w || w->state == W_ABSENT) return;
     s->workers_lost++;
     if (w->state == W_BUSY && w->key.batch == s->batch && w->run < s->n) {
         struct brun *r = &s->runs[w->run];
-        if (!w->killing)
-            r->copies--;
-        if ((r->state == R_RUNNING) && r->copies == 0)
-            queue_push(s, w->run, 1); /* not a failure */
+        if (!w->killing) r->copies--;
+        if ((r->state == R_RUNNING) && r->copies == 0) queue_push(s, w->run, 1); /* not a failure */
     }
     w->state = W_ABSENT;
 }
@@ -456,8 +436,7 @@ static double check_overdue(struct sched *s, struct pr_error *err)
 
     for (size_t i = 0; i < s->nworkers; i++) {
         struct worker *w = &s->workers[i];
-        if (w->state != W_BUSY || w->killing || w->key.batch != s->batch)
-            continue;
+        if (w->state != W_BUSY || w->killing || w->key.batch != s->batch) continue;
         double dur = t - w->start;
         double giveup = giveup_abs;
         if (use_mean && s->cfg.overdue_giveup_fac * mean < giveup)
@@ -470,24 +449,19 @@ static double check_overdue(struct sched *s, struct pr_error *err)
             w->killing = 1;
             s->runs[w->run].copies--;
             s->copies_cancelled++;
-            if (copy_failed(s, w->run, (int)i, why, err) < 0)
-                return -1;
+            if (copy_failed(s, w->run, (int)i, why, err) < 0) return -1;
             continue;
         }
-        if (giveup - dur < next)
-            next = giveup - dur;
-        if (!use_mean)
-            continue;
+        if (giveup - dur < next) next = giveup - dur;
+        if (!use_mean) continue;
         double resched = s->cfg.overdue_resched_fac * mean;
         struct brun *r = &s->runs[w->run];
         if (dur >= resched) {
             if (s->qlen == 0 && r->copies < max_copies && workers_in(s, W_IDLE) > 0) {
                 int wid = -1;
                 for (size_t k = 0; k < s->nworkers && wid < 0; k++)
-                    if (s->workers[k].state == W_IDLE && !failed_on(s, r, (int)k))
-                        wid = (int)k;
-                if (wid >= 0)
-                    start_copy(s, w->run, wid, err);
+                    if (s->workers[k].state == W_IDLE && !failed_on(s, r, (int)k)) wid = (int)k;
+                if (wid >= 0) start_copy(s, w->run, wid, err);
             }
         } else if (resched - dur < next) {
             next = resched - dur;
@@ -511,8 +485,7 @@ static void report_pending(struct sched *s)
 static void progress(struct sched *s, int force)
 {
     double t = now(s);
-    if (!s->cfg.progress || (!force && t - s->last_progress < s->cfg.progress_interval_s))
-        return;
+    if (!s->cfg.progress || (!force && t - s->last_progress < s->cfg.progress_interval_s)) return;
     s->last_progress = t;
     struct sched_stats_view v;
     sched_stats(s, &v);
@@ -525,10 +498,9 @@ static int take_from_journal(struct sched *s, size_t run, struct pr_error *err)
     double *proc = xmalloc((s->npar + 1) * sizeof(double));
     double *obs = xmalloc((s->nobs + 1) * sizeof(double));
     /* A record that cannot be read back is as good as absent: the run is simply done again. */
-    int found = journal_lookup(s->journal, s->values + run * s->npar, proc, obs, &res.seconds,
-                               NULL);
-    if (found < 0)
-        found = 0;
+    int found =
+        journal_lookup(s->journal, s->values + run * s->npar, proc, obs, &res.seconds, NULL);
+    if (found < 0) found = 0;
     if (found == 1) {
         memset(&res.key, 0, sizeof(res.key));
         res.key.batch = s->batch;
@@ -570,10 +542,8 @@ static void stop_batch(struct sched *s)
         struct tr_event ev;
         struct pr_error e;
         int rc = s->tr.ops->poll(s->tr.impl, &ev, 500, -1, &e);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
+        if (rc < 0) break;
+        if (rc == 0) continue;
         struct worker *w = worker(s, ev.worker);
         if (ev.type == TR_EV_RESULT && w && w->state == W_BUSY && run_key_eq(&w->key, &ev.key)) {
             w->state = W_IDLE;
@@ -596,16 +566,14 @@ static int handle_event(struct sched *s, struct tr_event *ev, struct pr_error *e
     switch (ev->type) {
     case TR_EV_WORKER_UP:
         w = worker(s, ev->worker);
-        if (w && w->state == W_ABSENT)
-            w->state = W_IDLE;
+        if (w && w->state == W_ABSENT) w->state = W_IDLE;
         return 0;
     case TR_EV_WORKER_LOST:
         on_lost(s, ev->worker);
         return 0;
     case TR_EV_STARTED:
         w = worker(s, ev->worker);
-        if (w && w->state == W_BUSY && run_key_eq(&w->key, &ev->key))
-            w->start = now(s);
+        if (w && w->state == W_BUSY && run_key_eq(&w->key, &ev->key)) w->start = now(s);
         return 0;
     case TR_EV_RESULT:
         ev->result.key = ev->key;
@@ -634,10 +602,8 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
         s->runs[i].failed_on = xcalloc((size_t)s->cfg.max_run_fail, sizeof(int));
     for (size_t i = 0; i < n; i++) {
         int found = s->journal ? take_from_journal(s, i, err) : 0;
-        if (found < 0)
-            return -1;
-        if (!found)
-            queue_push(s, i, 0);
+        if (found < 0) return -1;
+        if (!found) queue_push(s, i, 0);
     }
     while (s->done_count + s->failed_count < n) {
         struct tr_event ev;
@@ -696,10 +662,8 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
     }
     if (rc != 0) {
         stop_batch(s);
-        if (s->journal)
-            journal_sync(s->journal, NULL);
-        if (rc == 1)
-            report_pending(s); /* journaled already: reporting them loses nothing */
+        if (s->journal) journal_sync(s->journal, NULL);
+        if (rc == 1) report_pending(s); /* journaled already: reporting them loses nothing */
     }
     progress(s, 1);
     return rc;
@@ -741,9 +705,7 @@ size_t sched_failure_count(const struct sched *s)
 
 const char *sched_failure_reason(const struct sched *s, size_t i, size_t *runs)
 {
-    if (i >= s->nreasons)
-        return NULL;
-    if (runs)
-        *runs = s->reasons[i].runs;
+    if (i >= s->nreasons) return NULL;
+    if (runs) *runs = s->reasons[i].runs;
     return s->reasons[i].reason;
 }

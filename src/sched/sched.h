@@ -45,9 +45,9 @@ struct sched_config {
 /* Counters, for progress lines and the final summary. */
 struct sched_stats_view {
     size_t batch_total, batch_done, batch_failed, batch_running;
-    size_t runs_done, runs_failed;  /* over all batches */
-    size_t from_journal;            /* reported without running */
-    size_t attempts_failed;         /* model failures, including retried ones */
+    size_t runs_done, runs_failed; /* over all batches */
+    size_t from_journal;           /* reported without running */
+    size_t attempts_failed;        /* model failures, including retried ones */
     size_t workers_lost, copies_started, copies_cancelled, results_dropped;
     size_t workers_alive, workers_busy;
     double mean_run_s, max_run_s;

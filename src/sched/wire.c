@@ -56,24 +56,18 @@ void wire_encode(const struct wire_msg *m, struct strbuf *out)
     put32(out, (uint32_t)tl);
     memcpy(&secbits, &m->seconds, 8);
     put64(out, secbits);
-    if (nval)
-        sb_append(out, (const char *)m->values, 8 * nval);
-    if (nobs)
-        sb_append(out, (const char *)m->obs, 8 * nobs);
-    if (tl)
-        sb_append(out, m->text, tl);
+    if (nval) sb_append(out, (const char *)m->values, 8 * nval);
+    if (nobs) sb_append(out, (const char *)m->obs, 8 * nobs);
+    if (tl) sb_append(out, m->text, tl);
 }
 
 long wire_message_size(const void *buf, size_t len)
 {
     const unsigned char *p = buf;
-    if (len < WIRE_HEADER_SIZE)
-        return 0;
-    if (get32(p) != WIRE_MAGIC)
-        return -1;
+    if (len < WIRE_HEADER_SIZE) return 0;
+    if (get32(p) != WIRE_MAGIC) return -1;
     uint32_t npar = get32(p + 36), nobs = get32(p + 40), tl = get32(p + 44);
-    if (npar > WIRE_MAX_COUNT || nobs > WIRE_MAX_COUNT || tl > WIRE_MAX_COUNT)
-        return -1;
+    if (npar > WIRE_MAX_COUNT || nobs > WIRE_MAX_COUNT || tl > WIRE_MAX_COUNT) return -1;
     return (long)(WIRE_HEADER_SIZE + 8 * ((size_t)npar + nobs) + tl);
 }
 
@@ -122,8 +116,7 @@ long wire_read_fd(int fd, struct strbuf *in, struct pr_error *err)
     sb_reserve(in, 65536);
     ssize_t n = read(fd, in->data + in->len, in->cap - in->len - 1);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return -2;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return -2;
         return pr_error_set(err, "read: %s", strerror(errno));
     }
     in->len += (size_t)n;
@@ -134,12 +127,9 @@ long wire_read_fd(int fd, struct strbuf *in, struct pr_error *err)
 int wire_take(struct strbuf *in, struct wire_msg *m, struct strbuf *scratch, struct pr_error *err)
 {
     long size = wire_message_size(in->data, in->len);
-    if (size < 0)
-        return pr_error_set(err, "malformed message from the other side");
-    if (size == 0 || (size_t)size > in->len)
-        return 0;
-    if (wire_decode(in->data, (size_t)size, m, scratch, err) < 0)
-        return -1;
+    if (size < 0) return pr_error_set(err, "malformed message from the other side");
+    if (size == 0 || (size_t)size > in->len) return 0;
+    if (wire_decode(in->data, (size_t)size, m, scratch, err) < 0) return -1;
     memmove(in->data, in->data + size, in->len - (size_t)size);
     in->len -= (size_t)size;
     in->data[in->len] = '\0';
@@ -153,11 +143,9 @@ int wire_send_fd(int fd, const struct wire_msg *m, struct strbuf *tmp, struct pr
     wire_encode(m, tmp);
     while (off < tmp->len) {
         ssize_t n = send(fd, tmp->data + off, tmp->len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTSOCK)
-            n = write(fd, tmp->data + off, tmp->len - off);
+        if (n < 0 && errno == ENOTSOCK) n = write(fd, tmp->data + off, tmp->len - off);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 struct pollfd p = {.fd = fd, .events = POLLOUT};
                 poll(&p, 1, -1);

@@ -19,7 +19,7 @@
 #include "util/text.h"
 
 struct slot {
-    int fd;           /* master end of the socketpair, -1 when the worker is gone */
+    int fd; /* master end of the socketpair, -1 when the worker is gone */
     pid_t pid;
     int generation;   /* how many times this slot's worker was started */
     int pu;           /* core it is bound to, -1 when not pinned */
@@ -63,18 +63,15 @@ static int wio_wait(void *impl, int model_fd, int timeout_ms)
         (size_t)wire_message_size(w->in.data, w->in.len) <= w->in.len)
         return AGENT_MSG;
     int n = poll(p, model_fd >= 0 ? 2 : 1, timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -1;
+    if (n < 0) return errno == EINTR ? 0 : -1;
     int ev = 0;
     if (p[0].revents) {
         struct pr_error err;
         long got = wire_read_fd(w->fd, &w->in, &err);
-        if (got == 0 || got == -1)
-            return -1;
+        if (got == 0 || got == -1) return -1;
         ev |= AGENT_MSG;
     }
-    if (model_fd >= 0 && p[1].revents)
-        ev |= AGENT_MODEL;
+    if (model_fd >= 0 && p[1].revents) ev |= AGENT_MODEL;
     return ev;
 }
 
@@ -107,16 +104,12 @@ static void worker_main(struct local *l, int k, int fd)
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     struct slot *s = &l->slots[k];
-    if (s->pu >= 0 && pin_bind_self(l->topo, s->pu, &err) < 0)
-        goto fail;
+    if (s->pu >= 0 && pin_bind_self(l->topo, s->pu, &err) < 0) goto fail;
     sb_printf(&dir, "%s/worker-%d", l->workroot, k);
-    if (s->generation > 1)
-        sb_printf(&dir, ".%d", s->generation);
-    if (pr_copy_tree(pst_dir(l->c), dir.data, l->workroot, &err) < 0)
-        goto fail;
+    if (s->generation > 1) sb_printf(&dir, ".%d", s->generation);
+    if (pr_copy_tree(pst_dir(l->c), dir.data, l->workroot, &err) < 0) goto fail;
     r = runner_create(l->c, dir.data, &l->opts.ropts, &err);
-    if (!r)
-        goto fail;
+    if (!r) goto fail;
     pin_describe_self(cpus, sizeof(cpus));
     sb_printf(&hello, "worker %d pid %d cpus %s dir %s", k, (int)getpid(), cpus, dir.data);
     rc = agent_loop(&io, r, hello.data);
@@ -146,8 +139,7 @@ static int spawn_worker(struct local *l, int k, struct pr_error *err)
     if (pid == 0) {
         close(sv[0]);
         for (int i = 0; i < l->n; i++) /* other workers' master ends must not stay open here */
-            if (l->slots[i].fd >= 0)
-                close(l->slots[i].fd);
+            if (l->slots[i].fd >= 0) close(l->slots[i].fd);
         worker_main(l, k, sv[1]);
     }
     close(sv[1]);
@@ -184,8 +176,7 @@ static void worker_gone(struct local *l, int k, const char *why, int respawn)
 {
     struct slot *s = &l->slots[k];
     snprintf(l->last_loss, sizeof(l->last_loss), "%s", why);
-    if (s->fd < 0)
-        return;
+    if (s->fd < 0) return;
     close(s->fd);
     s->fd = -1;
     if (s->model_pgid > 0)
@@ -225,8 +216,7 @@ static void keep_result(struct local *l, struct tr_event *ev, const struct wire_
         ev->result.obs = xmalloc(no * sizeof(double));
         memcpy(ev->result.obs, m->obs, no * sizeof(double));
     }
-    if (m->text)
-        ev->result.reason = xstrdup(m->text);
+    if (m->text) ev->result.reason = xstrdup(m->text);
     (void)l;
 }
 
@@ -274,8 +264,7 @@ static void read_worker(struct local *l, int k)
     struct pr_error err;
     struct wire_msg m;
     long n = wire_read_fd(s->fd, &s->in, &err);
-    if (n == -2)
-        return;
+    if (n == -2) return;
     if (n <= 0) {
         worker_gone(l, k, n == 0 ? "the worker process ended" : err.msg, 1);
         return;
@@ -283,11 +272,9 @@ static void read_worker(struct local *l, int k)
     int got;
     while ((got = wire_take(&s->in, &m, &l->scratch, &err)) == 1) {
         on_message(l, k, &m);
-        if (s->fd < 0)
-            return;
+        if (s->fd < 0) return;
     }
-    if (got < 0)
-        worker_gone(l, k, err.msg, 1);
+    if (got < 0) worker_gone(l, k, err.msg, 1);
 }
 
 static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_fd,
@@ -325,8 +312,7 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
         }
         int extra = 0;
         for (int i = 0; rc > 0 && i < np; i++) {
-            if (!p[i].revents)
-                continue;
+            if (!p[i].revents) continue;
             if (who[i] < 0)
                 extra = 1;
             else
@@ -359,14 +345,16 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
     return 1;
 }
 
-static int local_submit(void *impl, int worker, const struct run_request *run,
-                        struct pr_error *err)
+static int local_submit(void *impl, int worker, const struct run_request *run, struct pr_error *err)
 {
     struct local *l = impl;
     if (worker < 0 || worker >= l->n || l->slots[worker].fd < 0)
         return pr_error_set(err, "worker %d is not running", worker);
-    struct wire_msg m = {.type = WIRE_RUN, .key = run->key, .npar = run->npar,
-                         .values = run->values, .text = run->info};
+    struct wire_msg m = {.type = WIRE_RUN,
+                         .key = run->key,
+                         .npar = run->npar,
+                         .values = run->values,
+                         .text = run->info};
     if (wire_send_fd(l->slots[worker].fd, &m, &l->out, err) < 0) {
         worker_gone(l, worker, err->msg, 1);
         return -1;
@@ -378,8 +366,7 @@ static void local_cancel(void *impl, int worker, const struct run_key *key)
 {
     struct local *l = impl;
     struct pr_error err;
-    if (worker < 0 || worker >= l->n || l->slots[worker].fd < 0)
-        return;
+    if (worker < 0 || worker >= l->n || l->slots[worker].fd < 0) return;
     struct wire_msg m = {.type = WIRE_CANCEL, .key = *key};
     if (wire_send_fd(l->slots[worker].fd, &m, &l->out, &err) < 0)
         worker_gone(l, worker, err.msg, 1);
@@ -389,8 +376,7 @@ static void local_destroy(void *impl)
 {
     struct local *l = impl;
     struct pr_error err;
-    if (!l)
-        return;
+    if (!l) return;
     for (int k = 0; k < l->n; k++)
         if (l->slots[k].fd >= 0) {
             wire_send_fd(l->slots[k].fd, &(struct wire_msg){.type = WIRE_QUIT}, &l->out, &err);
@@ -432,8 +418,7 @@ static void local_destroy(void *impl)
     sb_free(&l->scratch);
     sb_free(&l->out);
     pin_plan_free(&l->plan);
-    if (l->topo)
-        hwloc_topology_destroy(l->topo);
+    if (l->topo) hwloc_topology_destroy(l->topo);
     free(l->slots);
     free(l->workroot);
     free(l);
@@ -455,16 +440,12 @@ int local_create(const struct pst_case *c, const struct local_opts *opts, struct
 
     l->c = c;
     l->opts = *opts;
-    if (pin_topology_load(&l->topo, err) < 0)
-        goto error;
+    if (pin_topology_load(&l->topo, err) < 0) goto error;
     allowed = hwloc_bitmap_alloc();
-    if (pin_allowed_cpuset(l->topo, allowed, err) < 0)
-        goto error;
+    if (pin_allowed_cpuset(l->topo, allowed, err) < 0) goto error;
     l->n = opts->nworkers > 0 ? opts->nworkers : pin_default_workers(l->topo, allowed);
-    if (l->n < 1)
-        l->n = 1;
-    if (opts->pin && pin_plan_make(l->topo, allowed, l->n, &l->plan, err) < 0)
-        goto error;
+    if (l->n < 1) l->n = 1;
+    if (opts->pin && pin_plan_make(l->topo, allowed, l->n, &l->plan, err) < 0) goto error;
     if (opts->workroot) {
         l->workroot = xstrdup(opts->workroot);
         if (mkdir(l->workroot, 0755) < 0 && errno != EEXIST) {
@@ -474,8 +455,7 @@ int local_create(const struct pst_case *c, const struct local_opts *opts, struct
         }
     } else {
         l->workroot = pr_make_temp_dir(NULL, "pestrun-work", err);
-        if (!l->workroot)
-            goto error;
+        if (!l->workroot) goto error;
         l->own_workroot = 1;
     }
     l->respawns_left = 3 * l->n;
@@ -486,8 +466,7 @@ int local_create(const struct pst_case *c, const struct local_opts *opts, struct
     }
     signal(SIGPIPE, SIG_IGN);
     for (int k = 0; k < l->n; k++)
-        if (spawn_worker(l, k, err) < 0)
-            goto error;
+        if (spawn_worker(l, k, err) < 0) goto error;
     hwloc_bitmap_free(allowed);
     tr->ops = &local_ops;
     tr->impl = l;
@@ -498,8 +477,7 @@ error:
         local_destroy(l);
     else {
         pin_plan_free(&l->plan);
-        if (l->topo)
-            hwloc_topology_destroy(l->topo);
+        if (l->topo) hwloc_topology_destroy(l->topo);
         free(l->workroot);
         free(l);
     }

@@ -10,10 +10,10 @@
 #include "sched/transport.h"
 
 struct local_opts {
-    int nworkers;           /* <= 0: one per core this process may use */
-    int pin;                /* bind each worker (and its models) to one core */
-    const char *workroot;   /* folder for the workers' copies; NULL: a new one under $TMPDIR */
-    int keep_workdirs;      /* keep the copies at the end */
+    int nworkers;         /* <= 0: one per core this process may use */
+    int pin;              /* bind each worker (and its models) to one core */
+    const char *workroot; /* folder for the workers' copies; NULL: a new one under $TMPDIR */
+    int keep_workdirs;    /* keep the copies at the end */
     struct runner_opts ropts;
 };
 
