@@ -171,47 +171,8 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
     if (pst_write_par(g->c, g->path_par, g->ctl, err) < 0 ||
         pst_write_rei(g->c, g->path_rei, iter, g->obs, g->ctl, err) < 0)
         return -1;
-    /* the best parameters as a new control file: PARVAL1 replaced on its own line */
     char *best = pst_output_path(g->pst_path, "best.pst");
-    size_t len;
-    char *text = pr_read_file(g->pst_path, &len, err);
-    if (!text) {
-        free(best);
-        return -1;
-    }
-    struct strbuf out = {0};
-    int line = 0;
-    char *p = text;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        line++;
-        int replaced = 0;
-        for (size_t i = 0; i < g->npar && !replaced; i++) {
-            const struct pst_param *par = pst_param(g->c, i);
-            if (par->loc.line != line || strcmp(par->loc.file, g->pst_path) != 0) continue;
-            char *copy = xstrndup(p, n);
-            char *tok[64];
-            size_t k = pr_tokenize(copy, " \t\r", tok, 64);
-            for (size_t t = 0; t < k && t < 64; t++) {
-                if (t == 3)
-                    sb_printf(&out, "%.15g", g->ctl[i]);
-                else
-                    sb_puts(&out, tok[t]);
-                sb_putc(&out, t + 1 < k ? ' ' : '\n');
-            }
-            free(copy);
-            replaced = 1;
-        }
-        if (!replaced) {
-            sb_append(&out, p, n);
-            if (nl) sb_putc(&out, '\n');
-        }
-        p = nl ? nl + 1 : p + n;
-    }
-    int rc = pr_write_file(best, out.data ? out.data : "", out.len, err);
-    sb_free(&out);
-    free(text);
+    int rc = pst_write_with_values(g->c, best, g->ctl, err);
     free(best);
     return rc;
 }

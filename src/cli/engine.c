@@ -356,6 +356,8 @@ static void summary(struct engine *e)
     fprintf(stderr,
             "run time: mean %.3fs, max %.3fs; wall %.1fs on %d workers, utilisation %.0f%%\n",
             v.mean_run_s, v.max_run_s, v.elapsed_s, e->nworkers, 100 * util);
+    if (sched_last_lost(e->sched))
+        fprintf(stderr, "  last worker lost: %s\n", sched_last_lost(e->sched));
     size_t nr = sched_failure_count(e->sched);
     for (size_t i = 0; i < nr && i < 10; i++) {
         size_t runs;

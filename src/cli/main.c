@@ -19,6 +19,8 @@ static const struct {
     {"sweep", cmd_sweep, "run the model for every row of a CSV of parameter values, in parallel"},
     {"jacobian", cmd_jacobian, "fill the Jacobian in parallel and write CASE.jcb"},
     {"glm", cmd_glm, "calibrate with Gauss-Levenberg-Marquardt, in parallel"},
+    {"report", cmd_report,
+     "write CASE.report.html: phi, fits, residuals and parameter paths of a calibration"},
     {NULL, NULL, NULL},
 };
 

@@ -16,4 +16,11 @@ int pst_write_rei(const struct pst_case *c, const char *path, int iteration, con
 int pst_write_par(const struct pst_case *c, const char *path, const double *ctl,
                   struct pr_error *err);
 
+/* Write a copy of the control file with PARVAL1 replaced by ctl (control space): to path, and,
+ * for a version-2 case, beside it a copy of each external parameter file, named
+ * CASE.best.<file> after path's case name, that the new control file refers to. Everything
+ * else is copied as it is. Returns 0 or -1 with err set. */
+int pst_write_with_values(const struct pst_case *c, const char *path, const double *ctl,
+                          struct pr_error *err);
+
 #endif

@@ -68,6 +68,7 @@ struct sched {
     size_t n_ok_timed;
     struct reason_count *reasons;
     size_t nreasons;
+    char last_lost[300]; /* why the last worker was lost */
 };
 
 static double mono_now(void *ctx)
@@ -570,6 +571,7 @@ static int handle_event(struct sched *s, struct tr_event *ev, struct pr_error *e
         return 0;
     case TR_EV_WORKER_LOST:
         on_lost(s, ev->worker);
+        snprintf(s->last_lost, sizeof(s->last_lost), "worker %d: %s", ev->worker, ev->detail);
         return 0;
     case TR_EV_STARTED:
         w = worker(s, ev->worker);
@@ -696,6 +698,11 @@ void sched_stats(const struct sched *s, struct sched_stats_view *v)
         v->eta_s = v->mean_run_s * (double)left / (double)v->workers_alive;
     else
         v->eta_s = left ? -1 : 0;
+}
+
+const char *sched_last_lost(const struct sched *s)
+{
+    return s->last_lost[0] ? s->last_lost : NULL;
 }
 
 size_t sched_failure_count(const struct sched *s)

@@ -84,4 +84,7 @@ void sched_stats(const struct sched *s, struct sched_stats_view *out);
 size_t sched_failure_count(const struct sched *s);
 const char *sched_failure_reason(const struct sched *s, size_t i, size_t *runs);
 
+/* Why the last worker was lost ("worker 3: ..."), or NULL when none was. */
+const char *sched_last_lost(const struct sched *s);
+
 #endif

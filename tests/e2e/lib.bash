@@ -28,6 +28,15 @@ done_testing() {
 }
 skip() { echo "skipped: $*"; exit 77; }
 
+# Models written in Python run through python and python3 from $T/bin: the system's
+# /usr/bin/python3 when there is one (a version manager's shim can cost a second a start).
+use_fast_python() {
+  local py=/usr/bin/python3
+  [ -x "$py" ] || py=$(command -v python3)
+  mkdir -p "$T/bin" && ln -sf "$py" "$T/bin/python3" && ln -sf "$py" "$T/bin/python"
+  export PATH="$T/bin:$PATH"
+}
+
 # The least-squares Rosenbrock case of SPEC §1.16 with a C model; $1 = folder.
 make_rosen_case() {
   mkdir -p "$1"
