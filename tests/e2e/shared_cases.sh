@@ -45,6 +45,8 @@ sed -i 's/^         3   1.000000E-02/        20   1.000000E-02/' "$d/pest.pst"
 (cd "$d" && "$PESTRUN" glm pest.pst -q --journal j) && ok || fail "chenoliver glm"
 expect_eq "chenoliver phi history as PEST++" "$(cut -d, -f1,3 "$d/pest.iobj" | tr '\n' ' ')" \
   "$(cut -d, -f1,3 "$SHARED/pest/cases/chenoliver/expected/glm_noptmax20/pest.iobj" | tr '\n' ' ')"
+x=$(awk 'NR == 2 {print $2}' "$d/pest.par")
+expect_near "chenoliver x reaches 6" "$x" 6 1e-6
 runs=$(awk -F, 'END {print $2}' "$d/pest.iobj")
 [ "$runs" -le 149 ] && ok || fail "chenoliver took $runs runs (PEST++ 149)"
 done_testing
