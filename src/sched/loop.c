@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evq.h"
 #include "../util/strbuf.h"
 
 struct loop {
     size_t npar, nobs;
-    struct tr_event *events;
-    size_t head, len, cap;
+    struct evq events;
     struct loop_submit *submits;
     size_t nsubmits, capsubmits;
     size_t ncancels;
@@ -31,19 +31,10 @@ struct loop *loop_create(size_t npar, size_t nobs)
     return l;
 }
 
-static void free_event(struct tr_event *ev)
-{
-    free(ev->result.processed);
-    free(ev->result.obs);
-    free(ev->result.reason);
-}
-
 void loop_destroy(struct loop *l)
 {
     if (!l) return;
-    for (size_t i = 0; i < l->len; i++)
-        free_event(&l->events[(l->head + i) % l->cap]);
-    free(l->events);
+    evq_free(&l->events);
     for (size_t i = 0; i < l->nsubmits; i++)
         free(l->submits[i].values);
     free(l->submits);
@@ -56,20 +47,7 @@ void loop_destroy(struct loop *l)
 
 static struct tr_event *push(struct loop *l)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct tr_event *e = xcalloc(cap, sizeof(*e));
-        for (size_t i = 0; i < l->len; i++)
-            e[i] = l->events[(l->head + i) % l->cap];
-        free(l->events);
-        l->events = e;
-        l->cap = cap;
-        l->head = 0;
-    }
-    struct tr_event *ev = &l->events[(l->head + l->len) % l->cap];
-    memset(ev, 0, sizeof(*ev));
-    l->len++;
-    return ev;
+    return evq_push(&l->events);
 }
 
 void loop_set_idle(struct loop *l, void (*idle)(void *ctx, struct loop *l), void *ctx)
@@ -204,10 +182,10 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
     struct loop *l = impl;
     (void)timeout_ms;
     (void)err;
-    if (l->len == 0 && l->idle) l->idle(l->idle_ctx, l);
+    if (l->events.len == 0 && l->idle) l->idle(l->idle_ctx, l);
     /* the extra fd is watched too, as on every transport (transport.h); when it stays readable
      * it alternates with the queued events, as poll(2) would report both */
-    if (extra_fd >= 0 && (l->len == 0 || !l->last_extra)) {
+    if (extra_fd >= 0 && (l->events.len == 0 || !l->last_extra)) {
         struct pollfd p = {.fd = extra_fd, .events = POLLIN};
         if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP))) {
             memset(ev, 0, sizeof(*ev));
@@ -218,13 +196,11 @@ static int loop_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_
         }
     }
     l->last_extra = 0;
-    if (l->len == 0) return 0;
+    if (l->events.len == 0) return 0;
     free(l->out_processed);
     free(l->out_obs);
     free(l->out_reason);
-    *ev = l->events[l->head];
-    l->head = (l->head + 1) % l->cap;
-    l->len--;
+    evq_pop(&l->events, ev);
     l->out_processed = ev->result.processed;
     l->out_obs = ev->result.obs;
     l->out_reason = ev->result.reason;

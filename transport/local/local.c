@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "model/pin.h"
+#include "sched/evq.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/text.h"
@@ -40,8 +41,7 @@ struct local {
     int respawns_left;
     char last_loss[512]; /* why the last worker was lost, for the error when none is left */
     /* decoded events not yet handed out */
-    struct tr_event *events;
-    size_t ev_head, ev_len, ev_cap;
+    struct evq events;
     struct strbuf scratch, out;
     double *res_processed, *res_obs;
     char *res_reason;
@@ -154,24 +154,6 @@ static int spawn_worker(struct local *l, int k, struct pr_error *err)
 /* ------------------------------------------------------------------------------------------ */
 /* events                                                                                     */
 
-static struct tr_event *push_event(struct local *l)
-{
-    if (l->ev_len == l->ev_cap) {
-        size_t cap = l->ev_cap ? l->ev_cap * 2 : 32;
-        struct tr_event *e = xcalloc(cap, sizeof(*e));
-        for (size_t i = 0; i < l->ev_len; i++)
-            e[i] = l->events[(l->ev_head + i) % l->ev_cap];
-        free(l->events);
-        l->events = e;
-        l->ev_cap = cap;
-        l->ev_head = 0;
-    }
-    struct tr_event *ev = &l->events[(l->ev_head + l->ev_len) % l->ev_cap];
-    memset(ev, 0, sizeof(*ev));
-    l->ev_len++;
-    return ev;
-}
-
 static void worker_gone(struct local *l, int k, const char *why, int respawn)
 {
     struct slot *s = &l->slots[k];
@@ -185,7 +167,7 @@ static void worker_gone(struct local *l, int k, const char *why, int respawn)
     while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     if (s->up) {
-        struct tr_event *ev = push_event(l);
+        struct tr_event *ev = evq_push(&l->events);
         ev->type = TR_EV_WORKER_LOST;
         ev->worker = k;
         snprintf(ev->detail, sizeof(ev->detail), "%s", why);
@@ -233,21 +215,21 @@ static void on_message(struct local *l, int k, const struct wire_msg *m)
             return;
         }
         s->up = 1;
-        ev = push_event(l);
+        ev = evq_push(&l->events);
         ev->type = TR_EV_WORKER_UP;
         ev->worker = k;
         snprintf(ev->detail, sizeof(ev->detail), "%s", m->text ? m->text : "");
         return;
     case WIRE_STARTED:
         s->model_pgid = (pid_t)m->pgid;
-        ev = push_event(l);
+        ev = evq_push(&l->events);
         ev->type = TR_EV_STARTED;
         ev->worker = k;
         ev->key = m->key;
         return;
     case WIRE_RESULT:
         s->model_pgid = 0;
-        ev = push_event(l);
+        ev = evq_push(&l->events);
         ev->type = TR_EV_RESULT;
         ev->worker = k;
         ev->key = m->key;
@@ -289,7 +271,7 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
     free(l->res_reason);
     l->res_processed = l->res_obs = NULL;
     l->res_reason = NULL;
-    if (l->ev_len == 0) {
+    if (l->events.len == 0) {
         p = xcalloc((size_t)l->n + 1, sizeof(*p));
         who = xcalloc((size_t)l->n + 1, sizeof(int));
         int np = 0;
@@ -320,13 +302,13 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
         }
         free(p);
         free(who);
-        if (l->ev_len == 0 && extra) {
+        if (l->events.len == 0 && extra) {
             memset(ev, 0, sizeof(*ev));
             ev->type = TR_EV_EXTRA_FD;
             ev->worker = -1;
             return 1;
         }
-        if (l->ev_len == 0) {
+        if (l->events.len == 0) {
             int alive = 0;
             for (int k = 0; k < l->n; k++)
                 alive += l->slots[k].fd >= 0;
@@ -336,9 +318,7 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
             return 0;
         }
     }
-    *ev = l->events[l->ev_head];
-    l->ev_head = (l->ev_head + 1) % l->ev_cap;
-    l->ev_len--;
+    evq_pop(&l->events, ev);
     l->res_processed = ev->result.processed;
     l->res_obs = ev->result.obs;
     l->res_reason = ev->result.reason;
@@ -405,13 +385,7 @@ static void local_destroy(void *impl)
                     pr_remove_tree(path, &err);
                 }
     }
-    for (size_t i = 0; i < l->ev_len; i++) {
-        struct tr_event *ev = &l->events[(l->ev_head + i) % l->ev_cap];
-        free(ev->result.processed);
-        free(ev->result.obs);
-        free(ev->result.reason);
-    }
-    free(l->events);
+    evq_free(&l->events);
     free(l->res_processed);
     free(l->res_obs);
     free(l->res_reason);
