@@ -8,6 +8,15 @@ fuzz_seconds=${1:-60}
 jobs=$(nproc)
 
 scripts/deps.sh
+# A one-node Slurm cluster for the Slurm test (root only; skipped otherwise).
+if [ "$(id -u)" -eq 0 ]; then
+  if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  fi
+  if scripts/slurm-local.sh start; then
+    trap 'scripts/slurm-local.sh stop' EXIT
+  fi
+fi
 
 echo "== release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -20,7 +29,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DPES
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j"$jobs")
+# (the Slurm job runs once, in the release build)
+(cd build-asan && ctest --output-on-failure -j"$jobs" -E e2e.slurm)
 
 if [ "$fuzz_seconds" -gt 0 ]; then
   echo "== fuzzing, ${fuzz_seconds}s per target"
@@ -30,7 +40,7 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     corpus=build-asan/corpus/$name
     mkdir -p "$corpus"
     seeds=tests/fuzz/seeds/${name#fuzz_}
-    [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
+    if [ -d "$seeds" ]; then cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true; fi
     "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       "$corpus" 2>build-asan/"$name".log || { tail -40 build-asan/"$name".log; exit 1; }
     grep -E 'stat::number_of_executed_units' build-asan/"$name".log | sed "s/^/$name: /"

@@ -12,6 +12,9 @@
 #include "cli.h"
 #include "sched/journal.h"
 #include "transport/local/local.h"
+#ifdef PESTRUN_HAVE_MPI
+#include "transport/mpi/mpi.h"
+#endif
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -35,6 +38,7 @@ struct engine {
     int tty;
     int line_open;
     int nworkers;
+    const char *workroot; /* for the start line */
     struct sigaction old_int, old_term;
 };
 
@@ -49,6 +53,8 @@ const struct option engine_longopts[] = {
     {"journal", required_argument, NULL, 1007},
     {"quiet", no_argument, NULL, 'q'},
     {"log-format", required_argument, NULL, 1008},
+    {"transport", required_argument, NULL, 1009},
+    {"worker-silence", required_argument, NULL, 1010},
     {NULL, 0, NULL, 0},
 };
 
@@ -64,7 +70,13 @@ const char engine_help[] =
     "      --resume         reuse the runs in the journal: none is run again\n"
     "      --journal FILE   the run journal (default: CASE.journal beside the control file)\n"
     "  -q, --quiet          no progress lines, no summary\n"
-    "      --log-format F   text (default) or json: one JSON object a line on stderr\n";
+    "      --log-format F   text (default) or json: one JSON object a line on stderr\n"
+    "      --transport T    local (worker processes on this machine) or mpi (rank 0 is the\n"
+    "                       master, the other ranks are workers); default: mpi when started\n"
+    "                       by mpirun or srun with more than one rank, else local\n"
+    "      --worker-silence SEC\n"
+    "                       MPI: a worker rank silent for SEC seconds is lost and its run is\n"
+    "                       given to another (default 60)\n";
 
 void engine_opts_init(struct engine_opts *o)
 {
@@ -117,6 +129,22 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             o->json = 0;
         else {
             cli_error("--log-format: expected text or json, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 1009:
+        if (strcmp(arg, "local") == 0)
+            o->transport = ENGINE_TR_LOCAL;
+        else if (strcmp(arg, "mpi") == 0)
+            o->transport = ENGINE_TR_MPI;
+        else {
+            cli_error("--transport: expected local or mpi, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 1010:
+        if (pr_parse_double(arg, &o->worker_silence_s, 1) < 0 || o->worker_silence_s <= 0) {
+            cli_error("--worker-silence: expected a number of seconds, got '%s'", arg);
             return -1;
         }
         return 1;
@@ -223,6 +251,34 @@ static int case_max_run_fail(const struct pst_case *c, struct pr_error *err)
     return v < 1 ? 1 : v;
 }
 
+/* Choose the transport: MPI when forced, or when launched by mpirun/srun with more than one
+ * rank and not forbidden. On a worker rank mpi_start never returns. 0 (e->have_tr set when
+ * MPI is used) or -1 with err set. */
+static int start_mpi(struct engine *e, struct pr_error *err)
+{
+    const struct engine_opts *o = &e->o;
+#ifdef PESTRUN_HAVE_MPI
+    if (o->transport == ENGINE_TR_LOCAL || (o->transport == ENGINE_TR_AUTO && !mpi_launched()))
+        return 0;
+    struct mpi_opts mo;
+    memset(&mo, 0, sizeof(mo));
+    mo.pin = o->pin;
+    mo.workroot = o->workroot;
+    mo.keep_workdirs = o->keep_workdirs;
+    mo.lost_after_s = o->worker_silence_s;
+    mo.ropts = o->ropts;
+    if (mpi_start(e->c, &mo, &e->tr, err) < 0) return -1;
+    e->have_tr = 1;
+    e->nworkers = mpi_nworkers(&e->tr);
+    e->workroot = mpi_workroot(&e->tr);
+    return 0;
+#else
+    if (o->transport == ENGINE_TR_MPI)
+        return pr_error_set(err, "--transport mpi: this pestrun was built without MPI");
+    return 0;
+#endif
+}
+
 struct engine *engine_start(const struct pst_case *c, const char *pst_path,
                             const struct engine_opts *o, struct pr_error *err)
 {
@@ -236,6 +292,8 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     e->o = *o;
     e->inotify_fd = -1;
     e->tty = isatty(2);
+    /* MPI first: worker ranks leave here for good, before the journal or any output */
+    if (start_mpi(e, err) < 0) goto error;
     if (access("pest.stp", F_OK) == 0) {
         pr_error_set(err, "pest.stp exists in this folder: remove it to start (it asks pestrun "
                           "to stop)");
@@ -269,15 +327,18 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         fprintf(stderr, "pestrun: %zu torn or damaged records were cut off the end of %s\n",
                 journal_truncated(e->journal), journal_path);
 
-    memset(&lo, 0, sizeof(lo));
-    lo.nworkers = o->nworkers;
-    lo.pin = o->pin;
-    lo.workroot = o->workroot;
-    lo.keep_workdirs = o->keep_workdirs;
-    lo.ropts = o->ropts;
-    if (local_create(c, &lo, &e->tr, err) < 0) goto error;
-    e->have_tr = 1;
-    e->nworkers = local_nworkers(&e->tr);
+    if (!e->have_tr) {
+        memset(&lo, 0, sizeof(lo));
+        lo.nworkers = o->nworkers;
+        lo.pin = o->pin;
+        lo.workroot = o->workroot;
+        lo.keep_workdirs = o->keep_workdirs;
+        lo.ropts = o->ropts;
+        if (local_create(c, &lo, &e->tr, err) < 0) goto error;
+        e->have_tr = 1;
+        e->nworkers = local_nworkers(&e->tr);
+        e->workroot = local_workroot(&e->tr);
+    }
 
     e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (e->inotify_fd >= 0 &&
@@ -302,8 +363,7 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     sigaction(SIGTERM, &sa, &e->old_term);
     if (!o->quiet && !o->json)
         fprintf(stderr, "%d worker%s%s, work folders in %s\n", e->nworkers,
-                e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "",
-                local_workroot(&e->tr));
+                e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "", e->workroot);
     free(journal_path);
     free(pnames);
     free(onames);

@@ -10,8 +10,16 @@
 #include "pest/pst.h"
 #include "sched/sched.h"
 
+enum engine_transport {
+    ENGINE_TR_AUTO = 0, /* MPI when launched by mpirun/srun with more than one rank */
+    ENGINE_TR_LOCAL,
+    ENGINE_TR_MPI,
+};
+
 struct engine_opts {
-    int nworkers; /* -j; <= 0: one per core */
+    enum engine_transport transport; /* --transport */
+    double worker_silence_s;         /* --worker-silence: MPI worker lost after (0: 60 s) */
+    int nworkers;                    /* -j; <= 0: one per core */
     int pin;
     const char *workroot;
     int keep_workdirs;
@@ -34,7 +42,10 @@ struct option *engine_merge_longopts(const struct option *own);
 struct engine;
 
 /* Start the workers and the scheduler for case c (loaded from pst_path). default_max_run_fail
- * is the algorithm's default (PEST++: 3; 1 when NOPTMAX = 0). Returns NULL with err set. */
+ * is the algorithm's default (PEST++: 3; 1 when NOPTMAX = 0). Returns NULL with err set.
+ * Under MPI (see transport/mpi/mpi.h) this is where the ranks part: on every rank but 0 it
+ * never returns (the rank works for the master, then the process exits), so a command must
+ * not write files or print before it calls engine_start. */
 struct engine *engine_start(const struct pst_case *c, const char *pst_path,
                             const struct engine_opts *o, struct pr_error *err);
 struct sched *engine_sched(struct engine *e);

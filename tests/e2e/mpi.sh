@@ -1,0 +1,146 @@
+#!/bin/bash
+# The MPI transport: under mpirun, rank 0 is the master and the other ranks are workers. Sweeps
+# with 1, 2 and 4 worker ranks give the local transport's bytes, so does a calibration; each
+# worker's models run on its own core; a worker rank killed mid-sweep costs no run (the sweep
+# completes, or Open MPI aborts the job and `mpirun ... --resume` completes it identically).
+. "$(dirname "$0")/lib.bash"
+command -v mpirun >/dev/null || skip "no mpirun"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# no stray MPI environment from a surrounding job
+unset OMPI_COMM_WORLD_SIZE PMI_SIZE PMIX_RANK
+# the workers' default scratch ($TMPDIR) inside the test's folder, to see it cleaned up
+mkdir -p "$T/tmp" && export TMPDIR="$T/tmp"
+MPIRUN=(timeout 60 mpirun --oversubscribe --bind-to none)
+"${MPIRUN[@]}" -np 2 true 2>/dev/null || skip "mpirun cannot start ranks here"
+
+make_rosen_case "$T/r"
+cd "$T/r" || exit 1
+python3 - <<'PY' || exit 1
+import random
+random.seed(11)
+with open("sweep_in.csv", "w") as f:
+    f.write("real,x1,x2\n")
+    for i in range(200):
+        f.write("r%d,%.6f,%.6f\n" % (i, random.uniform(-2, 2), random.uniform(-2, 2)))
+PY
+# the model records the cores it may use, and which rank (and worker pid) ran it
+cat >model.sh <<EOF2
+#!/bin/sh
+cpus=\$(awk '/Cpus_allowed_list/ {print \$2}' /proc/self/status)
+echo "\$cpus" >> $T/affinity.log
+echo "\${OMPI_COMM_WORLD_RANK:-local} \$PPID \$cpus" >> $T/ranks.log
+[ -n "\${SLOW:-}" ] && sleep \$SLOW
+exec ./rosen
+EOF2
+chmod +x model.sh
+sed -i 's#^\./rosen$#./model.sh#' rosen.pst
+
+"$PESTRUN" sweep rosen.pst --in sweep_in.csv --out local.csv -j 2 -q --journal j.local
+expect_eq "local sweep" $? 0
+# a plain run does not start MPI even when asked for the local transport under mpirun
+"${MPIRUN[@]}" -np 1 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out one.csv -j 2 -q \
+  --journal j.one
+expect_eq "mpirun -np 1 runs locally" $? 0
+cmp -s local.csv one.csv && ok || fail "-np 1 output differs"
+
+for k in 2 3 5; do
+  : >"$T/affinity.log"
+  : >"$T/ranks.log"
+  "${MPIRUN[@]}" -np $k "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out mpi.$k.csv -q \
+    --journal j.mpi.$k >out.$k 2>&1
+  expect_eq "mpirun -np $k sweep" $? 0
+  cmp -s local.csv mpi.$k.csv && ok || fail "-np $k output differs from the local transport's: $(head -5 out.$k)"
+  expect_eq "-np $k: no model ran on the master" "$(grep -c '^0 ' "$T/ranks.log")" 0
+  expect_eq "-np $k: every worker rank ran models" "$(cut -d' ' -f1 "$T/ranks.log" | sort -u | wc -l)" $((k - 1))
+  if [ $k = 3 ] && [ "$(nproc)" -ge 2 ]; then
+    expect_eq "-np 3: each model on one core" "$(grep -c -v '^[0-9]*$' "$T/affinity.log")" 0
+    expect_eq "-np 3: the two workers on two cores" "$(sort -u "$T/affinity.log" | wc -l)" 2
+    expect_eq "-np 3: one core per rank" \
+      "$(awk '{print $1, $3}' "$T/ranks.log" | sort -u | wc -l)" 2
+  fi
+done
+expect_eq "worker folders removed" "$(find "$T/tmp" -maxdepth 1 -name 'pestrun-mpi*' | wc -l)" 0
+"${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out kept.csv -q \
+  --journal j.kept --workdir "$T/wd" --keep-workdirs
+expect_eq "--workdir --keep-workdirs" "$(cd "$T/wd" && echo *)" "rank-1 rank-2"
+
+# --transport mpi outside mpirun (one rank): an error that says why
+"$PESTRUN" sweep rosen.pst --in sweep_in.csv --out x.csv -q --transport mpi --journal j.x 2>err.x
+expect_eq "--transport mpi alone fails" $? 1
+expect_grep "--transport mpi needs ranks" "at least 2 ranks" err.x
+
+
+# a worker rank whose case has other names says so and stops; the others do the work
+for i in 0 1 2; do
+  mkdir -p "$T/mm/d$i"
+  cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh sweep_in.csv "$T/mm/d$i/"
+done
+sed -i 's/^x2 none/y2 none/; s/~      x2             ~/~      y2             ~/' \
+  "$T/mm/d2/rosen.pst" "$T/mm/d2/par.dat.tpl"
+(cd "$T/mm" && "${MPIRUN[@]}" -np 3 sh -c 'cd d$OMPI_COMM_WORLD_RANK && exec "$0" "$@"' \
+  "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out o.csv --journal j >err 2>&1)
+expect_eq "sweep with a mismatched rank" $? 0
+cmp -s local.csv "$T/mm/d0/o.csv" && ok || fail "mismatched rank: output differs"
+expect_grep "the mismatch is reported" "rank 2 .*other parameter or observation names" "$T/mm/err"
+
+# calibration: the same .par and .iobj
+mkdir gl gm
+cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh gl/
+cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh gm/
+(cd gl && "$PESTRUN" glm rosen.pst -j 2 -q --journal j)
+expect_eq "local glm" $? 0
+(cd gm && "${MPIRUN[@]}" -np 3 "$PESTRUN" glm rosen.pst -q --journal j >out 2>&1)
+expect_eq "mpirun glm" $? 0
+for f in par iobj; do
+  cmp -s "gl/rosen.$f" "gm/rosen.$f" && ok || fail "glm rosen.$f differs under MPI"
+done
+
+# kill -9 of a worker rank mid-sweep
+: >"$T/ranks.log"
+SLOW=0.05 "${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out kill.csv -q \
+  --journal j.kill >out.kill 2>&1 &
+job=$!
+for _ in $(seq 200); do
+  [ "$(grep -c '^1 ' "$T/ranks.log")" -ge 10 ] && break
+  sleep 0.05
+done
+victim=$(awk '$1 == 1 {print $2; exit}' "$T/ranks.log")
+[ -n "$victim" ] && ok || fail "no model of rank 1 seen: nothing to kill"
+[ -n "$victim" ] && kill -9 "$victim"
+wait $job
+rc=$?
+if [ $rc -ne 0 ] || ! cmp -s local.csv kill.csv; then
+  echo "(the first run ended with $rc: resuming)"
+  "${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out kill.csv -q \
+    --journal j.kill --resume >out.resume 2>&1
+  expect_eq "resumed sweep" $? 0
+fi
+cmp -s local.csv kill.csv && ok || fail "sweep with a killed worker rank differs: $(tail -5 out.kill)"
+# only the SIGKILLed rank cannot remove its folder; the others (SIGTERM from mpirun) do
+left=$(find "$T/tmp" -maxdepth 1 -name 'pestrun-mpi*' | wc -l)
+[ "$left" -le 1 ] && ok || fail "$left worker folders left after the aborted job"
+
+# a worker rank that stops answering (SIGSTOP) is lost after --worker-silence and its run
+# goes to another; the outputs are written before MPI_Finalize waits for it
+head -61 sweep_in.csv >s60.csv
+head -61 local.csv >local60.csv
+: >"$T/ranks.log"
+SLOW=0.05 "${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in s60.csv --out stop.csv \
+  --journal j.stop --worker-silence 1 >out.stop 2>&1 &
+job=$!
+for _ in $(seq 200); do
+  [ "$(grep -c '^1 ' "$T/ranks.log")" -ge 3 ] && break
+  sleep 0.05
+done
+victim=$(awk '$1 == 1 {print $2; exit}' "$T/ranks.log")
+[ -n "$victim" ] && kill -STOP "$victim"
+for _ in $(seq 300); do
+  [ -s stop.csv ] && [ "$(wc -l <stop.csv)" -eq 61 ] && break
+  sleep 0.1
+done
+[ -n "$victim" ] && kill -CONT "$victim"
+wait $job
+expect_eq "sweep with a stopped rank" $? 0
+cmp -s local60.csv stop.csv && ok || fail "sweep with a stopped rank differs: $(tail -5 out.stop)"
+expect_grep "the silent rank is named" "last worker lost: worker 0: rank 1 was silent" out.stop
+done_testing
