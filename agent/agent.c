@@ -26,6 +26,8 @@ static int send_result(struct agent *a, enum run_status st, const char *reason)
     return a->io->send(a->io->impl, &m);
 }
 
+static int step_model(struct agent *a);
+
 static int start_run(struct agent *a, const struct wire_msg *m)
 {
     struct pr_error err;
@@ -37,6 +39,8 @@ static int start_run(struct agent *a, const struct wire_msg *m)
         return send_result(a, RUN_FAILED, err.msg);
     }
     if (runner_start(a->r, m->values, &err) < 0) return send_result(a, RUN_FAILED, err.msg);
+    if (runner_fd(a->r) < 0) /* nothing to wait for (a dry run) */
+        return step_model(a);
     struct wire_msg s = {.type = WIRE_STARTED, .key = a->key, .pgid = runner_pid(a->r)};
     return a->io->send(a->io->impl, &s);
 }

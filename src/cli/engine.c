@@ -54,6 +54,7 @@ const struct option engine_longopts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"log-format", required_argument, NULL, 1008},
     {"transport", required_argument, NULL, 1009},
+    {"dry", no_argument, NULL, 1011},
     {"worker-silence", required_argument, NULL, 1010},
     {NULL, 0, NULL, 0},
 };
@@ -74,6 +75,8 @@ const char engine_help[] =
     "      --transport T    local (worker processes on this machine) or mpi (rank 0 is the\n"
     "                       master, the other ranks are workers); default: mpi when started\n"
     "                       by mpirun or srun with more than one rank, else local\n"
+    "      --dry            do not run the model: each run returns the observed values at\n"
+    "                       once (measures the run engine itself)\n"
     "      --worker-silence SEC\n"
     "                       MPI: a worker rank silent for SEC seconds is lost and its run is\n"
     "                       given to another (default 60)\n";
@@ -141,6 +144,9 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             cli_error("--transport: expected local or mpi, got '%s'", arg);
             return -1;
         }
+        return 1;
+    case 1011:
+        o->ropts.dry = 1;
         return 1;
     case 1010:
         if (pr_parse_double(arg, &o->worker_silence_s, 1) < 0 || o->worker_silence_s <= 0) {
@@ -307,6 +313,7 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         pst_opt_double(c, "overdue_giveup_minutes", 1e30, &cfg.overdue_giveup_minutes, err) < 0)
         goto error;
     cfg.overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */
+    cfg.sync_group_s = 0.05;      /* at most 20 journal syncs a second */
 
     size_t np = pst_nparams(c), no = pst_nobs(c);
     pnames = xcalloc(np + 1, sizeof(char *));

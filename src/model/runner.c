@@ -55,6 +55,7 @@ struct model_runner {
     int running;
     double start, deadline, seconds;
     char kill_reason[256];
+    int dry_pending; /* a dry run started and not yet stepped */
 };
 
 static double now_s(void)
@@ -392,6 +393,14 @@ int runner_start(struct model_runner *r, const double *model_values, struct pr_e
     r->next_cmd = 0;
     r->kill_reason[0] = '\0';
     memset(r->seen, 0, r->nobs);
+    if (r->opts.dry) {
+        memcpy(r->processed, model_values, r->npar * sizeof(double));
+        for (size_t i = 0; i < r->nobs; i++)
+            r->obs[i] = pst_obs(r->c, i)->value;
+        r->seconds = 0;
+        r->dry_pending = 1;
+        return 0;
+    }
     if (remove_model_files(r, err) < 0 || write_inputs(r, model_values, err) < 0) return -1;
     return spawn_command(r, err);
 }
@@ -498,6 +507,10 @@ static int command_failed(struct model_runner *r, int status, struct pr_error *e
 
 int runner_step(struct model_runner *r, struct pr_error *err)
 {
+    if (r->dry_pending) {
+        r->dry_pending = 0;
+        return 0;
+    }
     int status = 0;
     pid_t got;
 

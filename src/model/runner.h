@@ -20,6 +20,8 @@ struct runner_opts {
     double timeout_s;     /* per run; <= 0: no limit */
     const char *log_name; /* file in the working directory that receives the model's stdout and
                              stderr (appended); NULL: /dev/null */
+    int dry; /* do not run the model: every run ends at once with the observed values of the
+                case (for measuring the run engine itself, like PEST++'s panther_debug_loop) */
 };
 
 struct model_runner;
@@ -36,7 +38,7 @@ void runner_destroy(struct model_runner *r);
  * run failed before any command started (err says why). */
 int runner_start(struct model_runner *r, const double *model_values, struct pr_error *err);
 /* A file descriptor that becomes readable when the running command ends (a pidfd), or -1 when
- * nothing runs. Poll it together with runner_timeout_ms(). */
+ * nothing runs (then runner_step ends the run at once: a dry run). Poll it together with runner_timeout_ms(). */
 int runner_fd(const struct model_runner *r);
 /* Number of parameters and observations of the case. */
 size_t runner_nparams(const struct model_runner *r);

@@ -623,7 +623,11 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
         double wait = next < s->cfg.progress_interval_s ? next : s->cfg.progress_interval_s;
         if (wait > 60.0) /* keeps the millisecond timeout in range */
             wait = 60.0;
-        int timeout = s->npending ? 0 : (int)(wait * 1000.0) + 1;
+        if (s->npending) { /* wait no longer than the group commit allows */
+            double left = s->pending_since + s->cfg.sync_group_s - now(s);
+            wait = left < 0 ? 0 : (left < wait ? left : wait);
+        }
+        int timeout = s->npending && wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
         int got = s->tr.ops->poll(s->tr.impl, &ev, timeout, s->cfg.extra_fd, err);
         if (got < 0) {
             rc = -1;
@@ -647,7 +651,7 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
             }
         }
         /* nothing more is ready: make the finished runs durable, then report them */
-        if (s->npending) {
+        if (s->npending && now(s) - s->pending_since >= s->cfg.sync_group_s) {
             if (s->journal && journal_sync(s->journal, err) < 0) {
                 rc = -1;
                 break;

@@ -38,6 +38,10 @@ struct sched_config {
     void (*progress)(void *ctx, const struct sched_stats_view *stats);
     double progress_interval_s;
     void *ctx;
+    /* Group commit: finished runs wait up to this long (seconds) for others before the journal
+     * is synced and they are reported, so fast runs share one fdatasync. 0: sync as soon as no
+     * event is ready. */
+    double sync_group_s;
     /* The clock, in seconds (tests replace it); NULL: CLOCK_MONOTONIC. */
     double (*now)(void *ctx);
 };

@@ -30,6 +30,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* How long to keep testing for messages without sleeping after activity. */
+#define SPIN_S 0.0005
+
 static int next_backoff(int ms)
 {
     return ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
@@ -91,6 +94,7 @@ static void on_worker_term(int sig)
 struct worker_io {
     MPI_Comm comm;
     int backoff_ms;
+    double last_activity;
     double ping_s, last_sent;
     char *buf;
     size_t cap;
@@ -128,6 +132,9 @@ static int wio_wait(void *impl, int model_fd, int timeout_ms)
             return AGENT_MSG;
         }
         int t = w->backoff_ms;
+        /* just after sending, spin for SPIN_S: the next message usually follows at once */
+        int spinning = now_s() - w->last_sent < SPIN_S;
+        if (spinning) t = 0;
         if (timeout_ms >= 0) {
             int left = timeout_ms - (int)((now_s() - start) * 1000);
             if (left <= 0) return 0;
@@ -140,7 +147,7 @@ static int wio_wait(void *impl, int model_fd, int timeout_ms)
             return AGENT_MODEL;
         }
         if (rc < 0 && errno != EINTR) return -1;
-        w->backoff_ms = next_backoff(w->backoff_ms);
+        if (!spinning) w->backoff_ms = next_backoff(w->backoff_ms);
     }
 }
 
@@ -297,6 +304,7 @@ struct mpi_master {
     struct mworker *w;
     double lost_after_s;
     int backoff_ms;
+    double last_activity;
     double mean_run_s; /* moving mean of submit-to-result times, 0 before the first */
     char workroot[512];
     char last_loss[512];
@@ -506,6 +514,9 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         /* MPI has no fd to block on: poll() the extra fd (or nothing) for a back-off that
          * grows from 1 to 50 ms while idle and resets on activity */
         int t = m->backoff_ms;
+        /* right after activity, spin for SPIN_S: with short runs the next result is close */
+        int spinning = now_s() - m->last_activity < SPIN_S;
+        if (spinning) t = 0;
         if (timeout_ms >= 0) {
             int left = timeout_ms - (int)((now_s() - start) * 1000);
             if (left <= 0) return 0;
@@ -524,7 +535,7 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
             ev->worker = -1;
             return 1;
         }
-        m->backoff_ms = next_backoff(m->backoff_ms);
+        if (!spinning) m->backoff_ms = next_backoff(m->backoff_ms);
         /* while runs are out, wake often enough that a result waits at most about 5% of a
          * mean run (short models would otherwise lose most of their time to the back-off) */
         int busy = 0;
@@ -537,6 +548,7 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         }
     }
     m->backoff_ms = BACKOFF_MIN_MS;
+    m->last_activity = now_s();
     *ev = m->events[m->ev_head];
     m->ev_head = (m->ev_head + 1) % m->ev_cap;
     m->ev_len--;
