@@ -84,15 +84,18 @@ cmp -s local.csv "$T/mm/d0/o.csv" && ok || fail "mismatched rank: output differs
 expect_grep "the mismatch is reported" "rank 2 .*other parameter or observation names" "$T/mm/err"
 
 # calibration: the same .par and .iobj
-mkdir gl gm
+mkdir gl
 cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh gl/
-cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh gm/
 (cd gl && "$PESTRUN" glm rosen.pst -j 2 -q --journal j)
 expect_eq "local glm" $? 0
-(cd gm && "${MPIRUN[@]}" -np 3 "$PESTRUN" glm rosen.pst -q --journal j >out 2>&1)
-expect_eq "mpirun glm" $? 0
-for f in par iobj; do
-  cmp -s "gl/rosen.$f" "gm/rosen.$f" && ok || fail "glm rosen.$f differs under MPI"
+for np in 2 3 5; do
+  mkdir "gm$np"
+  cp rosen.pst rosen par.dat.tpl out.dat.ins model.sh "gm$np/"
+  (cd "gm$np" && "${MPIRUN[@]}" -np "$np" "$PESTRUN" glm rosen.pst -q --journal j >out 2>&1)
+  expect_eq "mpirun -np $np glm" $? 0
+  for f in par iobj; do
+    cmp -s "gl/rosen.$f" "gm$np/rosen.$f" && ok || fail "glm rosen.$f differs under MPI with $np ranks"
+  done
 done
 
 # kill -9 of a worker rank mid-sweep
