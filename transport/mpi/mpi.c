@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "model/pin.h"
+#include "sched/evq.h"
 #include "sched/journal.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
@@ -310,32 +311,13 @@ struct mpi_master {
     char last_loss[512];
     struct pending_send *sends;
     size_t nsends, capsends;
-    struct tr_event *events;
-    size_t ev_head, ev_len, ev_cap;
+    struct evq events;
     char *buf;
     size_t cap;
     struct strbuf scratch, out;
     double *res_processed, *res_obs;
     char *res_reason;
 };
-
-static struct tr_event *push_event(struct mpi_master *m)
-{
-    if (m->ev_len == m->ev_cap) {
-        size_t cap = m->ev_cap ? m->ev_cap * 2 : 32;
-        struct tr_event *e = xcalloc(cap, sizeof(*e));
-        for (size_t i = 0; i < m->ev_len; i++)
-            e[i] = m->events[(m->ev_head + i) % m->ev_cap];
-        free(m->events);
-        m->events = e;
-        m->ev_cap = cap;
-        m->ev_head = 0;
-    }
-    struct tr_event *ev = &m->events[(m->ev_head + m->ev_len) % m->ev_cap];
-    memset(ev, 0, sizeof(*ev));
-    m->ev_len++;
-    return ev;
-}
 
 /* Complete what can be completed of the pending sends, without waiting. */
 static void reap_sends(struct mpi_master *m)
@@ -380,7 +362,7 @@ static void worker_lost(struct mpi_master *m, int k, const char *why)
     if (m->w[k].state == W_LOST) return;
     snprintf(m->last_loss, sizeof(m->last_loss), "%s", why);
     m->w[k].state = W_LOST;
-    struct tr_event *ev = push_event(m);
+    struct tr_event *ev = evq_push(&m->events);
     ev->type = TR_EV_WORKER_LOST;
     ev->worker = k;
     snprintf(ev->detail, sizeof(ev->detail), "%s", why);
@@ -398,13 +380,13 @@ static void on_message(struct mpi_master *m, int k, const struct wire_msg *msg)
             return;
         }
         m->w[k].state = W_UP;
-        ev = push_event(m);
+        ev = evq_push(&m->events);
         ev->type = TR_EV_WORKER_UP;
         ev->worker = k;
         snprintf(ev->detail, sizeof(ev->detail), "%s", msg->text ? msg->text : "");
         return;
     case WIRE_STARTED:
-        ev = push_event(m);
+        ev = evq_push(&m->events);
         ev->type = TR_EV_STARTED;
         ev->worker = k;
         ev->key = msg->key;
@@ -415,7 +397,7 @@ static void on_message(struct mpi_master *m, int k, const struct wire_msg *msg)
             m->mean_run_s = m->mean_run_s > 0 ? 0.8 * m->mean_run_s + 0.2 * dt : dt;
             m->w[k].busy_since = 0;
         }
-        ev = push_event(m);
+        ev = evq_push(&m->events);
         ev->type = TR_EV_RESULT;
         ev->worker = k;
         ev->key = msg->key;
@@ -500,11 +482,11 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
     free(m->res_reason);
     m->res_processed = m->res_obs = NULL;
     m->res_reason = NULL;
-    while (m->ev_len == 0) {
+    while (m->events.len == 0) {
         reap_sends(m);
         if (drain(m, err) < 0) return -1;
         check_silence(m);
-        if (m->ev_len) break;
+        if (m->events.len) break;
         int alive = 0;
         for (int k = 0; k < m->n; k++)
             alive += m->w[k].state != W_LOST;
@@ -549,9 +531,7 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
     }
     m->backoff_ms = BACKOFF_MIN_MS;
     m->last_activity = now_s();
-    *ev = m->events[m->ev_head];
-    m->ev_head = (m->ev_head + 1) % m->ev_cap;
-    m->ev_len--;
+    evq_pop(&m->events, ev);
     m->res_processed = ev->result.processed;
     m->res_obs = ev->result.obs;
     m->res_reason = ev->result.reason;
@@ -606,16 +586,10 @@ static void mpi_destroy(void *impl)
         MPI_Request_free(&m->sends[i].req);
         /* the buffer of a send that never completed is left to the process's end */
     }
-    for (size_t i = 0; i < m->ev_len; i++) {
-        struct tr_event *ev = &m->events[(m->ev_head + i) % m->ev_cap];
-        free(ev->result.processed);
-        free(ev->result.obs);
-        free(ev->result.reason);
-    }
+    evq_free(&m->events);
     MPI_Comm_free(&m->comm);
     /* MPI_Finalize waits for every rank: it runs at exit (finalize_at_exit), after the
      * command has written its outputs, so a hung rank cannot keep them from the disk */
-    free(m->events);
     free(m->res_processed);
     free(m->res_obs);
     free(m->res_reason);
