@@ -12,6 +12,8 @@ int cmd_sweep(int argc, char **argv);
 int cmd_glm(int argc, char **argv);
 int cmd_jacobian(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_panther(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 /* Print "pestrun: message" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "sched/journal.h"
 #include "transport/local/local.h"
+#include "transport/sqs/master.h"
 #ifdef PESTRUN_HAVE_MPI
 #include "transport/mpi/mpi.h"
 #endif
@@ -56,6 +57,12 @@ const struct option engine_longopts[] = {
     {"transport", required_argument, NULL, 1009},
     {"dry", no_argument, NULL, 1011},
     {"worker-silence", required_argument, NULL, 1010},
+    {"queue-url", required_argument, NULL, 1012},
+    {"result-queue-url", required_argument, NULL, 1013},
+    {"bucket", required_argument, NULL, 1014},
+    {"prefix", required_argument, NULL, 1015},
+    {"kms-key-id", required_argument, NULL, 1016},
+    {"max-inflight", required_argument, NULL, 1017},
     {NULL, 0, NULL, 0},
 };
 
@@ -72,14 +79,25 @@ const char engine_help[] =
     "      --journal FILE   the run journal (default: CASE.journal beside the control file)\n"
     "  -q, --quiet          no progress lines, no summary\n"
     "      --log-format F   text (default) or json: one JSON object a line on stderr\n"
-    "      --transport T    local (worker processes on this machine) or mpi (rank 0 is the\n"
-    "                       master, the other ranks are workers); default: mpi when started\n"
-    "                       by mpirun or srun with more than one rank, else local\n"
+    "      --transport T    local (worker processes on this machine), mpi (rank 0 is the\n"
+    "                       master, the other ranks are workers) or sqs (runs go through\n"
+    "                       Amazon SQS to `pestrun agent`s, the model folder through S3);\n"
+    "                       default: mpi when started by mpirun or srun with more than one\n"
+    "                       rank, else local\n"
     "      --dry            do not run the model: each run returns the observed values at\n"
     "                       once (measures the run engine itself)\n"
     "      --worker-silence SEC\n"
     "                       MPI: a worker rank silent for SEC seconds is lost and its run is\n"
-    "                       given to another (default 60)\n";
+    "                       given to another (default 60)\n"
+    "  SQS/S3 transport (credentials and region from the standard AWS chain; endpoints from\n"
+    "  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_S3):\n"
+    "      --queue-url URL  the task queue (give it a dead-letter queue)\n"
+    "      --result-queue-url URL\n"
+    "                       the result queue (one per master)\n"
+    "      --bucket NAME    the bucket for the model bundle and large payloads\n"
+    "      --prefix P       key prefix in the bucket (default pestrun)\n"
+    "      --kms-key-id K   SSE-KMS with this key for what the master stores\n"
+    "      --max-inflight N runs out at once (default: the slots of the registered agents)\n";
 
 void engine_opts_init(struct engine_opts *o)
 {
@@ -140,8 +158,10 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             o->transport = ENGINE_TR_LOCAL;
         else if (strcmp(arg, "mpi") == 0)
             o->transport = ENGINE_TR_MPI;
+        else if (strcmp(arg, "sqs") == 0)
+            o->transport = ENGINE_TR_SQS;
         else {
-            cli_error("--transport: expected local or mpi, got '%s'", arg);
+            cli_error("--transport: expected local, mpi or sqs, got '%s'", arg);
             return -1;
         }
         return 1;
@@ -151,6 +171,27 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
     case 1010:
         if (pr_parse_double(arg, &o->worker_silence_s, 1) < 0 || o->worker_silence_s <= 0) {
             cli_error("--worker-silence: expected a number of seconds, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 1012:
+        o->queue_url = arg;
+        return 1;
+    case 1013:
+        o->result_queue_url = arg;
+        return 1;
+    case 1014:
+        o->bucket = arg;
+        return 1;
+    case 1015:
+        o->prefix = arg;
+        return 1;
+    case 1016:
+        o->kms_key_id = arg;
+        return 1;
+    case 1017:
+        if (pr_parse_int(arg, &o->max_inflight) < 0 || o->max_inflight < 1) {
+            cli_error("--max-inflight: expected a number of runs, got '%s'", arg);
             return -1;
         }
         return 1;
@@ -264,7 +305,8 @@ static int start_mpi(struct engine *e, struct pr_error *err)
 {
     const struct engine_opts *o = &e->o;
 #ifdef PESTRUN_HAVE_MPI
-    if (o->transport == ENGINE_TR_LOCAL || (o->transport == ENGINE_TR_AUTO && !mpi_launched()))
+    if (o->transport == ENGINE_TR_LOCAL || o->transport == ENGINE_TR_SQS ||
+        (o->transport == ENGINE_TR_AUTO && !mpi_launched()))
         return 0;
     struct mpi_opts mo;
     memset(&mo, 0, sizeof(mo));
@@ -334,6 +376,28 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         fprintf(stderr, "pestrun: %zu torn or damaged records were cut off the end of %s\n",
                 journal_truncated(e->journal), journal_path);
 
+    if (!e->have_tr && o->transport == ENGINE_TR_SQS) {
+        struct sqs_opts so;
+        memset(&so, 0, sizeof(so));
+        so.queue_url = o->queue_url;
+        so.result_queue_url = o->result_queue_url;
+        so.bucket = o->bucket;
+        so.prefix = o->prefix;
+        so.kms_key_id = o->kms_key_id;
+        so.sse_kms = o->kms_key_id != NULL;
+        so.max_inflight = o->max_inflight;
+        so.ropts = o->ropts;
+        so.journal_path = journal_path;
+        so.quiet = o->quiet || o->json;
+        if (sqs_master_create(c, &so, &e->tr, err) < 0) goto error;
+        e->have_tr = 1;
+        e->nworkers = sqs_master_nworkers(&e->tr);
+        e->workroot = sqs_master_describe(&e->tr);
+    } else if (o->transport != ENGINE_TR_SQS &&
+               (o->queue_url || o->result_queue_url || o->bucket)) {
+        pr_error_set(err, "--queue-url, --result-queue-url and --bucket go with --transport sqs");
+        goto error;
+    }
     if (!e->have_tr) {
         memset(&lo, 0, sizeof(lo));
         lo.nworkers = o->nworkers;
@@ -368,7 +432,10 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     stop_signal = 0;
     sigaction(SIGINT, &sa, &e->old_int);
     sigaction(SIGTERM, &sa, &e->old_term);
-    if (!o->quiet && !o->json)
+    if (!o->quiet && !o->json && o->transport == ENGINE_TR_SQS)
+        fprintf(stderr, "SQS transport, %d agent slot%s now; %s\n", e->nworkers,
+                e->nworkers == 1 ? "" : "s", e->workroot);
+    else if (!o->quiet && !o->json)
         fprintf(stderr, "%d worker%s%s, work folders in %s\n", e->nworkers,
                 e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "", e->workroot);
     free(journal_path);

@@ -14,6 +14,7 @@ enum engine_transport {
     ENGINE_TR_AUTO = 0, /* MPI when launched by mpirun/srun with more than one rank */
     ENGINE_TR_LOCAL,
     ENGINE_TR_MPI,
+    ENGINE_TR_SQS,
 };
 
 struct engine_opts {
@@ -28,6 +29,9 @@ struct engine_opts {
     const char *journal_path; /* NULL: CASE.journal beside the control file */
     int quiet;
     int json;
+    /* --transport sqs */
+    const char *queue_url, *result_queue_url, *bucket, *prefix, *kms_key_id;
+    int max_inflight;
 };
 
 /* getopt_long entries and help text for the shared options, and their parser: returns 1 when

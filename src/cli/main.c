@@ -21,6 +21,8 @@ static const struct {
     {"glm", cmd_glm, "calibrate with Gauss-Levenberg-Marquardt, in parallel"},
     {"report", cmd_report,
      "write CASE.report.html: phi, fits, residuals and parameter paths of a calibration"},
+    {"panther", cmd_panther, "serve a PEST++ master (PANTHER) with pestrun's workers"},
+    {"agent", cmd_agent, "serve an SQS task queue: run the model runs of masters using --transport sqs"},
     {NULL, NULL, NULL},
 };
 

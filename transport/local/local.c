@@ -467,3 +467,8 @@ const char *local_workroot(const struct transport *tr)
 {
     return ((const struct local *)tr->impl)->workroot;
 }
+
+int local_respawns_left(const struct transport *tr)
+{
+    return ((const struct local *)tr->impl)->respawns_left;
+}

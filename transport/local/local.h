@@ -25,5 +25,7 @@ int local_create(const struct pst_case *c, const struct local_opts *opts, struct
 /* The number of workers, and the work folder, of a local transport. */
 int local_nworkers(const struct transport *tr);
 const char *local_workroot(const struct transport *tr);
+/* How many more times a dead worker will be replaced (3 per worker at the start). */
+int local_respawns_left(const struct transport *tr);
 
 #endif

@@ -1,0 +1,145 @@
+/* The SQS transport's message envelopes: base64 against RFC 4648's vectors, run and result
+ * envelopes round-tripped with the wire message inside, and bodies that are not ours refused. */
+#include <stdint.h>
+
+#include "check.h"
+#include "sched/wire.h"
+#include "transport/sqs/msg.h"
+#include "transport/sqs/registry.h"
+
+static void test_base64(void)
+{
+    static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        struct strbuf e = {0}, d = {0};
+        b64_encode(plain[i], strlen(plain[i]), &e);
+        CHECK_STR(e.data ? e.data : "", coded[i]);
+        CHECK(b64_decode(coded[i], strlen(coded[i]), &d) == 0);
+        CHECK(d.len == strlen(plain[i]) && memcmp(d.data ? d.data : "", plain[i], d.len) == 0);
+        sb_free(&e);
+        sb_free(&d);
+    }
+    /* every byte value survives */
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    struct strbuf e = {0}, d = {0};
+    b64_encode(all, sizeof(all), &e);
+    CHECK(b64_decode(e.data, e.len, &d) == 0 && d.len == 256 && memcmp(d.data, all, 256) == 0);
+    sb_free(&e);
+    sb_free(&d);
+    static const char *bad[] = {"Zg=", "Z===", "Zg=a", "Zm9v!A==", "=AAA", "Zg==Zg=="};
+    for (int i = 0; i < 6; i++) {
+        struct strbuf x = {0};
+        CHECK_MSG(b64_decode(bad[i], strlen(bad[i]), &x) < 0, "'%s' accepted", bad[i]);
+        sb_free(&x);
+    }
+}
+
+static void test_run_envelope(void)
+{
+    double v[3] = {1.5, -2.25e-300, 12345.678901234567};
+    struct wire_msg w = {.type = WIRE_RUN, .key = {7, 42, 1}, .npar = 3, .values = v,
+                         .text = "par_name:K1"};
+    struct sqs_msg m = {.type = SQS_MSG_RUN, .bundle = "pestrun/bundles/ab.tar.zst",
+                        .pst = "case.pst", .result_queue = "http://q/r", .exec = 1,
+                        .timeout_s = 60};
+    memcpy(m.job, "0123456789abcdef", 17);
+    memcpy(m.case_id, "fedcba9876543210", 17);
+    wire_encode(&w, &m.wire);
+    struct strbuf body = {0};
+    sqs_msg_encode(&m, &body);
+    struct sqs_msg d;
+    struct pr_error err;
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_RUN);
+    CHECK_STR(d.job, "0123456789abcdef");
+    CHECK_STR(d.case_id, "fedcba9876543210");
+    CHECK_STR(d.bundle, "pestrun/bundles/ab.tar.zst");
+    CHECK_STR(d.pst, "case.pst");
+    CHECK_STR(d.result_queue, "http://q/r");
+    CHECK(d.exec == 1 && d.timeout_s == 60);
+    CHECK(d.payload_key == NULL);
+    struct wire_msg back;
+    struct strbuf scratch = {0};
+    CHECK(wire_decode(d.wire.data, d.wire.len, &back, &scratch, &err) == 0);
+    CHECK(back.type == WIRE_RUN && run_key_eq(&back.key, &w.key) && back.npar == 3);
+    CHECK(memcmp(back.values, v, sizeof(v)) == 0); /* bit for bit */
+    CHECK_STR(back.text, "par_name:K1");
+    sqs_msg_free(&d);
+    sb_free(&scratch);
+    sb_free(&body);
+    sb_free(&m.wire);
+}
+
+static void test_result_payload(void)
+{
+    struct sqs_msg m = {.type = SQS_MSG_RESULT, .agent = "host-1-abcd",
+                        .payload_key = "pestrun/jobs/j/results/1-2-0-host"};
+    memcpy(m.job, "0000000000000001", 17);
+    memcpy(m.case_id, "0000000000000002", 17);
+    struct strbuf body = {0};
+    sqs_msg_encode(&m, &body);
+    CHECK(strstr(body.data, "\"wire\"") == NULL);
+    struct sqs_msg d;
+    struct pr_error err;
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_RESULT);
+    CHECK_STR(d.agent, "host-1-abcd");
+    CHECK_STR(d.payload_key, "pestrun/jobs/j/results/1-2-0-host");
+    sqs_msg_free(&d);
+    sb_free(&body);
+}
+
+static void test_not_ours(void)
+{
+    static const char *bodies[] = {
+        "", "hello", "[]", "{}", "{\"pestrun\":2,\"type\":\"run\"}",
+        "{\"pestrun\":1,\"type\":\"walk\",\"job\":\"0123456789abcdef\",\"case\":\"0123456789abcdef\"}",
+        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123\",\"case\":\"0123456789abcdef\"}",
+        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdeX\",\"case\":\"0123456789abcdef\"}",
+        /* a run without its bundle */
+        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdef\",\"case\":\"0123456789abcdef\","
+        "\"pst\":\"a.pst\",\"rq\":\"q\",\"wire\":\"\"}",
+        /* bad base64 */
+        "{\"pestrun\":1,\"type\":\"result\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"agent\":\"a\",\"wire\":\"@@@@\"}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++) {
+        struct sqs_msg d;
+        struct pr_error err;
+        CHECK_MSG(sqs_msg_decode(bodies[i], &d, &err) < 0, "accepted: %s", bodies[i]);
+        CHECK(strlen(err.msg) > 0);
+    }
+}
+
+static void test_ids(void)
+{
+    char a[17], b[17];
+    sqs_new_job_id(a);
+    sqs_new_job_id(b);
+    CHECK(strlen(a) == 16 && strspn(a, "0123456789abcdef") == 16);
+    CHECK(strcmp(a, b) != 0);
+    sqs_hex64(0x1234abcdULL, a);
+    CHECK_STR(a, "000000001234abcd");
+    char *f1 = registry_folder("pestrun", "http://127.0.0.1:1/000000000000/tasks");
+    char *f2 = registry_folder("pestrun", "http://127.0.0.1:1/000000000000/other");
+    CHECK(strncmp(f1, "pestrun/agents/", 15) == 0 && f1[strlen(f1) - 1] == '/');
+    CHECK(strcmp(f1, f2) != 0);
+    free(f1);
+    free(f2);
+    f1 = registry_folder("", "q");
+    CHECK(strncmp(f1, "agents/", 7) == 0);
+    free(f1);
+}
+
+int main(void)
+{
+    test_base64();
+    test_run_envelope();
+    test_result_payload();
+    test_not_ours();
+    test_ids();
+    return check_done();
+}

@@ -1,0 +1,871 @@
+#include "agent_main.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "creds.h"
+#include "msg.h"
+#include "pest/check.h"
+#include "pest/pst.h"
+#include "poller.h"
+#include "registry.h"
+#include "s3.h"
+#include "sched/journal.h"
+#include "sqs.h"
+#include "transport/local/local.h"
+#include "util/fsutil.h"
+#include "util/text.h"
+
+/* A task message this agent holds (invisible to the others until it lets it go). */
+struct held {
+    struct sqs_message qm;
+    struct sqs_msg sm;
+    struct run_key key;
+    struct strbuf wire; /* the run (wire bytes) */
+    int worker;         /* local worker running it, -1 while it waits */
+    double started, next_beat;
+    int cancel_sent;
+};
+
+struct outgoing {
+    char *queue_url;
+    char *body;
+    char *receipt; /* the task message to delete once the result is sent */
+};
+
+enum { WS_ABSENT = 0, WS_IDLE, WS_BUSY };
+
+struct agent {
+    struct sqs_agent_opts o;
+    char *prefix;
+    char id[96];
+    int slots;
+    int vt; /* the task queue's visibility timeout */
+    struct aws_creds_provider *creds;
+    struct aws_client *client;
+    struct sqs_poller *poller;
+    char *workroot;
+    int own_workroot;
+    char *registry_key;
+    double next_registry, next_health;
+
+    /* the bundle being served */
+    char *bundle_key;
+    int exec;
+    double timeout_s;
+    char case_id[17];
+    struct pst_case *c;
+    struct transport tr;
+    int have_tr;
+    int *ws;
+    int nws;
+    int generation;
+
+    struct held *held;
+    size_t nheld, capheld;
+    struct outgoing *out;
+    size_t nout, capout;
+    char **dels;
+    size_t ndels, capdels;
+    double dels_since;
+
+    double last_activity;
+    double sum_run_s;
+    unsigned long runs_ok, runs_failed, released, bundles;
+    int draining;
+    double drain_deadline;
+    int epfd;
+};
+
+static volatile sig_atomic_t stop_signal;
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    stop_signal = sig;
+    if (sig_pipe[1] >= 0) {
+        ssize_t w = write(sig_pipe[1], "x", 1);
+        (void)w;
+    }
+    errno = saved;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct agent *a, const char *fmt, ...)
+{
+    if (a->o.quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pestrun agent %s: ", a->id);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int sqs_agent_default_slots(void)
+{
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+    /* cgroup v2 "QUOTA PERIOD" or "max PERIOD"; v1 cfs files */
+    long long quota = -1, period = 0;
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char q[32];
+        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
+            quota = atoll(q);
+        fclose(f);
+    } else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
+        if (fscanf(f, "%lld", &quota) != 1) quota = -1;
+        fclose(f);
+        if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r"))) {
+            if (fscanf(f, "%lld", &period) != 1) period = 0;
+            fclose(f);
+        }
+    }
+    if (quota > 0 && period > 0) {
+        int q = (int)((quota + period - 1) / period);
+        if (q < n) n = q;
+    }
+    return n < 1 ? 1 : n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* messages held                                                                              */
+
+static void held_free(struct held *h)
+{
+    free(h->qm.message_id);
+    free(h->qm.receipt_handle);
+    free(h->qm.body);
+    sqs_msg_free(&h->sm);
+    sb_free(&h->wire);
+}
+
+static void held_remove(struct agent *a, size_t i)
+{
+    held_free(&a->held[i]);
+    a->held[i] = a->held[--a->nheld];
+}
+
+/* Make messages visible again at once, so another agent takes them now. */
+static void release_receipts(struct agent *a, const char *const *r, size_t n)
+{
+    for (size_t i = 0; i < n; i += SQS_MAX_BATCH) {
+        size_t k = n - i < SQS_MAX_BATCH ? n - i : SQS_MAX_BATCH;
+        struct pr_error err;
+        if (sqs_change_visibility_batch(a->client, a->o.queue_url, r + i, k, 0, NULL, &err) != 0)
+            say(a, "returning messages to the queue: %s", err.msg);
+        a->released += k;
+    }
+}
+
+static void release_held(struct agent *a, size_t i)
+{
+    const char *r = a->held[i].qm.receipt_handle;
+    release_receipts(a, &r, 1);
+    held_remove(a, i);
+}
+
+static void flush_deletes(struct agent *a, int force)
+{
+    if (a->ndels == 0 || (!force && a->ndels < SQS_MAX_BATCH && now_s() - a->dels_since < 0.5))
+        return;
+    for (size_t i = 0; i < a->ndels; i += SQS_MAX_BATCH) {
+        size_t k = a->ndels - i < SQS_MAX_BATCH ? a->ndels - i : SQS_MAX_BATCH;
+        struct pr_error err;
+        if (sqs_delete_batch(a->client, a->o.queue_url, (const char *const *)a->dels + i, k,
+                             NULL, &err) != 0)
+            say(a, "deleting finished runs' messages: %s", err.msg);
+    }
+    for (size_t i = 0; i < a->ndels; i++)
+        free(a->dels[i]);
+    a->ndels = 0;
+}
+
+static void delete_later(struct agent *a, char *receipt)
+{
+    if (a->ndels == a->capdels) {
+        a->capdels = a->capdels ? a->capdels * 2 : 16;
+        a->dels = xrealloc(a->dels, a->capdels * sizeof(char *));
+    }
+    if (a->ndels == 0) a->dels_since = now_s();
+    a->dels[a->ndels++] = receipt;
+}
+
+/* Send the results waiting, ten to a batch per result queue, then delete their tasks. */
+static void flush_results(struct agent *a)
+{
+    while (a->nout) {
+        const char *q = a->out[0].queue_url;
+        const char *bodies[SQS_MAX_BATCH];
+        size_t idx[SQS_MAX_BATCH], n = 0, bytes = 0;
+        for (size_t i = 0; i < a->nout && n < SQS_MAX_BATCH; i++) {
+            size_t len = strlen(a->out[i].body);
+            if (strcmp(a->out[i].queue_url, q) != 0) continue;
+            if (n && bytes + len > SQS_MAX_MESSAGE_BYTES) break;
+            bodies[n] = a->out[i].body;
+            idx[n++] = i;
+            bytes += len;
+        }
+        int ok[SQS_MAX_BATCH];
+        struct pr_error err;
+        int rc = sqs_send_batch(a->client, q, bodies, n, ok, &err);
+        if (rc != 0) say(a, "sending results to %s: %s", q, err.msg);
+        char *rel[SQS_MAX_BATCH];
+        size_t nrel = 0;
+        for (size_t k = n; k-- > 0;) { /* from the back: removal keeps the lower indexes */
+            struct outgoing *o = &a->out[idx[k]];
+            if (rc >= 0 && ok[k])
+                delete_later(a, o->receipt);
+            else
+                rel[nrel++] = o->receipt; /* let another agent run it again */
+            free(o->queue_url);
+            free(o->body);
+            a->out[idx[k]] = a->out[--a->nout];
+        }
+        release_receipts(a, (const char *const *)rel, nrel);
+        for (size_t k = 0; k < nrel; k++)
+            free(rel[k]);
+    }
+    flush_deletes(a, 0);
+}
+
+static void queue_result(struct agent *a, size_t hi, const struct run_result *res)
+{
+    struct held *h = &a->held[hi];
+    struct wire_msg w = {.type = WIRE_RESULT, .key = h->key, .status = (int32_t)res->status,
+                         .seconds = res->seconds};
+    if (res->status == RUN_OK) {
+        w.npar = res->npar;
+        w.values = res->processed;
+        w.nobs = res->nobs;
+        w.obs = res->obs;
+    } else {
+        w.text = res->reason ? res->reason : "failed";
+    }
+    struct sqs_msg sm = {.type = SQS_MSG_RESULT, .agent = a->id};
+    memcpy(sm.job, h->sm.job, 17);
+    memcpy(sm.case_id, h->sm.case_id, 17);
+    wire_encode(&w, &sm.wire);
+    if (sm.wire.len > SQS_MSG_INLINE_MAX) {
+        struct strbuf key = {0};
+        struct pr_error err;
+        sb_printf(&key, "%s/jobs/%s/results/%llu-%u-%u-%s", a->prefix, h->sm.job,
+                  (unsigned long long)h->key.batch, h->key.run, h->key.attempt, a->id);
+        if (s3_put(a->client, a->o.bucket, key.data, sm.wire.data, sm.wire.len, NULL, &err) < 0) {
+            say(a, "storing a large result: %s", err.msg);
+            sb_free(&key);
+            sb_free(&sm.wire);
+            release_held(a, hi);
+            return;
+        }
+        sm.payload_key = sb_take(&key);
+    }
+    struct strbuf body = {0};
+    sqs_msg_encode(&sm, &body);
+    free(sm.payload_key);
+    sb_free(&sm.wire);
+    if (a->nout == a->capout) {
+        a->capout = a->capout ? a->capout * 2 : 16;
+        a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
+    }
+    a->out[a->nout].queue_url = xstrdup(h->sm.result_queue);
+    a->out[a->nout].body = sb_take(&body);
+    a->out[a->nout].receipt = h->qm.receipt_handle;
+    h->qm.receipt_handle = NULL;
+    a->nout++;
+    held_remove(a, hi);
+}
+
+/* A result that never ran (bad bundle, bad message): reported so the master sees why. */
+static void fail_held(struct agent *a, size_t hi, const char *why)
+{
+    struct run_result res = {.status = RUN_FAILED, .reason = (char *)why};
+    say(a, "run %llu/%u failed before it started: %s", (unsigned long long)a->held[hi].key.batch,
+        a->held[hi].key.run, why);
+    queue_result(a, hi, &res);
+}
+
+/* Keep running runs' messages invisible. */
+static void heartbeats(struct agent *a)
+{
+    double t = now_s();
+    const char *r[SQS_MAX_BATCH];
+    size_t n = 0;
+    for (size_t i = 0; i <= a->nheld; i++) {
+        if (i < a->nheld && a->held[i].next_beat <= t) {
+            r[n++] = a->held[i].qm.receipt_handle;
+            a->held[i].next_beat = t + a->vt / 2.0;
+        }
+        if (n == SQS_MAX_BATCH || (i == a->nheld && n)) {
+            struct pr_error err;
+            if (sqs_change_visibility_batch(a->client, a->o.queue_url, r, n, a->vt, NULL, &err) !=
+                0)
+                say(a, "extending the invisibility of running runs: %s", err.msg);
+            n = 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bundles and workers                                                                        */
+
+static int busy_workers(const struct agent *a)
+{
+    int k = 0;
+    for (int i = 0; i < a->nws; i++)
+        k += a->ws[i] == WS_BUSY;
+    return k;
+}
+
+static int idle_workers(const struct agent *a)
+{
+    int k = 0;
+    for (int i = 0; i < a->nws; i++)
+        k += a->ws[i] == WS_IDLE;
+    return k;
+}
+
+static void stop_workers(struct agent *a)
+{
+    if (!a->have_tr) return;
+    a->tr.ops->destroy(a->tr.impl);
+    a->have_tr = 0;
+    free(a->ws);
+    a->ws = NULL;
+    a->nws = 0;
+    pst_destroy(a->c);
+    a->c = NULL;
+}
+
+static char *case_id_of(const struct pst_case *c)
+{
+    size_t np = pst_nparams(c), no = pst_nobs(c);
+    const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
+    for (size_t i = 0; i < np; i++)
+        pn[i] = pst_param(c, i)->name;
+    for (size_t i = 0; i < no; i++)
+        on[i] = pst_obs(c, i)->name;
+    char *id = xmalloc(17);
+    sqs_hex64(journal_case_id(pn, np, on, no), id);
+    free(pn);
+    free(on);
+    return id;
+}
+
+/* Download and extract the bundle (once: kept by its hash), load its control file and start
+ * the workers. Returns 0, or -1 with err (the message's run is then reported failed). */
+static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_error *err)
+{
+    stop_workers(a);
+    const char *base = strrchr(sm->bundle, '/');
+    base = base ? base + 1 : sm->bundle;
+    if (!*base || strchr(base, '\\') || strcmp(base, "..") == 0 || base[0] == '.')
+        return pr_error_set(err, "bad bundle key '%s'", sm->bundle);
+    struct strbuf dir = {0}, file = {0}, pst = {0}, work = {0};
+    sb_printf(&dir, "%s/bundles/%s", a->workroot, base);
+    sb_printf(&file, "%s/bundles/%s.download", a->workroot, base);
+    int rc = -1;
+    struct stat st;
+    if (stat(dir.data, &st) != 0) {
+        char *bdir = pr_dirname(dir.data);
+        mkdir(bdir, 0700);
+        free(bdir);
+        double t0 = now_s();
+        int got = s3_get_file(a->client, a->o.bucket, sm->bundle, file.data, err);
+        if (got == 0) pr_error_set(err, "the bundle s3://%s/%s is missing", a->o.bucket, sm->bundle);
+        if (got <= 0) goto out;
+        struct bundle_limits lim = {0};
+        int x = bundle_extract(file.data, dir.data, &lim, err);
+        unlink(file.data);
+        if (x < 0) goto out;
+        a->bundles++;
+        say(a, "bundle %s downloaded and extracted in %.2fs", sm->bundle, now_s() - t0);
+    }
+    if (strchr(sm->pst, '/') || strcmp(sm->pst, "..") == 0) {
+        pr_error_set(err, "bad control file name '%s'", sm->pst);
+        goto out;
+    }
+    sb_printf(&pst, "%s/%s", dir.data, sm->pst);
+    a->c = pst_load(pst.data, err);
+    if (!a->c) goto out;
+    struct pst_check_sink sink = {NULL, NULL, 0, 0};
+    if (pst_check(a->c, NULL, &sink) > 0) {
+        pr_error_set(err, "%s: the bundle's case has problems ('pestrun check' shows them)",
+                     sm->pst);
+        goto out_case;
+    }
+    char *cid = case_id_of(a->c);
+    int same = strcmp(cid, sm->case_id) == 0;
+    free(cid);
+    if (!same) {
+        pr_error_set(err, "the bundle's control file %s has other parameter or observation names "
+                          "than the master's",
+                     sm->pst);
+        goto out_case;
+    }
+    struct local_opts lo = {.nworkers = a->slots, .pin = a->o.pin,
+                            .keep_workdirs = a->o.keep_workdirs};
+    lo.ropts.exec = sm->exec ? RUNNER_EXEC : RUNNER_SHELL;
+    lo.ropts.timeout_s = sm->timeout_s;
+    lo.ropts.log_name = "pestrun-model.log";
+    sb_printf(&work, "%s/work-%d", a->workroot, ++a->generation);
+    lo.workroot = work.data;
+    if (local_create(a->c, &lo, &a->tr, err) < 0) goto out_case;
+    a->have_tr = 1;
+    a->nws = local_nworkers(&a->tr);
+    a->ws = xcalloc((size_t)a->nws, sizeof(int));
+    free(a->bundle_key);
+    a->bundle_key = xstrdup(sm->bundle);
+    a->exec = sm->exec;
+    a->timeout_s = sm->timeout_s;
+    memcpy(a->case_id, sm->case_id, 17);
+    rc = 0;
+    goto out;
+out_case:
+    pst_destroy(a->c);
+    a->c = NULL;
+out:
+    if (rc < 0) pr_remove_tree(dir.data, &(struct pr_error){0}); /* fetched again next time */
+    sb_free(&dir);
+    sb_free(&file);
+    sb_free(&pst);
+    sb_free(&work);
+    return rc;
+}
+
+static int serves(const struct agent *a, const struct sqs_msg *sm)
+{
+    return a->have_tr && a->bundle_key && strcmp(a->bundle_key, sm->bundle) == 0 &&
+           a->exec == sm->exec && a->timeout_s == sm->timeout_s &&
+           strcmp(a->case_id, sm->case_id) == 0;
+}
+
+/* Start waiting runs on idle workers; switch bundles when nothing runs. */
+static void dispatch(struct agent *a)
+{
+    for (size_t i = 0; i < a->nheld;) {
+        struct held *h = &a->held[i];
+        if (h->worker >= 0) {
+            i++;
+            continue;
+        }
+        if (!serves(a, &h->sm)) {
+            if (busy_workers(a) > 0) { /* another job's runs first */
+                i++;
+                continue;
+            }
+            struct pr_error err;
+            if (serve_bundle(a, &h->sm, &err) < 0) {
+                fail_held(a, i, err.msg);
+                continue;
+            }
+        }
+        int w = -1;
+        for (int k = 0; k < a->nws && w < 0; k++)
+            if (a->ws[k] == WS_IDLE) w = k;
+        if (w < 0) {
+            i++;
+            continue;
+        }
+        struct wire_msg m;
+        struct strbuf scratch = {0};
+        struct pr_error err;
+        if (wire_decode(h->wire.data, h->wire.len, &m, &scratch, &err) < 0 || m.type != WIRE_RUN) {
+            sb_free(&scratch);
+            fail_held(a, i, "the run message is damaged");
+            continue;
+        }
+        struct run_request rq = {.key = m.key, .npar = m.npar, .values = m.values, .info = m.text};
+        int rc = a->tr.ops->submit(a->tr.impl, w, &rq, &err);
+        sb_free(&scratch);
+        if (rc < 0) {
+            a->ws[w] = WS_ABSENT;
+            continue; /* tried again on another worker */
+        }
+        a->ws[w] = WS_BUSY;
+        h->worker = w;
+        h->started = now_s();
+        i++;
+    }
+}
+
+/* Take new task messages from the poller. */
+static void take_messages(struct agent *a)
+{
+    struct sqs_message *qm;
+    size_t n = sqs_poller_take(a->poller, &qm);
+    for (size_t i = 0; i < n; i++) {
+        struct held h = {.qm = qm[i], .worker = -1};
+        struct pr_error err;
+        a->last_activity = now_s();
+        if (a->draining) { /* came after the stop: give it back */
+            const char *r = qm[i].receipt_handle;
+            release_receipts(a, &r, 1);
+            held_free(&h);
+            continue;
+        }
+        struct wire_msg m;
+        struct strbuf scratch = {0};
+        int ok = sqs_msg_decode(qm[i].body, &h.sm, &err) == 0 && h.sm.type == SQS_MSG_RUN;
+        if (ok && h.sm.payload_key) {
+            int got = s3_get(a->client, a->o.bucket, h.sm.payload_key, &h.sm.wire, &err);
+            if (got == 0) pr_error_set(&err, "payload %s is missing", h.sm.payload_key);
+            ok = got == 1;
+        }
+        if (ok && (wire_decode(h.sm.wire.data, h.sm.wire.len, &m, &scratch, &err) < 0 ||
+                   m.type != WIRE_RUN))
+            ok = 0;
+        sb_free(&scratch);
+        if (!ok) {
+            /* not ours to judge: left alone, it comes back after the visibility timeout and
+             * the queue's redrive policy moves it to the dead-letter queue in the end */
+            say(a, "message %s is not a pestrun run (%s); left to the dead-letter queue",
+                qm[i].message_id, err.msg);
+            held_free(&h);
+            continue;
+        }
+        h.key = m.key;
+        h.wire = h.sm.wire;
+        memset(&h.sm.wire, 0, sizeof(h.sm.wire));
+        h.next_beat = now_s() + a->vt / 2.0;
+        if (a->nheld == a->capheld) {
+            a->capheld = a->capheld ? a->capheld * 2 : 16;
+            a->held = xrealloc(a->held, a->capheld * sizeof(*a->held));
+        }
+        a->held[a->nheld++] = h;
+    }
+    free(qm);
+}
+
+static long held_by_worker(const struct agent *a, int w)
+{
+    for (size_t i = 0; i < a->nheld; i++)
+        if (a->held[i].worker == w) return (long)i;
+    return -1;
+}
+
+static void on_event(struct agent *a, struct tr_event *ev)
+{
+    long hi;
+    switch (ev->type) {
+    case TR_EV_WORKER_UP:
+        if (ev->worker >= 0 && ev->worker < a->nws) a->ws[ev->worker] = WS_IDLE;
+        break;
+    case TR_EV_WORKER_LOST:
+        if (ev->worker < 0 || ev->worker >= a->nws) break;
+        a->ws[ev->worker] = WS_ABSENT;
+        hi = held_by_worker(a, ev->worker);
+        if (hi >= 0) {
+            /* the worker died under this run (maybe the run killed it): back to the queue at
+             * once, so the redrive policy counts it */
+            say(a, "worker %d died running run %llu/%u (%s); its message goes back to the "
+                   "queue",
+                ev->worker, (unsigned long long)a->held[hi].key.batch, a->held[hi].key.run,
+                ev->detail);
+            release_held(a, (size_t)hi);
+        }
+        if (a->have_tr && local_respawns_left(&a->tr) == 0 && idle_workers(a) + busy_workers(a) == 0)
+            stop_workers(a); /* started again for the next run */
+        break;
+    case TR_EV_RESULT:
+        if (ev->worker < 0 || ev->worker >= a->nws) break;
+        a->ws[ev->worker] = WS_IDLE;
+        hi = held_by_worker(a, ev->worker);
+        if (hi < 0 || !run_key_eq(&a->held[hi].key, &ev->key)) break;
+        a->last_activity = now_s();
+        if (ev->result.status == RUN_CANCELLED) { /* killed by the drain */
+            release_held(a, (size_t)hi);
+            break;
+        }
+        if (ev->result.status == RUN_OK) {
+            a->runs_ok++;
+            a->sum_run_s += ev->result.seconds;
+        } else {
+            a->runs_failed++;
+        }
+        queue_result(a, (size_t)hi, &ev->result);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the loop                                                                                   */
+
+static void start_drain(struct agent *a)
+{
+    a->draining = 1;
+    a->drain_deadline = now_s() + a->o.drain_s;
+    sqs_poller_want(a->poller, 0);
+    /* others take over the runs not started, and those that cannot end in time */
+    double mean = a->runs_ok ? a->sum_run_s / (double)a->runs_ok : -1;
+    int kept = 0;
+    for (size_t i = 0; i < a->nheld;) {
+        struct held *h = &a->held[i];
+        if (h->worker < 0) {
+            release_held(a, i);
+            continue;
+        }
+        int fits = a->o.drain_s > 0 && (mean < 0 || h->started + mean <= a->drain_deadline);
+        if (!fits) {
+            a->tr.ops->cancel(a->tr.impl, h->worker, &h->key);
+            h->cancel_sent = 1;
+        } else {
+            kept++;
+        }
+        i++;
+    }
+    if (a->registry_key) {
+        struct pr_error err;
+        s3_delete(a->client, a->o.bucket, a->registry_key, &err);
+        free(a->registry_key);
+        a->registry_key = NULL;
+    }
+    say(a, "%s: stopping; %d run%s may finish within %.0fs, the others go back to the queue",
+        stop_signal == SIGINT ? "SIGINT" : "SIGTERM", kept, kept == 1 ? "" : "s", a->o.drain_s);
+}
+
+static void touch_health(struct agent *a)
+{
+    if (!a->o.health_file || now_s() < a->next_health) return;
+    int fd = open(a->o.health_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        futimens(fd, NULL);
+        close(fd);
+    }
+    a->next_health = now_s() + 10;
+}
+
+static int refresh_registry(struct agent *a, struct pr_error *err)
+{
+    if (a->draining || now_s() < a->next_registry) return 0;
+    if (registry_put(a->client, a->o.bucket, a->prefix, a->o.queue_url, a->id, a->slots,
+                     time(NULL) + REGISTRY_TTL_S, &a->registry_key, err) < 0)
+        return -1;
+    a->next_registry = now_s() + REGISTRY_REFRESH_S;
+    return 0;
+}
+
+static int setup(struct agent *a, struct pr_error *err)
+{
+    char host[64] = "agent";
+    gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '-';
+    char rnd[17];
+    sqs_new_job_id(rnd);
+    snprintf(a->id, sizeof(a->id), "%.40s-%d-%.4s", host, (int)getpid(), rnd);
+    a->prefix = xstrdup(a->o.prefix ? a->o.prefix : "pestrun");
+    while (*a->prefix && a->prefix[strlen(a->prefix) - 1] == '/')
+        a->prefix[strlen(a->prefix) - 1] = '\0';
+    a->slots = a->o.slots > 0 ? a->o.slots : sqs_agent_default_slots();
+    if (a->o.workdir) {
+        a->workroot = xstrdup(a->o.workdir);
+        if (mkdir(a->workroot, 0700) < 0 && errno != EEXIST)
+            return pr_error_set(err, "%s: cannot create the work folder: %s", a->workroot,
+                                strerror(errno));
+    } else {
+        a->workroot = pr_make_temp_dir(NULL, "pestrun-agent", err);
+        if (!a->workroot) return -1;
+        a->own_workroot = 1;
+    }
+    a->creds = aws_creds_chain_new();
+    a->client = aws_client_new(a->creds, NULL, err);
+    if (!a->client) return -1;
+    const char *names[] = {"VisibilityTimeout"};
+    cJSON *attrs = NULL;
+    if (sqs_get_attributes(a->client, a->o.queue_url, names, 1, &attrs, err) != 0)
+        return pr_error_prefix(err, "task queue %s", a->o.queue_url), -1;
+    const cJSON *vt = cJSON_GetObjectItemCaseSensitive(attrs, "VisibilityTimeout");
+    a->vt = cJSON_IsString(vt) ? atoi(vt->valuestring) : 30;
+    if (a->vt < 2) a->vt = 2;
+    cJSON_Delete(attrs);
+    if (refresh_registry(a, err) < 0) return pr_error_prefix(err, "bucket %s", a->o.bucket), -1;
+    a->poller = sqs_poller_start(a->creds, aws_client_region(a->client), a->o.queue_url, err);
+    if (!a->poller) return -1;
+    a->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (a->epfd < 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return pr_error_set(err, "epoll/pipe: %s", strerror(errno));
+    struct epoll_event e1 = {.events = EPOLLIN, .data.fd = sqs_poller_fd(a->poller)};
+    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = sig_pipe[0]};
+    epoll_ctl(a->epfd, EPOLL_CTL_ADD, e1.data.fd, &e1);
+    epoll_ctl(a->epfd, EPOLL_CTL_ADD, e2.data.fd, &e2);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void drain_sig_pipe(void)
+{
+    char buf[64];
+    while (read(sig_pipe[0], buf, sizeof(buf)) > 0)
+        ;
+}
+
+static double next_wake(const struct agent *a)
+{
+    double t = now_s() + 3600;
+    for (size_t i = 0; i < a->nheld; i++)
+        if (a->held[i].next_beat < t) t = a->held[i].next_beat;
+    if (!a->draining && a->next_registry < t) t = a->next_registry;
+    if (a->o.health_file && a->next_health < t) t = a->next_health;
+    if (a->ndels && a->dels_since + 0.5 < t) t = a->dels_since + 0.5;
+    if (a->draining && a->drain_deadline < t) t = a->drain_deadline;
+    if (a->o.idle_exit_s > 0 && a->nheld == 0 && a->last_activity + a->o.idle_exit_s < t)
+        t = a->last_activity + a->o.idle_exit_s;
+    return t;
+}
+
+static int loop(struct agent *a, struct pr_error *err)
+{
+    a->last_activity = now_s();
+    for (;;) {
+        if (stop_signal && !a->draining) start_drain(a);
+        dispatch(a);
+        flush_results(a);
+        heartbeats(a);
+        touch_health(a);
+        if (refresh_registry(a, err) < 0) say(a, "cannot renew the registration: %s", err->msg);
+        if (a->draining) {
+            if (a->nheld == 0) return 0;
+            if (now_s() >= a->drain_deadline) {
+                say(a, "drain time over: %zu run%s killed and returned to the queue", a->nheld,
+                    a->nheld == 1 ? "" : "s");
+                stop_workers(a);
+                while (a->nheld)
+                    release_held(a, 0);
+                return 0;
+            }
+        } else if (a->o.idle_exit_s > 0 && a->nheld == 0 && a->nout == 0 &&
+                   now_s() - a->last_activity >= a->o.idle_exit_s) {
+            say(a, "no run for %.0fs: exiting", a->o.idle_exit_s);
+            return 0;
+        }
+        char why[512];
+        if (sqs_poller_failures(a->poller, why, sizeof(why)) >= 10)
+            return pr_error_set(err, "cannot receive from %s: %s", a->o.queue_url, why);
+        int waiting = 0;
+        for (size_t i = 0; i < a->nheld; i++)
+            waiting += a->held[i].worker < 0;
+        int free_slots = a->have_tr ? idle_workers(a) : (a->nheld ? 0 : a->slots);
+        if (a->have_tr && idle_workers(a) + busy_workers(a) == 0 && a->nheld == 0)
+            free_slots = 0; /* workers still starting: their WORKER_UP comes first */
+        sqs_poller_want(a->poller, a->draining ? 0 : free_slots - waiting > 0 ? free_slots - waiting : 0);
+
+        double ms = (next_wake(a) - now_s()) * 1000.0;
+        int wait_ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms + 1;
+        struct tr_event ev;
+        int rc;
+        if (a->have_tr) {
+            rc = a->tr.ops->poll(a->tr.impl, &ev, wait_ms, a->epfd, err);
+            if (rc < 0) return -1;
+            if (rc == 1 && ev.type != TR_EV_EXTRA_FD) {
+                on_event(a, &ev);
+                continue;
+            }
+        } else {
+            struct pollfd p = {.fd = a->epfd, .events = POLLIN};
+            rc = poll(&p, 1, wait_ms);
+            if (rc < 0 && errno != EINTR) return pr_error_set(err, "poll: %s", strerror(errno));
+        }
+        drain_sig_pipe();
+        take_messages(a);
+    }
+}
+
+static void teardown(struct agent *a)
+{
+    if (a->poller) {
+        struct sqs_message *left;
+        size_t n;
+        sqs_poller_stop(a->poller, &left, &n);
+        for (size_t i = 0; i < n; i++) {
+            const char *r = left[i].receipt_handle;
+            release_receipts(a, &r, 1);
+        }
+        sqs_messages_free(left, n);
+    }
+    if (a->client) {
+        while (a->nheld)
+            release_held(a, 0);
+        flush_results(a);
+        flush_deletes(a, 1);
+        if (a->registry_key) {
+            struct pr_error err;
+            s3_delete(a->client, a->o.bucket, a->registry_key, &err);
+        }
+    }
+    stop_workers(a);
+    if (a->own_workroot && !a->o.keep_workdirs && a->workroot) {
+        struct pr_error err;
+        pr_remove_tree(a->workroot, &err);
+    }
+    say(a, "%lu runs done, %lu failed, %lu messages returned to the queue, %lu bundle%s "
+           "downloaded",
+        a->runs_ok, a->runs_failed, a->released, a->bundles, a->bundles == 1 ? "" : "s");
+    if (a->epfd > 0) close(a->epfd);
+    for (int k = 0; k < 2; k++)
+        if (sig_pipe[k] >= 0) {
+            close(sig_pipe[k]);
+            sig_pipe[k] = -1;
+        }
+    free(a->held);
+    free(a->out);
+    free(a->dels);
+    free(a->bundle_key);
+    free(a->registry_key);
+    free(a->workroot);
+    free(a->prefix);
+    aws_client_free(a->client);
+    aws_creds_provider_free(a->creds);
+}
+
+int sqs_agent_main(const struct sqs_agent_opts *o)
+{
+    struct agent a;
+    struct pr_error err;
+    memset(&a, 0, sizeof(a));
+    a.o = *o;
+    a.epfd = -1;
+    if (a.o.drain_s < 0) a.o.drain_s = 0;
+    int rc = setup(&a, &err);
+    if (rc == 0) {
+        say(&a, "%d slot%s on %s (bucket %s, prefix %s, visibility timeout %ds), work folder %s",
+            a.slots, a.slots == 1 ? "" : "s", o->queue_url, o->bucket, a.prefix, a.vt,
+            a.workroot);
+        rc = loop(&a, &err);
+    }
+    if (rc < 0) fprintf(stderr, "pestrun agent: %s\n", err.msg);
+    teardown(&a);
+    return rc < 0 ? 1 : 0;
+}
