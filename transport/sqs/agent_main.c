@@ -515,6 +515,7 @@ static void dispatch(struct agent *a)
 /* Take new task messages from the poller. */
 static void take_messages(struct agent *a)
 {
+    if (!a->poller) return;
     struct sqs_message *qm;
     size_t n = sqs_poller_take(a->poller, &qm);
     for (size_t i = 0; i < n; i++) {
@@ -620,7 +621,16 @@ static void start_drain(struct agent *a)
 {
     a->draining = 1;
     a->drain_deadline = now_s() + a->o.drain_s;
-    sqs_poller_want(a->poller, 0);
+    /* no more receiving: a long poll in progress is cut short, and what it got goes back */
+    struct sqs_message *left;
+    size_t nleft;
+    sqs_poller_stop(a->poller, &left, &nleft);
+    a->poller = NULL;
+    for (size_t i = 0; i < nleft; i++) {
+        const char *r = left[i].receipt_handle;
+        release_receipts(a, &r, 1);
+    }
+    sqs_messages_free(left, nleft);
     /* others take over the runs not started, and those that cannot end in time */
     double mean = a->runs_ok ? a->sum_run_s / (double)a->runs_ok : -1;
     int kept = 0;
@@ -772,7 +782,7 @@ static int loop(struct agent *a, struct pr_error *err)
             return 0;
         }
         char why[512];
-        if (sqs_poller_failures(a->poller, why, sizeof(why)) >= 10)
+        if (a->poller && sqs_poller_failures(a->poller, why, sizeof(why)) >= 10)
             return pr_error_set(err, "cannot receive from %s: %s", a->o.queue_url, why);
         int waiting = 0;
         for (size_t i = 0; i < a->nheld; i++)
@@ -865,7 +875,10 @@ int sqs_agent_main(const struct sqs_agent_opts *o)
             a.workroot);
         rc = loop(&a, &err);
     }
-    if (rc < 0) fprintf(stderr, "pestrun agent: %s\n", err.msg);
+    if (rc < 0) {
+        aws_creds_explain(a.creds, &err);
+        fprintf(stderr, "pestrun agent: %s\n", err.msg);
+    }
     teardown(&a);
     return rc < 0 ? 1 : 0;
 }

@@ -27,8 +27,8 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
-#define REFRESH_AHEAD_S 300    /* fetch again this long before the credentials expire */
-#define RETRY_AFTER_FAIL_S 30  /* a failed refresh of still valid credentials waits this long */
+#define REFRESH_AHEAD_S 300     /* fetch again this long before the credentials expire */
+#define RETRY_AFTER_FAIL_S 30   /* a failed refresh of still valid credentials waits this long */
 #define NO_EXPIRY_REFETCH_S 900 /* endpoint credentials without Expiration are fetched again */
 #define REPLY_MAX (64 * 1024)
 #define IMDS_ENDPOINT "http://169.254.169.254"
@@ -212,8 +212,9 @@ static void take_value(char **slot, const char *value)
  * the section is there, 0 when not. The text is modified. */
 static int ini_read_section(char *text, const char *section, struct profile_vals *v)
 {
-    static const char *const unsupported[] = {"role_arn", "credential_process", "sso_session",
-                                              "sso_start_url", "web_identity_token_file", NULL};
+    static const char *const unsupported[] = {
+        "role_arn",      "credential_process",      "sso_session",
+        "sso_start_url", "web_identity_token_file", NULL};
     int in = 0, found = 0;
     char *line = text, *next;
 
@@ -406,8 +407,8 @@ static int http_fetch(const char *method, const char *url, const char *const *he
 
 /* {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"} as ECS and IMDS send them.
  * Returns 0, or -1 with why. */
-static int creds_from_json(const char *body, const char *source, struct aws_creds *out,
-                           char *why, size_t whylen)
+static int creds_from_json(const char *body, const char *source, struct aws_creds *out, char *why,
+                           size_t whylen)
 {
     cJSON *j = cJSON_Parse(body);
     const cJSON *ak, *sk, *tok, *exp, *code;
@@ -427,8 +428,7 @@ static int creds_from_json(const char *body, const char *source, struct aws_cred
     sk = cJSON_GetObjectItemCaseSensitive(j, "SecretAccessKey");
     tok = cJSON_GetObjectItemCaseSensitive(j, "Token");
     exp = cJSON_GetObjectItemCaseSensitive(j, "Expiration");
-    if (!cJSON_IsString(ak) || !cJSON_IsString(sk) || !ak->valuestring[0] ||
-        !sk->valuestring[0]) {
+    if (!cJSON_IsString(ak) || !cJSON_IsString(sk) || !ak->valuestring[0] || !sk->valuestring[0]) {
         snprintf(why, whylen, "the reply lacks AccessKeyId or SecretAccessKey");
         goto done;
     }
@@ -492,15 +492,16 @@ static int from_profile(struct aws_creds *out, struct strbuf *why, struct pr_err
             set_creds(out, v.access_key, v.secret_key, v.token, 0, source);
             rc = 0;
         } else if ((v.access_key && *v.access_key) || (v.secret_key && *v.secret_key)) {
-            pr_error_set(err, "AWS credentials: [%s] in %s has %s but no %s", sections[i], shown,
-                         v.access_key && *v.access_key ? "aws_access_key_id"
-                                                       : "aws_secret_access_key",
-                         v.access_key && *v.access_key ? "aws_secret_access_key"
-                                                       : "aws_access_key_id");
+            pr_error_set(
+                err, "AWS credentials: [%s] in %s has %s but no %s", sections[i], shown,
+                v.access_key && *v.access_key ? "aws_access_key_id" : "aws_secret_access_key",
+                v.access_key && *v.access_key ? "aws_secret_access_key" : "aws_access_key_id");
             rc = -1;
         } else if (v.unsupported[0]) {
-            snprintf(reasons[i], sizeof(reasons[i]), "[%s] in %s uses %s, which pestrun does not "
-                     "support", sections[i], shown, v.unsupported);
+            snprintf(reasons[i], sizeof(reasons[i]),
+                     "[%s] in %s uses %s, which pestrun does not "
+                     "support",
+                     sections[i], shown, v.unsupported);
         } else {
             snprintf(reasons[i], sizeof(reasons[i]), "[%s] in %s has no aws_access_key_id",
                      sections[i], shown);
@@ -518,7 +519,7 @@ static int from_profile(struct aws_creds *out, struct strbuf *why, struct pr_err
 static int full_uri_allowed(const char *url)
 {
     static const char *const hosts[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
-                                        "localhost", "[::1]", NULL};
+                                        "localhost",     "[::1]",          NULL};
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;
     int ok = 0;
@@ -596,8 +597,9 @@ static int from_ecs(struct aws_creds *out, struct strbuf *why, int *temporary)
         goto done;
     }
     if (!rel && !full_uri_allowed(full)) {
-        why_add(why, "ECS: AWS_CONTAINER_CREDENTIALS_FULL_URI %s is neither https nor a loopback "
-                     "or container-agent address",
+        why_add(why,
+                "ECS: AWS_CONTAINER_CREDENTIALS_FULL_URI %s is neither https nor a loopback "
+                "or container-agent address",
                 shown);
         goto done;
     }

@@ -31,6 +31,11 @@ int aws_creds_get(struct aws_creds_provider *p, struct aws_creds *out, struct pr
  * next aws_creds_get fetches again. */
 void aws_creds_invalidate(struct aws_creds_provider *p);
 
+/* When err looks like the service refused the credentials (HTTP 403, a signature or token
+ * error), add which credentials were used: their source and access key id (never the
+ * secret), so the user knows which to fix. */
+void aws_creds_explain(struct aws_creds_provider *p, struct pr_error *err);
+
 /* The region: AWS_REGION, AWS_DEFAULT_REGION, the profile's "region" in the config file, or
  * NULL when none is set. Returns a malloc'd string. */
 char *aws_region_from_env(void);

@@ -60,8 +60,8 @@ struct xfer {
     long long sent;
     int read_errno;
     int write_errno;
-    long long written; /* bytes written to out_fd */
-    long status;       /* of the response being received */
+    long long written;     /* bytes written to out_fd */
+    long status;           /* of the response being received */
     char query_error[128]; /* x-amzn-query-error: the SQS Query-protocol error code */
     char error_type[128];  /* x-amzn-ErrorType */
     char bucket_region[64];
@@ -465,23 +465,23 @@ static int header_ok(const char *s)
     return strpbrk(s, "\r\n") == NULL;
 }
 
-/* Sign the request with cr and set every curl option of the attempt. *hdrs receives the
- * header list (free with curl_slist_free_all). Returns 0 or -1 with err. */
-static int prepare(struct aws_client *c, const struct aws_request *rq, const char *url,
-                   const char *sign_path, const char *host, const char *payload_hash,
-                   const struct aws_creds *cr, struct xfer *x, struct curl_slist **hdrs,
-                   struct pr_error *err)
+/* The request's headers, signed with cr, as a curl list (free with curl_slist_free_all); NULL
+ * with err when signing fails. Every header sent but Authorization is signed, except the
+ * ones curl adds on its own (User-Agent, Accept, Content-Length). */
+static struct curl_slist *signed_headers(struct aws_client *c, const struct aws_request *rq,
+                                         const char *sign_path, const char *host,
+                                         const char *payload_hash, const struct aws_creds *cr,
+                                         struct pr_error *err)
 {
-    CURL *h = c->curl;
     struct aws_kv *kv = xcalloc(rq->nheaders + 4, sizeof(*kv));
     struct sigv4_request sr = {0};
     struct sigv4_out so = {0};
     struct curl_slist *l = NULL;
+    struct strbuf line = {0};
     char date[32];
     size_t nkv = 0;
     time_t now = time(NULL) + c->skew;
     struct tm tm;
-    int rc = -1;
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
@@ -492,7 +492,6 @@ static int prepare(struct aws_client *c, const struct aws_request *rq, const cha
         kv[nkv++] = (struct aws_kv){"x-amz-content-sha256", payload_hash};
     for (size_t i = 0; i < rq->nheaders; i++)
         kv[nkv++] = rq->headers[i];
-
     sr.method = rq->method;
     sr.path = sign_path;
     sr.query = rq->query;
@@ -502,27 +501,33 @@ static int prepare(struct aws_client *c, const struct aws_request *rq, const cha
     sr.region = c->region;
     sr.service = rq->service;
     sr.now = now;
-    if (sigv4_sign(&sr, cr, &so, err) < 0) goto out;
+    if (sigv4_sign(&sr, cr, &so, err) == 0) {
+        for (size_t i = 0; i < nkv; i++) {
+            sb_reset(&line);
+            if (*kv[i].value)
+                sb_printf(&line, "%s: %s", kv[i].name, kv[i].value);
+            else
+                sb_printf(&line, "%s;", kv[i].name); /* curl's way to send an empty header */
+            l = curl_slist_append(l, line.data);
+        }
+        sb_reset(&line);
+        sb_printf(&line, "Authorization: %s", so.authorization);
+        l = curl_slist_append(l, line.data);
+        l = curl_slist_append(l, "Expect:"); /* no 100-continue round trip */
+        if (!find_header(rq, "Content-Type"))
+            l = curl_slist_append(l, "Content-Type:"); /* not curl's form type on a POST */
+    }
+    sb_free(&line);
+    sigv4_out_free(&so);
+    free(kv);
+    return l;
+}
 
-    for (size_t i = 0; i < nkv; i++) {
-        struct strbuf sb = {0};
-        if (*kv[i].value)
-            sb_printf(&sb, "%s: %s", kv[i].name, kv[i].value);
-        else
-            sb_printf(&sb, "%s;", kv[i].name); /* curl's way to send an empty header */
-        l = curl_slist_append(l, sb.data);
-        sb_free(&sb);
-    }
-    {
-        struct strbuf sb = {0};
-        sb_printf(&sb, "Authorization: %s", so.authorization);
-        l = curl_slist_append(l, sb.data);
-        sb_free(&sb);
-    }
-    l = curl_slist_append(l, "Expect:"); /* no 100-continue round trip */
-    if (!find_header(rq, "Content-Type"))
-        l = curl_slist_append(l, "Content-Type:"); /* not curl's form type on a POST */
-    *hdrs = l;
+/* Set every curl option of an attempt. */
+static void set_options(struct aws_client *c, const struct aws_request *rq, const char *url,
+                        struct curl_slist *headers, struct xfer *x)
+{
+    CURL *h = c->curl;
 
     curl_easy_reset(h); /* keeps the connection cache (in the multi handle) */
     c->errbuf[0] = '\0';
@@ -530,7 +535,7 @@ static int prepare(struct aws_client *c, const struct aws_request *rq, const cha
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "." and ".." segments */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -564,11 +569,6 @@ static int prepare(struct aws_client *c, const struct aws_request *rq, const cha
     } else {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
-    rc = 0;
-out:
-    sigv4_out_free(&so);
-    free(kv);
-    return rc;
 }
 
 /* Run the prepared transfer, waking every POLL_MS to look at the abort flag. */
@@ -610,19 +610,32 @@ static int in_list(const char *code, const char *const *list)
     return 0;
 }
 
-static const char *const throttle_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-    "EC2ThrottledException", NULL};
+static const char *const throttle_codes[] = {"Throttling",
+                                             "ThrottlingException",
+                                             "ThrottledException",
+                                             "RequestThrottledException",
+                                             "TooManyRequestsException",
+                                             "ProvisionedThroughputExceededException",
+                                             "TransactionInProgressException",
+                                             "RequestLimitExceeded",
+                                             "BandwidthLimitExceeded",
+                                             "LimitExceededException",
+                                             "RequestThrottled",
+                                             "SlowDown",
+                                             "PriorRequestNotComplete",
+                                             "EC2ThrottledException",
+                                             NULL};
 static const char *const transient_codes[] = {"RequestTimeout", "RequestTimeoutException",
                                               "InternalError", NULL};
 static const char *const expired_codes[] = {"ExpiredToken", "InvalidClientTokenId",
                                             "ExpiredTokenException", NULL};
-static const char *const skew_codes[] = {"RequestTimeTooSkewed", "RequestExpired",
-                                         "RequestInTheFuture", "InvalidSignatureException",
-                                         "SignatureDoesNotMatch", "AuthFailure", NULL};
+static const char *const skew_codes[] = {"RequestTimeTooSkewed",
+                                         "RequestExpired",
+                                         "RequestInTheFuture",
+                                         "InvalidSignatureException",
+                                         "SignatureDoesNotMatch",
+                                         "AuthFailure",
+                                         NULL};
 
 /* The error of an answer: its codes (the JSON protocol's and, for SQS, the Query protocol's
  * of x-amzn-query-error) and message. */
@@ -744,7 +757,8 @@ static int check_request(const struct aws_client *c, const struct aws_request *r
                          struct pr_error *err)
 {
     if (!rq || !rq->method || !rq->service || !rq->path || rq->path[0] != '/')
-        return pr_error_set(err, "aws_call: method, service and a path starting with '/' are needed");
+        return pr_error_set(err,
+                            "aws_call: method, service and a path starting with '/' are needed");
     if (!client_endpoint(c, rq->service))
         return pr_error_set(err, "aws_call: unknown service '%s'", rq->service);
     if (!rq->body && rq->body_len > 0 && (rq->body_fd < 0 || strcmp(rq->service, "s3") != 0))
@@ -779,147 +793,186 @@ static int rewind_out(const struct aws_request *rq, off_t start, long long writt
     return 0;
 }
 
+/* One aws_call across its attempts. */
+struct call {
+    struct aws_client *c;
+    const struct aws_request *rq;
+    struct aws_response *resp;
+    const struct endpoint *ep;
+    const char *svc, *op;
+    struct strbuf url, host, spath;
+    char hash[65];
+    int attempt, sent, refreshed, reskewed, spent, cost;
+    long long written; /* by the last attempt into out_fd */
+};
+
+enum outcome {
+    SUCCEEDED,  /* a 2xx answer */
+    ANSWERED,   /* another answer, final (err set) */
+    FAILED,     /* no answer, final (err set) */
+    RETRY,      /* retry after a backoff, at k->cost retry tokens */
+    RETRY_FREE, /* retry at once, off the attempt count (fresh credentials, clock skew) */
+};
+
+/* Why an attempt without an answer failed; the outcome. */
+static enum outcome no_answer(struct call *k, CURLcode cc, const struct xfer *x,
+                              struct pr_error *err)
+{
+    struct aws_client *c = k->c;
+
+    if (cc == CURLE_ABORTED_BY_CALLBACK && aborted(c)) {
+        pr_error_set(err, "%s %s: aborted", k->svc, k->op);
+        return FAILED;
+    }
+    if (cc == CURLE_WRITE_ERROR && x->write_errno) {
+        pr_error_set(err, "%s %s: cannot write the download: %s", k->svc, k->op,
+                     strerror(x->write_errno));
+        return FAILED;
+    }
+    if (cc == CURLE_ABORTED_BY_CALLBACK && x->read_errno) {
+        pr_error_set(err, "%s %s: cannot read the upload: %s", k->svc, k->op,
+                     x->read_errno == ENODATA ? "the file is shorter than expected"
+                                              : strerror(x->read_errno));
+        return FAILED;
+    }
+    k->cost = cc == CURLE_OPERATION_TIMEDOUT ? RETRY_COST_TIMEOUT : RETRY_COST;
+    if (retryable_curl(cc) && k->attempt < c->max_attempts && c->tokens >= k->cost) return RETRY;
+    pr_error_set(err, "%s %s: no answer from %s: %s (%d attempt%s%s)", k->svc, k->op, k->ep->url,
+                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc), k->sent, k->sent > 1 ? "s" : "",
+                 c->tokens < k->cost ? ", retry quota used up" : "");
+    return FAILED;
+}
+
+/* What to do after a non-2xx answer; err says why when it is final. */
+static enum outcome error_answer(struct call *k, const struct xfer *x, struct pr_error *err)
+{
+    struct aws_client *c = k->c;
+    struct answer_error ae;
+    struct strbuf m = {0};
+
+    parse_error(x, &ae);
+    snprintf(k->resp->error_code, sizeof(k->resp->error_code), "%s", ae.code);
+    if (!k->refreshed && code_in(&ae, expired_codes)) {
+        /* the cached credentials went stale: fetch them again, once */
+        aws_creds_invalidate(c->creds);
+        k->refreshed = 1;
+        return RETRY_FREE;
+    }
+    if (!k->reskewed && code_in(&ae, skew_codes) && x->server_date &&
+        labs((long)(x->server_date - (time(NULL) + c->skew))) > 240) {
+        c->skew = x->server_date - time(NULL); /* our clock is off: sign in the service's */
+        k->reskewed = 1;
+        return RETRY_FREE;
+    }
+    k->cost = RETRY_COST;
+    if ((retryable_status(x->status) || code_in(&ae, throttle_codes) ||
+         code_in(&ae, transient_codes)) &&
+        k->attempt < c->max_attempts && c->tokens >= k->cost)
+        return RETRY;
+    sb_printf(&m, "%s %s: HTTP %ld", k->svc, k->op, x->status);
+    if (ae.code[0]) sb_printf(&m, " %s", ae.code);
+    if (ae.message[0]) sb_printf(&m, ": %s", ae.message);
+    if (x->bucket_region[0] && strcmp(x->bucket_region, c->region) != 0)
+        sb_printf(&m, " (the bucket is in region %s, not %s)", x->bucket_region, c->region);
+    if (k->sent > 1) sb_printf(&m, " (after %d attempts)", k->sent);
+    pr_error_set(err, "%s", m.data);
+    sb_free(&m);
+    return ANSWERED;
+}
+
+static enum outcome attempt(struct call *k, struct pr_error *err)
+{
+    struct aws_client *c = k->c;
+    struct aws_response *resp = k->resp;
+    struct xfer x = {.c = c, .rq = k->rq, .resp = resp};
+    struct aws_creds cr = {0};
+    struct curl_slist *headers;
+    CURLcode cc;
+
+    if (aborted(c)) {
+        pr_error_set(err, "%s %s: aborted", k->svc, k->op);
+        return FAILED;
+    }
+    if (aws_creds_get(c->creds, &cr, err) < 0) {
+        pr_error_prefix(err, "%s %s", k->svc, k->op);
+        return FAILED;
+    }
+    headers = signed_headers(c, k->rq, k->spath.data, k->host.data, k->hash, &cr, err);
+    aws_creds_clear(&cr);
+    if (!headers) {
+        pr_error_prefix(err, "%s %s", k->svc, k->op);
+        return FAILED;
+    }
+    sb_reset(&resp->body);
+    resp->status = 0;
+    resp->etag[0] = resp->request_id[0] = resp->error_code[0] = '\0';
+    resp->content_length = -1;
+    set_options(c, k->rq, k->url.data, headers, &x);
+    k->attempt++;
+    k->sent++;
+    c->stats.requests++;
+    cc = perform(c);
+    curl_slist_free_all(headers);
+    k->written = x.written;
+    if (cc != CURLE_OK) return no_answer(k, cc, &x, err);
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    x.status = resp->status;
+    return resp->status >= 200 && resp->status < 300 ? SUCCEEDED : error_answer(k, &x, err);
+}
+
 int aws_call(struct aws_client *c, const struct aws_request *rq, struct aws_response *resp,
              struct pr_error *err)
 {
-    const struct endpoint *ep;
-    const char *svc, *op;
-    struct strbuf url = {0}, host = {0}, spath = {0};
-    struct aws_creds cr = {0};
-    struct answer_error ae;
-    char hash[65];
-    int attempt = 0, sent = 0, refreshed = 0, reskewed = 0, spent = 0, rc = -1;
+    struct call k = {.c = c, .rq = rq, .resp = resp};
     off_t out_start = -1;
+    int rc = -1, has_query;
 
     if (!c || !resp) return pr_error_set(err, "aws_call: no client or response");
     if (check_request(c, rq, err) < 0) return -1;
-    ep = client_endpoint(c, rq->service);
-    svc = service_label(rq->service);
-    op = operation_name(rq);
-    sb_printf(&host, "%s%s%s", rq->bucket ? rq->bucket : "", rq->bucket ? "." : "", ep->host_hdr);
-    sb_printf(&spath, "%s%s", ep->base_path, rq->path);
-    sb_printf(&url, "%s://%s%s%s%s%s%s", ep->scheme, rq->bucket ? rq->bucket : "",
-              rq->bucket ? "." : "", ep->hostport, spath.data, rq->query ? "?" : "",
-              rq->query ? rq->query : "");
-    payload_hash(rq, hash);
+    k.ep = client_endpoint(c, rq->service);
+    k.svc = service_label(rq->service);
+    k.op = operation_name(rq);
+    has_query = rq->query && *rq->query;
+    sb_printf(&k.host, "%s%s%s", rq->bucket ? rq->bucket : "", rq->bucket ? "." : "",
+              k.ep->host_hdr);
+    sb_printf(&k.spath, "%s%s", k.ep->base_path, rq->path);
+    sb_printf(&k.url, "%s://%s%s%s%s%s%s", k.ep->scheme, rq->bucket ? rq->bucket : "",
+              rq->bucket ? "." : "", k.ep->hostport, k.spath.data, has_query ? "?" : "",
+              has_query ? rq->query : "");
+    payload_hash(rq, k.hash);
     if (rq->out_fd > 0) out_start = lseek(rq->out_fd, 0, SEEK_CUR);
 
     for (;;) {
-        struct xfer x = {.c = c, .rq = rq, .resp = resp};
-        struct curl_slist *hdrs = NULL;
-        CURLcode cc;
-        int retry = 0, cost = RETRY_COST;
-
-        if (aborted(c)) {
-            pr_error_set(err, "%s %s: aborted", svc, op);
-            goto out;
+        enum outcome o = attempt(&k, err);
+        if (o == SUCCEEDED) {
+            /* the standard mode's quota: a success pays back what its retries cost */
+            c->tokens += k.spent ? k.spent : 1;
+            if (c->tokens > RETRY_TOKENS) c->tokens = RETRY_TOKENS;
+            rc = 0;
+            break;
         }
-        aws_creds_clear(&cr);
-        if (aws_creds_get(c->creds, &cr, err) < 0) {
-            pr_error_prefix(err, "%s %s", svc, op);
-            goto out;
+        if (o == ANSWERED) rc = 1;
+        if (o == ANSWERED || o == FAILED) break;
+        if (rewind_out(rq, out_start, k.written) < 0) {
+            pr_error_set(err, "%s %s: cannot retry: the download's output cannot be rewound", k.svc,
+                         k.op);
+            break;
         }
-        sb_reset(&resp->body);
-        resp->status = 0;
-        resp->etag[0] = resp->request_id[0] = resp->error_code[0] = '\0';
-        resp->content_length = -1;
-        if (prepare(c, rq, url.data, spath.data, host.data, hash, &cr, &x, &hdrs, err) < 0) {
-            curl_slist_free_all(hdrs);
-            pr_error_prefix(err, "%s %s", svc, op);
-            goto out;
-        }
-        attempt++;
-        sent++;
-        c->stats.requests++;
-        cc = perform(c);
-        curl_slist_free_all(hdrs);
-
-        if (cc == CURLE_ABORTED_BY_CALLBACK && aborted(c)) {
-            pr_error_set(err, "%s %s: aborted", svc, op);
-            goto out;
-        }
-        if (cc == CURLE_WRITE_ERROR && x.write_errno) {
-            pr_error_set(err, "%s %s: cannot write the download: %s", svc, op,
-                         strerror(x.write_errno));
-            goto out;
-        }
-        if (cc == CURLE_ABORTED_BY_CALLBACK && x.read_errno) {
-            pr_error_set(err, "%s %s: cannot read the upload: %s", svc, op,
-                         x.read_errno == ENODATA ? "the file is shorter than expected"
-                                                 : strerror(x.read_errno));
-            goto out;
-        }
-        if (cc != CURLE_OK) {
-            retry = retryable_curl(cc);
-            if (cc == CURLE_OPERATION_TIMEDOUT) cost = RETRY_COST_TIMEOUT;
-            if (!retry || attempt >= c->max_attempts || c->tokens < cost) {
-                pr_error_set(err, "%s %s: no answer from %s: %s (%d attempt%s)", svc, op, ep->url,
-                             c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc), sent,
-                             sent > 1 ? "s" : "");
-                goto out;
-            }
-        } else {
-            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-            if (resp->status >= 200 && resp->status < 300) {
-                c->tokens += spent ? spent : 1;
-                if (c->tokens > RETRY_TOKENS) c->tokens = RETRY_TOKENS;
-                rc = 0;
-                goto out;
-            }
-            x.status = resp->status;
-            parse_error(&x, &ae);
-            snprintf(resp->error_code, sizeof(resp->error_code), "%s", ae.code);
-            if (!refreshed && code_in(&ae, expired_codes)) {
-                /* the cached credentials went stale: fetch them again once, free of charge */
-                aws_creds_invalidate(c->creds);
-                refreshed = 1;
-                attempt--;
-                c->stats.retries++;
-                continue;
-            }
-            if (!reskewed && code_in(&ae, skew_codes) && x.server_date &&
-                labs((long)(x.server_date - (time(NULL) + c->skew))) > 240) {
-                c->skew = x.server_date - time(NULL); /* our clock is off: sign in theirs */
-                reskewed = 1;
-                attempt--;
-                c->stats.retries++;
-                continue;
-            }
-            retry = retryable_status(resp->status) || code_in(&ae, throttle_codes) ||
-                    code_in(&ae, transient_codes);
-            if (!retry || attempt >= c->max_attempts || c->tokens < cost) {
-                struct strbuf m = {0};
-                sb_printf(&m, "%s %s: HTTP %ld", svc, op, resp->status);
-                if (ae.code[0]) sb_printf(&m, " %s", ae.code);
-                if (ae.message[0]) sb_printf(&m, ": %s", ae.message);
-                if (x.bucket_region[0] && strcmp(x.bucket_region, c->region) != 0)
-                    sb_printf(&m, " (the bucket is in region %s, not %s)", x.bucket_region,
-                              c->region);
-                if (sent > 1) sb_printf(&m, " (after %d attempts)", sent);
-                pr_error_set(err, "%s", m.data);
-                sb_free(&m);
-                rc = 1;
-                goto out;
-            }
-        }
-        if (rewind_out(rq, out_start, x.written) < 0) {
-            pr_error_set(err, "%s %s: cannot retry: the download's output cannot be rewound",
-                         svc, op);
-            goto out;
-        }
-        c->tokens -= cost;
-        spent += cost;
         c->stats.retries++;
-        if (backoff(c, attempt) < 0) {
-            pr_error_set(err, "%s %s: aborted", svc, op);
-            goto out;
+        if (o == RETRY_FREE) {
+            k.attempt--;
+            continue;
+        }
+        c->tokens -= k.cost;
+        k.spent += k.cost;
+        if (backoff(c, k.attempt) < 0) {
+            pr_error_set(err, "%s %s: aborted", k.svc, k.op);
+            break;
         }
     }
-out:
-    aws_creds_clear(&cr);
-    sb_free(&url);
-    sb_free(&host);
-    sb_free(&spath);
+    sb_free(&k.url);
+    sb_free(&k.host);
+    sb_free(&k.spath);
     return rc;
 }
 
@@ -1016,10 +1069,10 @@ static size_t decode_entity(const char *p, const char *end, struct strbuf *sb)
         unsigned long cp = 0;
         if (d == semi) return 0;
         for (; d < semi; d++) {
-            int v = (*d >= '0' && *d <= '9')                ? *d - '0'
-                    : hex && (*d >= 'a' && *d <= 'f')       ? *d - 'a' + 10
-                    : hex && (*d >= 'A' && *d <= 'F')       ? *d - 'A' + 10
-                                                            : -1;
+            int v = (*d >= '0' && *d <= '9')          ? *d - '0'
+                    : hex && (*d >= 'a' && *d <= 'f') ? *d - 'a' + 10
+                    : hex && (*d >= 'A' && *d <= 'F') ? *d - 'A' + 10
+                                                      : -1;
             if (v < 0 || cp > 0x10FFFF) return 0;
             cp = cp * (hex ? 16 : 10) + (unsigned long)v;
         }

@@ -51,8 +51,8 @@ struct aws_request {
      * S3 virtual-host addressing, bucket (when not NULL) goes into the host name instead of
      * the path (the helpers in s3.c build this). */
     const char *bucket;
-    const char *path;  /* "/" or "/key" ... */
-    const char *query; /* without '?', NULL for none */
+    const char *path;             /* "/" or "/key" ... */
+    const char *query;            /* without '?', NULL for none */
     const struct aws_kv *headers; /* Content-Type, X-Amz-Target, ... (not Host/Authorization) */
     size_t nheaders;
     const void *body; /* NULL for none */
@@ -76,14 +76,18 @@ struct aws_response {
     char etag[128];       /* the ETag header, quotes kept */
     char request_id[128]; /* x-amzn-RequestId or x-amz-request-id */
     long long content_length;
-    char error_code[128]; /* the AWS error code parsed from an error body (JSON "__type" or XML
-                             <Code>), without any "prefix#" */
+    char error_code[128]; /* the AWS error code: SQS's x-amzn-query-error code when given
+                             ("AWS.SimpleQueueService.NonExistentQueue"), else the error body's
+                             (JSON "__type" without any "prefix#", or XML <Code>) */
 };
 
 void aws_response_init(struct aws_response *r);
 void aws_response_free(struct aws_response *r);
 
-/* Make the call, signing each attempt with fresh credentials. Returns 0 when the service
+/* Make the call, signing each attempt with fresh credentials. An answer that the credentials
+ * expired (ExpiredToken, InvalidClientTokenId, ExpiredTokenException) invalidates them at the
+ * provider and the call is made once more; so is one that the clock is off by more than 4
+ * minutes (the service's Date is used from then on). Returns 0 when the service
  * answered 2xx, 1 when it answered with another status after the retries (resp holds the
  * status and error code; err is set to "SERVICE OPERATION: HTTP 400 CODE: message"), -1 with
  * err set when no answer came (network, credentials, abort). */

@@ -52,7 +52,9 @@ struct sqs_master {
     size_t nvw;
     int target; /* slots the agents offer */
     int agents;
-    double next_registry, next_dlq;
+    double next_registry, next_dlq, started;
+    char **seen; /* agents that sent results */
+    size_t nseen;
     int waiting_said;
 
     struct evq events;
@@ -164,8 +166,9 @@ static void refresh_registry(struct sqs_master *m)
         free(folder);
         m->waiting_said = 1;
     }
-    /* often while nobody serves the queue, then now and then */
-    m->next_registry = t + (slots == 0 ? 2.0 : 20.0);
+    /* often while nobody serves the queue and in the first half minute (agents starting with
+     * the master), then now and then; at once when an agent not yet seen sends a result */
+    m->next_registry = t + (slots == 0 || t - m->started < 30 ? 2.0 : 15.0);
     adjust_workers(m);
 }
 
@@ -350,6 +353,15 @@ static int message_wire(struct sqs_master *m, struct sqs_msg *sm, struct pr_erro
     return rc < 0 ? -1 : 0;
 }
 
+static void note_agent(struct sqs_master *m, const char *agent)
+{
+    for (size_t i = 0; i < m->nseen; i++)
+        if (strcmp(m->seen[i], agent) == 0) return;
+    m->seen = xrealloc(m->seen, (m->nseen + 1) * sizeof(char *));
+    m->seen[m->nseen++] = xstrdup(agent);
+    m->next_registry = 0;
+}
+
 static void on_result_message(struct sqs_master *m, const struct sqs_message *qm)
 {
     struct sqs_msg sm;
@@ -389,6 +401,7 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         return;
     }
     if (sm.payload_key) s3_delete(m->client, m->bucket, sm.payload_key, &err);
+    note_agent(m, sm.agent);
     int wid;
     struct vworker *vw = busy_with(m, &w.key, &wid);
     if (!vw) {
@@ -484,6 +497,7 @@ static void take_results(struct sqs_master *m)
 {
     struct sqs_message *qm;
     size_t n = sqs_poller_take(m->poller, &qm);
+    sqs_poller_want(m->poller, SQS_MAX_BATCH); /* results are always welcome */
     for (size_t i = 0; i < n; i++)
         on_result_message(m, &qm[i]);
     sqs_messages_free(qm, n);
@@ -566,6 +580,9 @@ static void sqs_destroy(void *impl)
     for (size_t i = 0; i < m->nvw; i++)
         free(m->vw[i].payload_key);
     free(m->vw);
+    for (size_t i = 0; i < m->nseen; i++)
+        free(m->seen[i]);
+    free(m->seen);
     free(m->sends);
     free(m->send_worker);
     free(m->dels);
@@ -697,6 +714,7 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     m->bucket = xstrdup(o->bucket);
     m->pst_name = xstrdup(basename_of(pst_path(c)));
     sqs_new_job_id(m->job);
+    m->started = now_s();
     size_t np = pst_nparams(c), no = pst_nobs(c);
     const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
     for (size_t i = 0; i < np; i++)
@@ -728,6 +746,7 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     tr->impl = m;
     return 0;
 error:
+    aws_creds_explain(m->creds, err);
     sqs_destroy(m);
     return -1;
 }

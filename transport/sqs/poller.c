@@ -147,7 +147,9 @@ size_t sqs_poller_take(struct sqs_poller *p, struct sqs_message **out)
     *out = p->ready;
     p->ready = NULL;
     p->nready = p->capready = 0;
-    if (n) pthread_cond_signal(&p->cv); /* room for more */
+    /* what was taken fills the owner's room: no new receive until it says it has more */
+    p->want -= (int)n;
+    if (p->want < 0) p->want = 0;
     pthread_mutex_unlock(&p->mu);
     return n;
 }

@@ -22,7 +22,8 @@ int sqs_poller_fd(const struct sqs_poller *p);
 /* How many messages the owner can take now, counting those already waiting for it (0 pauses
  * receiving after the current long poll). */
 void sqs_poller_want(struct sqs_poller *p, int n);
-/* Take every waiting message (*out malloc'd, free with sqs_messages_free). Returns the count. */
+/* Take every waiting message (*out malloc'd, free with sqs_messages_free). Returns the count;
+ * want drops by as many, until the owner calls sqs_poller_want again. */
 size_t sqs_poller_take(struct sqs_poller *p, struct sqs_message **out);
 /* The number of receive calls that failed in a row (0 when the last succeeded) and the last
  * error's text. */

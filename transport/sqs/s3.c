@@ -54,12 +54,13 @@ static int s3_address(struct aws_client *c, const char *op, const char *bucket, 
 
     *path = NULL;
     if (!bucket_ok(bucket))
-        return pr_error_set(err, "S3 %s: '%s' is not a bucket name (3 to 63 lower-case letters, "
-                                 "digits, dots and hyphens)",
+        return pr_error_set(err,
+                            "S3 %s: '%s' is not a bucket name (3 to 63 lower-case letters, "
+                            "digits, dots and hyphens)",
                             op, bucket ? bucket : "(none)");
     if (key && (!*key || strlen(key) > S3_MAX_KEY))
-        return pr_error_set(err, "S3 %s: an object key is 1 to %d bytes (got %zu)", op,
-                            S3_MAX_KEY, strlen(key));
+        return pr_error_set(err, "S3 %s: an object key is 1 to %d bytes (got %zu)", op, S3_MAX_KEY,
+                            strlen(key));
     if (key) ek = aws_uri_encode(key, strlen(key), 1); /* '/' kept: encoded segment by segment */
     aws_client_endpoint(c, "s3", &is_override);
     if (is_override || !bucket_vhost_ok(bucket)) {
@@ -98,8 +99,8 @@ static size_t put_headers(const struct s3_put_opts *o, struct aws_kv h[3])
 {
     size_t n = 0;
 
-    h[n++] = (struct aws_kv){"Content-Type", o && o->content_type ? o->content_type
-                                                                  : "application/octet-stream"};
+    h[n++] = (struct aws_kv){"Content-Type",
+                             o && o->content_type ? o->content_type : "application/octet-stream"};
     if (o && (o->sse_kms || o->kms_key_id)) {
         h[n++] = (struct aws_kv){"x-amz-server-side-encryption", "aws:kms"};
         if (o->kms_key_id)
@@ -111,8 +112,8 @@ static size_t put_headers(const struct s3_put_opts *o, struct aws_kv h[3])
 /* ------------------------------------------------------------------------------------------ */
 /* single objects                                                                             */
 
-int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data,
-           size_t len, const struct s3_put_opts *o, struct pr_error *err)
+int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data, size_t len,
+           const struct s3_put_opts *o, struct pr_error *err)
 {
     struct aws_request rq;
     struct aws_response resp;
@@ -135,8 +136,8 @@ int s3_put(struct aws_client *c, const char *bucket, const char *key, const void
 }
 
 /* PutObject of len bytes of fd. */
-static int put_fd(struct aws_client *c, const char *bucket, const char *key, int fd,
-                  long long len, const struct s3_put_opts *o, struct pr_error *err)
+static int put_fd(struct aws_client *c, const char *bucket, const char *key, int fd, long long len,
+                  const struct s3_put_opts *o, struct pr_error *err)
 {
     struct aws_request rq;
     struct aws_response resp;
@@ -380,11 +381,20 @@ static void xml_escape(struct strbuf *sb, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sb_puts(sb, "&amp;"); break;
-        case '<': sb_puts(sb, "&lt;"); break;
-        case '>': sb_puts(sb, "&gt;"); break;
-        case '"': sb_puts(sb, "&quot;"); break;
-        default: sb_putc(sb, *s);
+        case '&':
+            sb_puts(sb, "&amp;");
+            break;
+        case '<':
+            sb_puts(sb, "&lt;");
+            break;
+        case '>':
+            sb_puts(sb, "&gt;");
+            break;
+        case '"':
+            sb_puts(sb, "&quot;");
+            break;
+        default:
+            sb_putc(sb, *s);
         }
     }
 }
@@ -495,7 +505,8 @@ int s3_put_file(struct aws_client *c, const char *bucket, const char *key, const
 
     if (!path) return pr_error_set(err, "S3 PutObject: no file");
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return pr_error_set(err, "S3 PutObject: %s: cannot open: %s", path, strerror(errno));
+    if (fd < 0)
+        return pr_error_set(err, "S3 PutObject: %s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return pr_error_set(err, "S3 PutObject: %s: not a regular file", path);
@@ -613,8 +624,7 @@ int s3_list_n(struct aws_client *c, const char *bucket, const char *prefix, int 
 }
 
 int s3_list(struct aws_client *c, const char *bucket, const char *prefix,
-            int (*fn)(void *ctx, const char *key, long long size), void *ctx,
-            struct pr_error *err)
+            int (*fn)(void *ctx, const char *key, long long size), void *ctx, struct pr_error *err)
 {
     return s3_list_n(c, bucket, prefix, 0, fn, ctx, err);
 }

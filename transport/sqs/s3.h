@@ -18,8 +18,8 @@ struct s3_put_opts {
 };
 
 /* PutObject of a memory buffer (x-amz-content-sha256 = the body's hash). */
-int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data,
-           size_t len, const struct s3_put_opts *o, struct pr_error *err);
+int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data, size_t len,
+           const struct s3_put_opts *o, struct pr_error *err);
 /* Upload a file: one PutObject, or a multipart upload (Create, UploadPart each S3_PART_SIZE,
  * Complete; Abort on failure) above S3_MULTIPART_THRESHOLD. */
 int s3_put_file(struct aws_client *c, const char *bucket, const char *key, const char *path,
@@ -37,8 +37,7 @@ int s3_head(struct aws_client *c, const char *bucket, const char *key, long long
 /* ListObjectsV2 of every key under prefix (following continuation tokens): fn is called per
  * key; a non-zero return from fn stops the listing (and is returned). -1 with err. */
 int s3_list(struct aws_client *c, const char *bucket, const char *prefix,
-            int (*fn)(void *ctx, const char *key, long long size), void *ctx,
-            struct pr_error *err);
+            int (*fn)(void *ctx, const char *key, long long size), void *ctx, struct pr_error *err);
 /* s3_list asking for at most max_keys keys a page (1 to 1000; 0: the service's 1000). */
 int s3_list_n(struct aws_client *c, const char *bucket, const char *prefix, int max_keys,
               int (*fn)(void *ctx, const char *key, long long size), void *ctx,

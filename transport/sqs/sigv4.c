@@ -205,8 +205,8 @@ static int parse_amz_date(const char *v, char out[17])
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n != 16 || v[8] != 'T' || v[15] != 'Z') return -1;
-    if (digits(v, 4, &y) || digits(v + 4, 2, &mo) || digits(v + 6, 2, &d) ||
-        digits(v + 9, 2, &h) || digits(v + 11, 2, &mi) || digits(v + 13, 2, &s))
+    if (digits(v, 4, &y) || digits(v + 4, 2, &mo) || digits(v + 6, 2, &d) || digits(v + 9, 2, &h) ||
+        digits(v + 11, 2, &mi) || digits(v + 13, 2, &s))
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
     memcpy(out, v, 16);
@@ -260,8 +260,9 @@ static int append_value(struct strbuf *sb, const char *name, const char *v, stru
             if (*q == '\r' && q[1] == '\n') q++;
             if (q[1] == '\0') break; /* a trailing line break is trimmed like a space */
             if (q[1] != ' ' && q[1] != '\t') {
-                return pr_error_set(err, "sigv4: header %s: a line break not followed by a "
-                                         "space or tab",
+                return pr_error_set(err,
+                                    "sigv4: header %s: a line break not followed by a "
+                                    "space or tab",
                                     name);
             }
             pending_space = 1;
@@ -428,7 +429,7 @@ static void qlist_free(struct qlist *q)
 }
 
 static const char *const presign_params[] = {
-    "X-Amz-Algorithm",  "X-Amz-Credential",     "X-Amz-Date",      "X-Amz-Expires",
+    "X-Amz-Algorithm",     "X-Amz-Credential",     "X-Amz-Date",      "X-Amz-Expires",
     "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature", NULL};
 
 /* Split the query into canonical pairs ("a" alone is "a="; empty pieces are skipped). With
@@ -590,8 +591,8 @@ error:
     return -1;
 }
 
-int sigv4_sign(const struct sigv4_request *rq, const struct aws_creds *creds,
-               struct sigv4_out *out, struct pr_error *err)
+int sigv4_sign(const struct sigv4_request *rq, const struct aws_creds *creds, struct sigv4_out *out,
+               struct pr_error *err)
 {
     struct strbuf scope = {0}, signed_hdrs = {0}, query = {0}, auth = {0};
 
@@ -613,8 +614,8 @@ int sigv4_sign(const struct sigv4_request *rq, const struct aws_creds *creds,
     return 0;
 }
 
-char *sigv4_presign(const struct sigv4_request *rq, const struct aws_creds *creds,
-                    int expires_s, struct sigv4_out *out, struct pr_error *err)
+char *sigv4_presign(const struct sigv4_request *rq, const struct aws_creds *creds, int expires_s,
+                    struct sigv4_out *out, struct pr_error *err)
 {
     struct strbuf scope = {0}, signed_hdrs = {0}, query = {0};
     struct sigv4_out local;

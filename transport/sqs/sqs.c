@@ -109,8 +109,9 @@ static int batch_result(const char *op, const cJSON *ans, size_t n, const char *
             md5_hex(bodies[i], want);
             if (strcasecmp(md5, want) != 0) {
                 if (!rc)
-                    pr_error_set(err, "SQS %s: entry %d: the service's MD5 of the body differs "
-                                      "from ours (the message was altered in transit)",
+                    pr_error_set(err,
+                                 "SQS %s: entry %d: the service's MD5 of the body differs "
+                                 "from ours (the message was altered in transit)",
                                  op, i);
                 rc = 1;
                 continue;
@@ -148,8 +149,8 @@ static int check_batch(const char *op, const char *queue_url, const void *items,
     return 0;
 }
 
-int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *const *bodies,
-                   size_t n, int *ok, struct pr_error *err)
+int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *const *bodies, size_t n,
+                   int *ok, struct pr_error *err)
 {
     cJSON *req, *entries, *ans;
     size_t total = 0;
@@ -159,14 +160,16 @@ int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *cons
     for (size_t i = 0; i < n; i++) {
         size_t len = bodies[i] ? strlen(bodies[i]) : 0;
         if (len == 0 || len > SQS_MAX_MESSAGE_BYTES)
-            return pr_error_set(err, "SQS SendMessageBatch: entry %zu: a body must hold 1 to %d "
-                                     "bytes (got %zu)",
+            return pr_error_set(err,
+                                "SQS SendMessageBatch: entry %zu: a body must hold 1 to %d "
+                                "bytes (got %zu)",
                                 i, SQS_MAX_MESSAGE_BYTES, len);
         total += len;
     }
     if (total > SQS_MAX_MESSAGE_BYTES)
-        return pr_error_set(err, "SQS SendMessageBatch: %zu bytes in all, above the %d a batch "
-                                 "may carry",
+        return pr_error_set(err,
+                            "SQS SendMessageBatch: %zu bytes in all, above the %d a batch "
+                            "may carry",
                             total, SQS_MAX_MESSAGE_BYTES);
     req = new_request(queue_url);
     entries = cJSON_AddArrayToObject(req, "Entries");
@@ -212,8 +215,8 @@ static int parse_message(const cJSON *j, struct sqs_message *m)
     return 0;
 }
 
-int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s,
-                int visibility_s, struct sqs_message **out, size_t *n, struct pr_error *err)
+int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s, int visibility_s,
+                struct sqs_message **out, size_t *n, struct pr_error *err)
 {
     static const char *const attrs[] = {"ApproximateReceiveCount",
                                         "ApproximateFirstReceiveTimestamp"};
@@ -223,8 +226,9 @@ int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s
     size_t count = 0;
 
     if (!out || !n || !queue_url || max < 1 || max > SQS_MAX_BATCH || wait_s < 0 || wait_s > 20)
-        return pr_error_set(err, "SQS ReceiveMessage: need a queue URL, 1 to %d messages and a "
-                                 "wait of 0 to 20 s (got %d and %d)",
+        return pr_error_set(err,
+                            "SQS ReceiveMessage: need a queue URL, 1 to %d messages and a "
+                            "wait of 0 to 20 s (got %d and %d)",
                             SQS_MAX_BATCH, max, wait_s);
     *out = NULL;
     *n = 0;
@@ -244,8 +248,9 @@ int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s
         if (parse_message(j, &m[count]) < 0) {
             sqs_messages_free(m, count + 1);
             cJSON_Delete(ans);
-            return pr_error_set(err, "SQS ReceiveMessage: message %zu of the answer lacks a "
-                                     "MessageId, ReceiptHandle or Body",
+            return pr_error_set(err,
+                                "SQS ReceiveMessage: message %zu of the answer lacks a "
+                                "MessageId, ReceiptHandle or Body",
                                 count);
         }
         count++;
@@ -296,8 +301,9 @@ int sqs_change_visibility_batch(struct aws_client *c, const char *queue_url,
                                 struct pr_error *err)
 {
     if (timeout_s < 0 || timeout_s > 43200)
-        return pr_error_set(err, "SQS ChangeMessageVisibilityBatch: a visibility timeout is 0 "
-                                 "to 43200 s (got %d)",
+        return pr_error_set(err,
+                            "SQS ChangeMessageVisibilityBatch: a visibility timeout is 0 "
+                            "to 43200 s (got %d)",
                             timeout_s);
     return receipt_batch(c, "ChangeMessageVisibilityBatch", queue_url, receipts, n, timeout_s, ok,
                          err);
@@ -324,8 +330,8 @@ int sqs_get_attributes(struct aws_client *c, const char *queue_url, const char *
     return 0;
 }
 
-int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account,
-                      char **url, struct pr_error *err)
+int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account, char **url,
+                      struct pr_error *err)
 {
     cJSON *req, *ans;
     const char *u;
