@@ -22,7 +22,7 @@ curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_I
   -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/bench" >/dev/null
 make_case "$W/c" "./model 2" 2
 make_model "$W/c"
-cd "$W/c"
+cd "$W/c" || exit 1
 sweep_input in.csv "$rows"
 t0=$(now); "$PESTRUN" sweep case.pst --in in.csv --out local.csv -j 4 --no-pin -q --journal j.l; t1=$(now)
 for a in 1 2; do
@@ -35,9 +35,9 @@ t2=$(now)
 "$PESTRUN" sweep case.pst --in in.csv --out sqs.csv --transport sqs --queue-url "$tq" \
   --result-queue-url "$rq" --bucket bench -q --journal j.s; t3=$(now)
 stats=$(curl -sf "$AWS_ENDPOINT_URL/__stats")
-kill -TERM $(jobs -p) 2>/dev/null; wait 2>/dev/null || true
+jobs -p | xargs -r kill -TERM 2>/dev/null; wait 2>/dev/null || true
 cmp -s local.csv sqs.csv || { echo "SQS and local outputs differ"; exit 1; }
-downloads=$(grep -c "downloaded" "$W"/a?.log | awk -F: '{s+=$2} END {print s}')
+downloads=$(grep -c "bundle .* downloaded and extracted" "$W"/a?.log | awk -F: '{s+=$2} END {print s}')
 echo "$stats" | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)

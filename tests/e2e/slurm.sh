@@ -18,7 +18,7 @@ chmod +x "$T/g/count.sh"
 sed -i 's#^\./gwflow$#./count.sh#' "$T/g/gwflow.pst"
 submit() {
   (cd "$T" && timeout 300 sbatch --wait --ntasks=3 --overcommit --output="$T/job.%j.out" \
-    --export=ALL,PESTRUN_CASE="$T/g/gwflow.pst",PESTRUN_BIN="$PESTRUN",PESTRUN_ARGS=-q \
+    --export="ALL,PESTRUN_CASE=$T/g/gwflow.pst,PESTRUN_BIN=$PESTRUN,PESTRUN_ARGS=-q" \
     "$SRC/slurm/pestrun.sbatch" >"$T/sbatch.out" 2>&1)
 }
 submit; expect_eq "sbatch --wait exit" $? 0

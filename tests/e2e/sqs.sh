@@ -35,6 +35,7 @@ curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_I
   -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/runs" >/dev/null && ok || fail "create bucket"
 
 AGENTS=()
+declare -A PID
 start_agent() { # NAME TASKQUEUE [extra options]
   local name=$1 q=$2
   shift 2
@@ -42,7 +43,7 @@ start_agent() { # NAME TASKQUEUE [extra options]
   "$PESTRUN" agent --queue-url "$q" --bucket runs --slots 1 --no-pin --workdir "$T/agents/$name" \
     "$@" >"$T/agents/$name.log" 2>&1 &
   AGENTS+=($!)
-  eval "PID_$name=$!"
+  PID[$name]=$!
 }
 stop_agents() {
   for p in "${AGENTS[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -107,7 +108,7 @@ timeout 300 "$PESTRUN" sweep rosen.pst --in k_in.csv --out k.csv --transport sqs
 master=$!
 for _ in $(seq 100); do [ "$(wc -l <"$T/starts.log")" -ge 1 ] && break; sleep 0.1; done
 victim=$(head -1 "$T/starts.log" | awk '{print $2}')
-case $victim in */k1/*) kill -9 "$PID_k1" ;; *) kill -9 "$PID_k2" ;; esac
+case $victim in */k1/*) kill -9 "${PID[k1]}" ;; *) kill -9 "${PID[k2]}" ;; esac
 wait $master
 expect_eq "sweep after kill -9 of an agent" $? 0
 expect_eq "rows after kill -9" "$(grep -c '^[0-9]' k.csv)" 4
@@ -131,7 +132,7 @@ timeout 300 "$PESTRUN" sweep rosen.pst --in t_in.csv --out t.csv --transport sqs
 master=$!
 for _ in $(seq 100); do [ "$(wc -l <"$T/starts.log")" -ge 2 ] && break; sleep 0.1; done
 victim=$(head -1 "$T/starts.log" | awk '{print $2}')
-for a in t1 t2 t3; do case $victim in */$a/*) eval "kill -TERM \$PID_$a" ;; esac; done
+for a in t1 t2 t3; do case $victim in */$a/*) kill -TERM "${PID[$a]}" ;; esac; done
 term_at=$(date +%s.%N)
 wait $master
 expect_eq "sweep after SIGTERM of an agent" $? 0
