@@ -45,9 +45,11 @@ start_agent() { # NAME TASKQUEUE [extra options]
   AGENTS+=($!)
   PID[$name]=$!
 }
-stop_agents() {
-  for p in "${AGENTS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${AGENTS[@]}"; do wait "$p" 2>/dev/null; done
+stop_agents() { # every agent still running stops cleanly on SIGTERM (exit 0)
+  local p alive=()
+  for p in "${AGENTS[@]}"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+  for p in "${alive[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${alive[@]}"; do wait "$p"; expect_eq "agent $p exit after SIGTERM" $? 0; done
   AGENTS=()
 }
 
@@ -83,6 +85,31 @@ cp rosen rosen.pst par.dat.tpl out.dat.ins "$T/glm_sqs/"
 for ext in par rei iobj jcb; do
   cmp -s "$T/glm_local/rosen.$ext" "$T/glm_sqs/rosen.$ext" && ok || fail "glm .$ext differs between local and sqs"
 done
+
+# Results bigger than an SQS message (30,000 observations: 240 KB of doubles) travel through S3
+mkdir -p "$T/big"
+(
+  cd "$T/big" || exit 1
+  printf 'ptf ~\n~     x      ~\n' >in.tpl
+  { echo "pif ~"; for i in $(seq 30000); do echo "l1 !o$i!"; done; } >out.ins
+  {
+    printf 'pcf\n* control data\nrestart estimation\n1 30000 1 0 1\n1 1 single point 1\n'
+    printf '10.0 -2.0 0.3 0.01 10\n10.0 10.0 0.001\n0.1\n0 0.005 4 4 0.005 4\n0 0 0\n'
+    printf '* parameter groups\ng relative 0.01 0.0001 switch 2.0 parabolic\n'
+    printf '* parameter data\nx none relative 1.0 -1e10 1e10 g 1.0 0.0 1\n'
+    printf '* observation groups\nobs\n* observation data\n'
+    for i in $(seq 30000); do echo "o$i 0.0 1.0 obs"; done
+    printf '* model command line\n./model.sh\n* model input/output\nin.tpl in.dat\nout.ins out.dat\n'
+  } >big.pst
+  printf '#!/bin/sh\nawk -v x="$(cat in.dat)" '"'"'BEGIN { for (i = 1; i <= 30000; i++) printf "%%.10e\\n", x * i }'"'"' >out.dat\n' >model.sh
+  chmod +x model.sh
+  printf 'run_id,x\n0,1.5\n1,-2.25\n2,3.125\n' >in.csv
+)
+(cd "$T/big" && "$PESTRUN" sweep big.pst --in in.csv --out local.csv -j 2 -q --journal l.sj) || fail "local sweep of the big case"
+(cd "$T/big" && timeout 300 "$PESTRUN" sweep big.pst --in in.csv --out sqs.csv --transport sqs --queue-url "$TQ" \
+  --result-queue-url "$RQ" --bucket runs --journal s.sj -q) || fail "sqs sweep of the big case"
+cmp -s "$T/big/local.csv" "$T/big/sqs.csv" && ok || fail "big results through S3 differ from local"
+expect_eq "big sweep rows" "$(wc -l <"$T/big/sqs.csv")" 4
 stop_agents
 grep -q "runs done" "$T/agents/a1.log" && ok || fail "agent summary missing: $(tail -2 "$T/agents/a1.log")"
 
@@ -108,7 +135,10 @@ timeout 300 "$PESTRUN" sweep rosen.pst --in k_in.csv --out k.csv --transport sqs
 master=$!
 for _ in $(seq 100); do [ "$(wc -l <"$T/starts.log")" -ge 1 ] && break; sleep 0.1; done
 victim=$(head -1 "$T/starts.log" | awk '{print $2}')
-case $victim in */k1/*) kill -9 "${PID[k1]}" ;; *) kill -9 "${PID[k2]}" ;; esac
+case $victim in */k1/*) killed=${PID[k1]} ;; *) killed=${PID[k2]} ;; esac
+kill -9 "$killed"
+wait "$killed" 2>/dev/null
+AGENTS=("${AGENTS[@]/$killed/}")
 wait $master
 expect_eq "sweep after kill -9 of an agent" $? 0
 expect_eq "rows after kill -9" "$(grep -c '^[0-9]' k.csv)" 4
@@ -233,4 +263,6 @@ expect_eq "wrong credentials exit" $? 1
 expect_grep "signature error" "SignatureDoesNotMatch" w.log
 expect_grep "credential source named" "environment" w.log
 if grep -q Zq8wrongSecretKey w.log; then fail "the secret appears in the error"; else ok; fi
+# no sanitizer report from any agent (the test runs in the ASan build too)
+if grep -lE 'AddressSanitizer|LeakSanitizer|runtime error' "$T"/agents/*.log; then fail "sanitizer reports in agent logs"; else ok; fi
 done_testing

@@ -790,7 +790,7 @@ static int loop(struct agent *a, struct pr_error *err)
         int free_slots = a->have_tr ? idle_workers(a) : (a->nheld ? 0 : a->slots);
         if (a->have_tr && idle_workers(a) + busy_workers(a) == 0 && a->nheld == 0)
             free_slots = 0; /* workers still starting: their WORKER_UP comes first */
-        sqs_poller_want(a->poller, a->draining ? 0 : free_slots - waiting > 0 ? free_slots - waiting : 0);
+        if (a->poller) sqs_poller_want(a->poller, free_slots > waiting ? free_slots - waiting : 0);
 
         double ms = (next_wake(a) - now_s()) * 1000.0;
         int wait_ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms + 1;

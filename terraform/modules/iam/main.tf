@@ -1,5 +1,6 @@
 # Least privilege. The agent task role reaches only its task queue (receive), its result queue
-# (send) and its bucket prefix (bundles/ and jobs/) - no "*" resource anywhere. The task
+# (send) and its bucket prefix (bundles/ and jobs/ to read, agents/ for its slot record) - no
+# "*" resource anywhere. The task
 # execution role pulls the image and writes the agents' logs. The master instance role has the
 # agent's permissions plus what a master does: send runs, read results and dead letters, keep
 # cases and results under its prefix, and scale its own ECS service - no other.
@@ -32,6 +33,13 @@ locals {
       Effect   = "Allow"
       Action   = ["s3:PutObject"]
       Resource = ["${local.objects}/jobs/*"]
+    },
+    {
+      # each agent keeps a record of its slots under agents/ (the master counts them)
+      Sid      = "RegisterSlots"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:DeleteObject"]
+      Resource = ["${local.objects}/agents/*"]
     },
     ], length(local.kms) == 0 ? [] : [{
       Sid      = "UseTheKey"
@@ -67,7 +75,7 @@ locals {
       {
         Sid      = "OwnPrefixObjects"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         Resource = ["${local.objects}/*"]
       },
       {
