@@ -135,7 +135,7 @@ run "iam_least_privilege" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.agent_task.policy).Statement : s.Resource])) == toset([
       "arn:aws:sqs:eu-west-1:123456789012:t-tasks", "arn:aws:sqs:eu-west-1:123456789012:t-results",
-    "arn:aws:s3:::b/p/bundles/*", "arn:aws:s3:::b/p/jobs/*"])
+    "arn:aws:s3:::b/p/bundles/*", "arn:aws:s3:::b/p/jobs/*", "arn:aws:s3:::b/p/agents/*"])
     error_message = "the agent role reaches beyond its queues and bucket prefix"
   }
   assert {
