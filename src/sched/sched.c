@@ -1,10 +1,14 @@
 #include "sched.h"
 
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../util/strbuf.h"
 
@@ -18,7 +22,13 @@ struct worker {
     double start;
 };
 
-enum run_state { R_WAITING, R_QUEUED, R_RUNNING, R_DONE, R_FAILED };
+/* R_GONE: a streamed run that was cancelled, or a free stream slot */
+enum run_state { R_WAITING, R_QUEUED, R_RUNNING, R_DONE, R_FAILED, R_GONE };
+
+static int run_ended(enum run_state st)
+{
+    return st == R_DONE || st == R_FAILED || st == R_GONE;
+}
 
 struct brun {
     enum run_state state;
@@ -69,6 +79,20 @@ struct sched {
     struct reason_count *reasons;
     size_t nreasons;
     char last_lost[300]; /* why the last worker was lost */
+
+    /* streaming (sched_stream_*): the "batch" is a growing table of slots, reused once their
+     * run was reported or cancelled and no worker is busy on them */
+    int streaming;
+    struct sched_stream_opts sopts;
+    int saved_max_run_fail;
+    double *svalues;
+    char **sinfo;
+    size_t *free_slots;
+    size_t nfree, capfree;
+    size_t handed; /* pending results already handed to the caller */
+    int stream_fd, stream_epoll;
+    size_t stream_submitted, stream_cancelled;
+    size_t stream_workers; /* live workers last reported */
 };
 
 static double mono_now(void *ctx)
@@ -127,6 +151,7 @@ static void free_batch(struct sched *s)
 void sched_destroy(struct sched *s)
 {
     if (!s) return;
+    if (s->streaming) sched_stream_end(s);
     free_batch(s);
     free(s->pending);
     free(s->pending_index);
@@ -329,7 +354,7 @@ static int finish_run(struct sched *s, size_t run, const struct run_result *res,
     const double *values = s->values + run * s->npar;
     int ok = res->status == RUN_OK;
 
-    if (s->journal &&
+    if (s->journal && !s->streaming &&
         journal_append(s->journal, values, ok, ok ? res->processed : NULL, ok ? res->obs : NULL,
                        res->seconds, ok ? NULL : res->reason, err) < 0)
         return -1;
@@ -384,8 +409,8 @@ static int on_result(struct sched *s, int wid, struct run_result *res, struct pr
     }
     size_t run = res->key.run;
     struct brun *r = &s->runs[run];
-    if (r->state == R_DONE || r->state == R_FAILED) {
-        s->results_dropped++; /* another copy finished first */
+    if (run_ended(r->state)) {
+        s->results_dropped++; /* another copy finished first, or the run was cancelled */
         return 0;
     }
     if (was_killing) /* killed as overdue: already counted when the kill was decided */
@@ -550,7 +575,7 @@ static void stop_batch(struct sched *s)
             w->state = W_IDLE;
             /* a model that finished before the cancel reached it: a completed run, kept */
             if (ev.result.status == RUN_OK && ev.key.batch == s->batch && ev.key.run < s->n &&
-                s->runs[ev.key.run].state != R_DONE && s->runs[ev.key.run].state != R_FAILED) {
+                !run_ended(s->runs[ev.key.run].state)) {
                 ev.result.key = ev.key;
                 finish_run(s, ev.key.run, &ev.result, &e);
             }
@@ -678,7 +703,7 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
 void sched_stats(const struct sched *s, struct sched_stats_view *v)
 {
     memset(v, 0, sizeof(*v));
-    v->batch_total = s->n;
+    v->batch_total = s->streaming ? s->stream_submitted : s->n;
     v->batch_done = s->done_count;
     v->batch_failed = s->failed_count;
     for (size_t i = 0; s->runs && i < s->n; i++)
@@ -697,7 +722,8 @@ void sched_stats(const struct sched *s, struct sched_stats_view *v)
     v->max_run_s = s->max_run_s;
     v->busy_s = s->busy_s;
     v->elapsed_s = now(s) - s->created;
-    size_t left = s->n - s->done_count - s->failed_count;
+    size_t left =
+        v->batch_total - s->done_count - s->failed_count - (s->streaming ? s->stream_cancelled : 0);
     if (v->mean_run_s > 0 && v->workers_alive > 0)
         v->eta_s = v->mean_run_s * (double)left / (double)v->workers_alive;
     else
@@ -719,4 +745,232 @@ const char *sched_failure_reason(const struct sched *s, size_t i, size_t *runs)
     if (i >= s->nreasons) return NULL;
     if (runs) *runs = s->reasons[i].runs;
     return s->reasons[i].reason;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* streaming                                                                                  */
+
+int sched_stream_begin(struct sched *s, const struct sched_stream_opts *o, struct pr_error *err)
+{
+    int extra = s->cfg.extra_fd;
+
+    if (s->streaming) sched_stream_end(s);
+    free_batch(s);
+    s->batch++;
+    s->n = 0;
+    s->done_count = s->failed_count = 0;
+    s->sopts = *o;
+    s->stream_epoll = -1;
+    s->stream_fd = o->watch_fd >= 0 ? o->watch_fd : extra;
+    if (o->watch_fd >= 0 && extra >= 0) {
+        /* the transports watch one extra fd: an epoll set of both becomes readable with either */
+        s->stream_epoll = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event a = {.events = EPOLLIN, .data.fd = extra};
+        struct epoll_event b = {.events = EPOLLIN, .data.fd = o->watch_fd};
+        if (s->stream_epoll < 0 || epoll_ctl(s->stream_epoll, EPOLL_CTL_ADD, extra, &a) < 0 ||
+            epoll_ctl(s->stream_epoll, EPOLL_CTL_ADD, o->watch_fd, &b) < 0) {
+            pr_error_set(err, "epoll: %s", strerror(errno));
+            if (s->stream_epoll >= 0) close(s->stream_epoll);
+            s->stream_epoll = -1;
+            return -1;
+        }
+        s->stream_fd = s->stream_epoll;
+    }
+    s->saved_max_run_fail = s->cfg.max_run_fail;
+    if (o->max_run_fail > 0) s->cfg.max_run_fail = o->max_run_fail;
+    s->stream_submitted = s->stream_cancelled = 0;
+    s->handed = 0;
+    s->stream_workers = 0;
+    s->streaming = 1;
+    return 0;
+}
+
+static int slot_busy(const struct sched *s, size_t slot)
+{
+    for (size_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i].state == W_BUSY && s->workers[i].key.batch == s->batch &&
+            s->workers[i].run == slot)
+            return 1;
+    return 0;
+}
+
+static void free_slot(struct sched *s, size_t slot)
+{
+    s->runs[slot].state = R_GONE;
+    free(s->sinfo[slot]);
+    s->sinfo[slot] = NULL;
+    if (s->nfree == s->capfree) {
+        s->capfree = s->capfree ? 2 * s->capfree : 16;
+        s->free_slots = xrealloc(s->free_slots, s->capfree * sizeof(size_t));
+    }
+    s->free_slots[s->nfree++] = slot;
+}
+
+/* A free slot no worker is still busy on (a killed copy may not have confirmed yet), or a new
+ * one: a slot's keys restart at attempt 0, so it must not be reused while a copy could answer. */
+static size_t take_slot(struct sched *s)
+{
+    for (size_t i = 0; i < s->nfree; i++) {
+        size_t slot = s->free_slots[i];
+        if (slot_busy(s, slot)) continue;
+        s->free_slots[i] = s->free_slots[--s->nfree];
+        return slot;
+    }
+    size_t slot = s->n++;
+    s->runs = xrealloc(s->runs, s->n * sizeof(*s->runs));
+    s->svalues = xrealloc(s->svalues, (s->n * s->npar + 1) * sizeof(double));
+    s->sinfo = xrealloc(s->sinfo, s->n * sizeof(char *));
+    memset(&s->runs[slot], 0, sizeof(s->runs[slot]));
+    s->runs[slot].failed_on = xcalloc((size_t)s->cfg.max_run_fail, sizeof(int));
+    s->sinfo[slot] = NULL;
+    s->values = s->svalues;
+    s->info = (const char *const *)s->sinfo;
+    return slot;
+}
+
+size_t sched_stream_submit(struct sched *s, const double *values, const char *info)
+{
+    size_t slot = take_slot(s);
+    struct brun *r = &s->runs[slot];
+    int *failed_on = r->failed_on;
+
+    free(r->last_reason);
+    memset(r, 0, sizeof(*r));
+    r->failed_on = failed_on;
+    memcpy(s->svalues + slot * s->npar, values, s->npar * sizeof(double));
+    s->sinfo[slot] = info ? xstrdup(info) : NULL;
+    s->stream_submitted++;
+    queue_push(s, slot, 0);
+    return slot;
+}
+
+void sched_stream_cancel(struct sched *s, size_t id)
+{
+    if (!s->streaming || id >= s->n || run_ended(s->runs[id].state)) return;
+    cancel_other_copies(s, id, -1);
+    s->stream_cancelled++;
+    free_slot(s, id);
+}
+
+size_t sched_stream_outstanding(const struct sched *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        k += !run_ended(s->runs[i].state);
+    return k + s->npending - s->handed;
+}
+
+/* Hand out the next finished run; the previous one's slot becomes free. */
+static int take_pending(struct sched *s, struct sched_stream_event *ev)
+{
+    if (s->handed > 0) {
+        free_result(&s->pending[s->handed - 1]);
+        free_slot(s, s->pending_index[s->handed - 1]);
+    }
+    if (s->handed == s->npending) {
+        s->npending = s->handed = 0;
+        return 0;
+    }
+    ev->type = SCHED_STREAM_RESULT;
+    ev->id = s->pending_index[s->handed];
+    ev->result = s->pending[s->handed];
+    s->handed++;
+    return 1;
+}
+
+/* After the combined fd woke the transport's poll: which of the two is readable. */
+static int ready_fds(const struct sched *s, int *extra_ready, int *watch_ready)
+{
+    struct pollfd p[2] = {{.fd = s->cfg.extra_fd, .events = POLLIN},
+                          {.fd = s->sopts.watch_fd, .events = POLLIN}};
+    if (poll(p, 2, 0) < 0) return -1;
+    *extra_ready = p[0].fd >= 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
+    *watch_ready = p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR));
+    return 0;
+}
+
+int sched_stream_poll(struct sched *s, int timeout_ms, struct sched_stream_event *ev,
+                      struct pr_error *err)
+{
+    double deadline = timeout_ms < 0 ? -1 : now(s) + timeout_ms / 1000.0;
+
+    memset(ev, 0, sizeof(*ev));
+    for (;;) {
+        if (take_pending(s, ev)) return 1;
+        if (stop_requested(s)) {
+            ev->type = SCHED_STREAM_STOP;
+            return 1;
+        }
+        dispatch(s, err);
+        double wait = s->cfg.progress_interval_s;
+        if (s->sopts.overdue) {
+            double next = check_overdue(s, err);
+            if (next < 0) return -1;
+            dispatch(s, err);
+            if (next < wait) wait = next;
+            if (s->npending) continue; /* a run was given up on */
+        }
+        if (deadline >= 0 && deadline - now(s) < wait) wait = deadline - now(s);
+        if (wait > 60.0) wait = 60.0;
+        int t = wait <= 0 ? 0 : (int)(wait * 1000.0) + 1;
+        struct tr_event tev;
+        int got = s->tr.ops->poll(s->tr.impl, &tev, t, s->stream_fd, err);
+        if (got < 0) return -1;
+        if (got > 0 && tev.type == TR_EV_EXTRA_FD) {
+            int extra = 0, watch = 0;
+            if (s->stream_epoll < 0) {
+                extra = s->stream_fd == s->cfg.extra_fd;
+                watch = !extra;
+            } else if (ready_fds(s, &extra, &watch) < 0) {
+                return pr_error_set(err, "poll: %s", strerror(errno));
+            }
+            if (extra && s->cfg.on_extra_fd && s->cfg.on_extra_fd(s->cfg.ctx)) {
+                ev->type = SCHED_STREAM_STOP;
+                return 1;
+            }
+            if (watch) {
+                ev->type = SCHED_STREAM_FD;
+                return 1;
+            }
+        } else if (got > 0) {
+            if (handle_event(s, &tev, err) < 0) return -1;
+            size_t alive = workers_in(s, W_IDLE) + workers_in(s, W_BUSY);
+            if (alive != s->stream_workers && !s->npending) {
+                s->stream_workers = alive;
+                ev->type = SCHED_STREAM_WORKERS;
+                ev->workers = alive;
+                return 1;
+            }
+        }
+        progress(s, 0);
+        if (deadline >= 0 && now(s) >= deadline && s->npending == 0) return 0;
+    }
+}
+
+void sched_stream_end(struct sched *s)
+{
+    if (!s->streaming) return;
+    if (s->handed > 0) free_result(&s->pending[s->handed - 1]);
+    s->handed = 0;
+    stop_batch(s);
+    for (size_t i = 0; i < s->npending; i++)
+        free_result(&s->pending[i]);
+    s->npending = 0;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->sinfo[i]);
+    free_batch(s); /* frees runs and their failed_on, with s->n slots */
+    s->n = 0;
+    free(s->svalues);
+    free(s->sinfo);
+    free(s->free_slots);
+    s->svalues = NULL;
+    s->sinfo = NULL;
+    s->free_slots = NULL;
+    s->nfree = s->capfree = 0;
+    s->values = NULL;
+    s->info = NULL;
+    if (s->stream_epoll >= 0) close(s->stream_epoll);
+    s->stream_epoll = -1;
+    s->cfg.max_run_fail = s->saved_max_run_fail;
+    s->streaming = 0;
 }

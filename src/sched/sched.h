@@ -91,4 +91,52 @@ const char *sched_failure_reason(const struct sched *s, size_t i, size_t *runs);
 /* Why the last worker was lost ("worker 3: ..."), or NULL when none was. */
 const char *sched_last_lost(const struct sched *s);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Streaming: runs arrive one at a time (e.g. from a PEST++ master over PANTHER) instead of as a
+ * batch. The same promises hold (lost workers' runs re-queued, failed runs retried up to
+ * max_run_fail, first result wins), except that nothing is journaled: whoever submits the runs
+ * keeps the books. Between sched_stream_begin and sched_stream_end, sched_run_batch must not
+ * be called. */
+
+struct sched_stream_opts {
+    int max_run_fail; /* attempts per run; <= 0: the scheduler's max_run_fail */
+    int overdue;      /* 1: duplicate and give up on overdue runs as in a batch; 0: never */
+    int watch_fd;     /* a caller's fd watched with the transport (and the config's extra_fd);
+                         -1: none */
+};
+
+enum sched_stream_event_type {
+    SCHED_STREAM_RESULT = 1,  /* a run ended (ok, or failed for good) */
+    SCHED_STREAM_FD = 2,      /* watch_fd is readable */
+    SCHED_STREAM_STOP = 3,    /* the stop flag was set, or the config's extra fd asked to stop */
+    SCHED_STREAM_WORKERS = 4, /* the number of live workers changed (workers says how many) */
+};
+
+struct sched_stream_event {
+    enum sched_stream_event_type type;
+    size_t id;                /* RESULT: the id sched_stream_submit returned */
+    struct run_result result; /* RESULT: arrays owned by the scheduler until the next poll */
+    size_t workers;           /* WORKERS: workers alive now */
+};
+
+/* Enter streaming mode (ends any batch state). Returns 0, or -1 with err set when the fds
+ * cannot be combined (epoll). */
+int sched_stream_begin(struct sched *s, const struct sched_stream_opts *o, struct pr_error *err);
+/* Queue one run with model-space values (npar, copied) and an info text (copied; may be NULL).
+ * Returns its id; ids are reused only after the run was reported or cancelled. */
+size_t sched_stream_submit(struct sched *s, const double *values, const char *info);
+/* Forget run id (not yet reported): a queued run is dropped, running copies are killed (their
+ * results are ignored). Nothing is reported for it. An unknown id is ignored. */
+void sched_stream_cancel(struct sched *s, size_t id);
+/* Dispatch queued runs and wait up to timeout_ms (-1: no limit) for an event. Returns 1 with
+ * *ev filled, 0 when the time ran out, -1 with err set on a fatal transport error (no worker
+ * left). Blocks in poll() on the transport's fds, watch_fd and the config's extra_fd. */
+int sched_stream_poll(struct sched *s, int timeout_ms, struct sched_stream_event *ev,
+                      struct pr_error *err);
+/* Runs submitted and not yet reported nor cancelled. */
+size_t sched_stream_outstanding(const struct sched *s);
+/* Leave streaming mode: running copies are cancelled (waiting up to 10 s for the workers to
+ * confirm) and unreported results are dropped. */
+void sched_stream_end(struct sched *s);
+
 #endif
