@@ -229,7 +229,7 @@ int cmd_panther(int argc, char **argv)
     int opt, rc = 2, allow_remote = 0;
     struct pst_case *c = NULL;
     struct names *pn = NULL, *on = NULL;
-    char journal[4096], cwd[4096];
+    char cwd[4096];
 
     memset(&b, 0, sizeof(b));
     b.epfd = -1;
@@ -279,12 +279,7 @@ int cmd_panther(int argc, char **argv)
     if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "pestrun");
     for (char *p = cwd; *p; p++) /* the master drops an agent whose RUNDIR is not printable */
         if ((unsigned char)*p < 32 || (unsigned char)*p > 126) *p = '?';
-    /* The scheduler journals nothing while streaming; the engine's journal is a scratch file,
-     * so that no CASE.journal of another command is replaced. */
-    const char *tmp = getenv("TMPDIR");
-    snprintf(journal, sizeof(journal), "%s/pestrun-panther.%d.journal", tmp && *tmp ? tmp : "/tmp",
-             (int)getpid());
-    eo.journal_path = journal;
+    eo.no_journal = 1; /* the PEST++ master keeps the books of its runs */
 
     struct engine *e = engine_start(c, argv[optind], &eo, &err);
     if (!e) {
@@ -292,7 +287,6 @@ int cmd_panther(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    unlink(journal);
     rc = 1;
     pn = case_names(c, 0);
     on = case_names(c, 1);

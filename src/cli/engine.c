@@ -366,13 +366,17 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         onames[i] = pst_obs(c, i)->name;
     journal_path =
         o->journal_path ? xstrdup(o->journal_path) : cli_case_output(pst_path, "journal");
-    e->journal =
-        journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no, o->resume, err);
-    if (!e->journal) goto error;
-    if (o->resume && !o->quiet && !o->json)
+    if (!o->no_journal) {
+        e->journal = journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no,
+                                  o->resume, err);
+        if (!e->journal) goto error;
+    }
+    if (!e->journal) {
+        /* nothing to report */
+    } else if (o->resume && !o->quiet && !o->json)
         fprintf(stderr, "resuming: %zu completed runs in %s\n", journal_count_ok(e->journal),
                 journal_path);
-    if (journal_truncated(e->journal) && !o->quiet)
+    if (e->journal && journal_truncated(e->journal) && !o->quiet)
         fprintf(stderr, "pestrun: %zu torn or damaged records were cut off the end of %s\n",
                 journal_truncated(e->journal), journal_path);
 

@@ -27,6 +27,7 @@ struct engine_opts {
     struct runner_opts ropts;
     int resume;
     const char *journal_path; /* NULL: CASE.journal beside the control file */
+    int no_journal;           /* keep no journal (the caller's master keeps the books) */
     int quiet;
     int json;
     /* --transport sqs */

@@ -94,4 +94,42 @@ if command -v mpirun >/dev/null; then
     echo "mpirun cannot start ranks here: MPI part skipped"
   fi
 fi
+
+# 5. on the SQS transport: 2 pestrun agents (1 slot each) behind the SQS/S3 emulator
+if command -v node >/dev/null && command -v npm >/dev/null && [ -x "$SRC/tests/aws/emulators.sh" ]; then
+  export EMU_STATE=$T/emu
+  if exports=$("$SRC/tests/aws/emulators.sh" start 2>"$T/emu.log"); then
+    trap 'kill $(jobs -p) 2>/dev/null; "$SRC/tests/aws/emulators.sh" stop >/dev/null 2>&1; rm -rf "$T"' EXIT
+    eval "$exports"
+    sqs() {
+      curl -sf --aws-sigv4 "aws:amz:${AWS_REGION}:sqs" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "X-Amz-Target: AmazonSQS.$1" -H 'Content-Type: application/x-amz-json-1.0' -d "$2" "$AWS_ENDPOINT_URL"
+    }
+    qurl() { sed -E 's/.*"QueueUrl":"([^"]*)".*/\1/'; }
+    tq=$(sqs CreateQueue '{"QueueName":"pth-tasks"}' | qurl)
+    rq=$(sqs CreateQueue '{"QueueName":"pth-results"}' | qurl)
+    curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+      -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/pth" >/dev/null || fail "create bucket"
+    agents=()
+    for a in 1 2; do
+      "$PESTRUN" agent --queue-url "$tq" --bucket pth --slots 1 --no-pin --workdir "$T/agent$a" >"$T/agent$a.log" 2>&1 &
+      agents+=($!)
+    done
+    start_master basic --agents 2
+    timeout 300 "$PESTRUN" panther rosen.pst --master "127.0.0.1:$port" --transport sqs --queue-url "$tq" \
+      --result-queue-url "$rq" --bucket pth >sqs.out 2>sqs.err
+    expect_eq "bridge on the SQS transport" $? 0
+    wait $mpid
+    rc=$?
+    expect_eq "master's checks (SQS agents)" $rc 0
+    [ $rc = 0 ] || { tail -20 "$T/master.basic.log"; tail -20 sqs.err; }
+    kill -TERM "${agents[@]}" 2>/dev/null
+    wait "${agents[@]}" 2>/dev/null
+    "$SRC/tests/aws/emulators.sh" stop >/dev/null 2>&1
+  else
+    fail "emulators did not start: $(tail -2 "$T/emu.log")"
+  fi
+else
+  echo "no node/npm: SQS part skipped"
+fi
 done_testing
