@@ -14,15 +14,10 @@
 #include "pest/outputs.h"
 #include "util/strbuf.h"
 #include "util/text.h"
+#include "util/clock.h"
 
 #include <time.h>
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Everything one calibration holds: small (parameters, one Jacobian, a few candidates). */
 struct glm {
@@ -114,7 +109,7 @@ static int open_outputs(struct glm *g, struct pr_error *err)
     g->ipar = fopen(p_ipar, "w");
     g->iruns = fopen(p_iruns, "w");
     free(p_iruns);
-    g->t0 = wall_s();
+    g->t0 = pr_now_s();
     int rc = 0;
     if (!g->rec || !g->iobj || !g->ipar || !g->iruns)
         rc = pr_error_set(err, "cannot write the outputs beside %s (%s, %s, %s)", g->pst_path,
@@ -150,7 +145,7 @@ static void write_iteration_rows(struct glm *g, int iter)
         fprintf(g->iobj, ",%.6g", groups[k]);
     fputc('\n', g->iobj);
     fflush(g->iobj);
-    fprintf(g->iruns, "%d,%zu,%.3f,%.6g\n", iter, g->runs, wall_s() - g->t0, g->center);
+    fprintf(g->iruns, "%d,%zu,%.3f,%.6g\n", iter, g->runs, pr_now_s() - g->t0, g->center);
     fflush(g->iruns);
     fprintf(g->ipar, "%d", iter);
     for (size_t i = 0; i < g->npar; i++)

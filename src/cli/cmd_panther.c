@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "panther/agent.h"
 #include "util/strbuf.h"
+#include "util/clock.h"
 
 struct bridge {
     struct sched *sched;
@@ -27,12 +28,6 @@ struct bridge {
     size_t ok, failed;
 };
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void panther_usage(FILE *out)
 {
@@ -121,7 +116,7 @@ static void add_agents(struct bridge *b, size_t want)
             b->run_of = xrealloc(b->run_of, (size_t)b->cap * sizeof(*b->run_of));
         }
         b->run_of[b->nagents] = -1;
-        b->agents[b->nagents] = panther_agent_create(&b->cfg, b->nagents, mono());
+        b->agents[b->nagents] = panther_agent_create(&b->cfg, b->nagents, pr_now_s());
         b->nagents++;
     }
 }
@@ -135,7 +130,7 @@ static void on_result(struct bridge *b, const struct sched_stream_event *ev)
                 b->ok++;
             else
                 b->failed++;
-            panther_agent_finish(b->agents[k], &ev->result, mono());
+            panther_agent_finish(b->agents[k], &ev->result, pr_now_s());
             return;
         }
 }
@@ -145,20 +140,20 @@ static void on_sockets(struct bridge *b)
     struct epoll_event evs[64];
     int n = epoll_wait(b->epfd, evs, 64, 0);
     for (int i = 0; i < n; i++)
-        panther_agent_io(evs[i].data.ptr, evs[i].events, mono());
+        panther_agent_io(evs[i].data.ptr, evs[i].events, pr_now_s());
 }
 
 /* Timers due now; returns the milliseconds to the next one (-1: none). */
 static int run_timers(struct bridge *b)
 {
-    double next = HUGE_VAL, t = mono();
+    double next = HUGE_VAL, t = pr_now_s();
     for (int k = 0; k < b->nagents; k++) {
         if (panther_agent_next_timer(b->agents[k]) <= t) panther_agent_timer(b->agents[k], t);
         double at = panther_agent_next_timer(b->agents[k]);
         if (at < next) next = at;
     }
     if (next == HUGE_VAL) return -1;
-    double ms = (next - mono()) * 1000.0;
+    double ms = (next - pr_now_s()) * 1000.0;
     return ms <= 0 ? 0 : (ms > 60000 ? 60000 : (int)ms + 1);
 }
 

@@ -17,6 +17,7 @@
 #include "../pest/tpl.h"
 #include "../util/strbuf.h"
 #include "../util/text.h"
+#include "util/clock.h"
 
 extern char **environ;
 
@@ -58,12 +59,6 @@ struct model_runner {
     int dry_pending; /* a dry run started and not yet stepped */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static char *work_path(const struct model_runner *r, const char *name)
 {
@@ -388,7 +383,7 @@ static int spawn_command(struct model_runner *r, struct pr_error *err)
 int runner_start(struct model_runner *r, const double *model_values, struct pr_error *err)
 {
     if (r->running) return pr_error_set(err, "a model run is already in progress");
-    r->start = now_s();
+    r->start = pr_now_s();
     r->deadline = r->opts.timeout_s > 0 ? r->start + r->opts.timeout_s : 0;
     r->next_cmd = 0;
     r->kill_reason[0] = '\0';
@@ -428,7 +423,7 @@ int runner_pid(const struct model_runner *r)
 int runner_timeout_ms(const struct model_runner *r)
 {
     if (!r->running || r->deadline <= 0) return -1;
-    double left = r->deadline - now_s();
+    double left = r->deadline - pr_now_s();
     return left <= 0 ? 0 : (int)(left * 1000.0) + 1;
 }
 
@@ -517,7 +512,7 @@ int runner_step(struct model_runner *r, struct pr_error *err)
     if (!r->running)
         return pr_error_set(err, "%s",
                             r->kill_reason[0] ? r->kill_reason : "no model run in progress");
-    if (r->deadline > 0 && now_s() >= r->deadline) {
+    if (r->deadline > 0 && pr_now_s() >= r->deadline) {
         char why[128];
         snprintf(why, sizeof(why),
                  "the model ran longer than the time limit of %g s; its "
@@ -541,7 +536,7 @@ int runner_step(struct model_runner *r, struct pr_error *err)
         return 1;
     }
     if (read_outputs(r, err) < 0) return -1;
-    r->seconds = now_s() - r->start;
+    r->seconds = pr_now_s() - r->start;
     return 0;
 }
 

@@ -33,8 +33,25 @@ int evq_pop(struct evq *q, struct tr_event *out)
     return 1;
 }
 
+void evq_return(struct evq *q)
+{
+    free(q->lent.processed);
+    free(q->lent.obs);
+    free(q->lent.reason);
+    memset(&q->lent, 0, sizeof(q->lent));
+}
+
+int evq_lend(struct evq *q, struct tr_event *out)
+{
+    evq_return(q);
+    if (!evq_pop(q, out)) return 0;
+    q->lent = out->result;
+    return 1;
+}
+
 void evq_free(struct evq *q)
 {
+    evq_return(q);
     for (size_t i = 0; i < q->len; i++) {
         struct tr_event *ev = &q->ev[(q->head + i) % q->cap];
         free(ev->result.processed);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../util/strbuf.h"
+#include "../util/clock.h"
 
 enum worker_state { W_ABSENT, W_IDLE, W_BUSY };
 
@@ -97,10 +98,8 @@ struct sched {
 
 static double mono_now(void *ctx)
 {
-    struct timespec ts;
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return pr_now_s();
 }
 
 static double now(const struct sched *s)

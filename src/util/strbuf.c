@@ -112,3 +112,29 @@ char *sb_take(struct strbuf *sb)
     sb->len = sb->cap = 0;
     return p;
 }
+
+void sb_put_xml(struct strbuf *sb, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        switch (ch) {
+        case '&':
+            sb_puts(sb, "&amp;");
+            break;
+        case '<':
+            sb_puts(sb, "&lt;");
+            break;
+        case '>':
+            sb_puts(sb, "&gt;");
+            break;
+        case '"':
+            sb_puts(sb, "&quot;");
+            break;
+        case '\'':
+            sb_puts(sb, "&#39;");
+            break;
+        default:
+            if (ch >= 0x20 || ch == '\n' || ch == '\t') sb_putc(sb, (char)ch);
+        }
+    }
+}

@@ -18,6 +18,9 @@ void sb_append(struct strbuf *sb, const char *s, size_t n);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_putc(struct strbuf *sb, char c);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) PR_PRINTF(2, 3);
+/* Append s with &, <, >, " and ' escaped for XML text or attributes; control characters other
+ * than newline and tab are dropped (XML 1.0 cannot carry them). s may be NULL. */
+void sb_put_xml(struct strbuf *sb, const char *s);
 void sb_reset(struct strbuf *sb);
 void sb_free(struct strbuf *sb);
 /* Hand the buffer to the caller (free() it); the strbuf is left empty. Never NULL. */

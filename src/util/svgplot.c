@@ -234,28 +234,7 @@ void svg_plot_note(struct svg_plot *p, const char *text)
 
 void svg_escape(struct strbuf *sb, const char *s)
 {
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&':
-            sb_puts(sb, "&amp;");
-            break;
-        case '<':
-            sb_puts(sb, "&lt;");
-            break;
-        case '>':
-            sb_puts(sb, "&gt;");
-            break;
-        case '"':
-            sb_puts(sb, "&quot;");
-            break;
-        case '\'':
-            sb_puts(sb, "&#39;");
-            break;
-        default:
-            if (ch >= 0x20 || ch == '\n' || ch == '\t') sb_putc(sb, (char)ch);
-        }
-    }
+    sb_put_xml(sb, s);
 }
 
 static void tidy_exponent(char *buf)

@@ -6,6 +6,7 @@
 #include "sched/wire.h"
 #include "transport/sqs/msg.h"
 #include "transport/sqs/registry.h"
+#include "transport/sqs/sqs.h"
 
 static void test_base64(void)
 {
@@ -134,8 +135,30 @@ static void test_ids(void)
     free(f1);
 }
 
+static void test_region(void)
+{
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    unsetenv("AWS_PROFILE");
+    setenv("AWS_CONFIG_FILE", "/nonexistent/pestrun-config", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pestrun-credentials", 1);
+    setenv("HOME", "/nonexistent", 1);
+    char *r = sqs_region_for("https://sqs.eu-west-1.amazonaws.com/123456789012/tasks");
+    CHECK(r && strcmp(r, "eu-west-1") == 0);
+    free(r);
+    CHECK(sqs_region_for("http://sqs.us-east-1.localhost:4566/000000000000/q") == NULL);
+    CHECK(sqs_region_for("http://127.0.0.1:4566/000000000000/q") == NULL);
+    CHECK(sqs_region_for("https://sqs.amazonaws.com/1/q") == NULL);
+    setenv("AWS_REGION", "ap-south-1", 1);
+    r = sqs_region_for("https://sqs.eu-west-1.amazonaws.com/123456789012/tasks");
+    CHECK(r && strcmp(r, "ap-south-1") == 0); /* the environment wins */
+    free(r);
+    unsetenv("AWS_REGION");
+}
+
 int main(void)
 {
+    test_region();
     test_base64();
     test_run_envelope();
     test_result_payload();

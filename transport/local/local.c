@@ -43,8 +43,6 @@ struct local {
     /* decoded events not yet handed out */
     struct evq events;
     struct strbuf scratch, out;
-    double *res_processed, *res_obs;
-    char *res_reason;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -266,11 +264,7 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
     struct pollfd *p;
     int *who;
 
-    free(l->res_processed);
-    free(l->res_obs);
-    free(l->res_reason);
-    l->res_processed = l->res_obs = NULL;
-    l->res_reason = NULL;
+    evq_return(&l->events);
     if (l->events.len == 0) {
         p = xcalloc((size_t)l->n + 1, sizeof(*p));
         who = xcalloc((size_t)l->n + 1, sizeof(int));
@@ -318,10 +312,7 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
             return 0;
         }
     }
-    evq_pop(&l->events, ev);
-    l->res_processed = ev->result.processed;
-    l->res_obs = ev->result.obs;
-    l->res_reason = ev->result.reason;
+    evq_lend(&l->events, ev);
     return 1;
 }
 
@@ -386,9 +377,6 @@ static void local_destroy(void *impl)
                 }
     }
     evq_free(&l->events);
-    free(l->res_processed);
-    free(l->res_obs);
-    free(l->res_reason);
     sb_free(&l->scratch);
     sb_free(&l->out);
     pin_plan_free(&l->plan);

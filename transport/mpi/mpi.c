@@ -20,16 +20,11 @@
 #include "sched/journal.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
+#include "util/clock.h"
 
 enum { TAG_MSG = 17 };
 enum { BACKOFF_MIN_MS = 1, BACKOFF_MAX_MS = 50 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* How long to keep testing for messages without sleeping after activity. */
 #define SPIN_S 0.0005
@@ -110,7 +105,7 @@ static int wio_send(void *impl, const struct wire_msg *m)
     if (w->out.len > INT_MAX) return -1;
     if (MPI_Send(w->out.data, (int)w->out.len, MPI_BYTE, 0, TAG_MSG, w->comm) != MPI_SUCCESS)
         return -1;
-    w->last_sent = now_s();
+    w->last_sent = pr_now_s();
     w->backoff_ms = BACKOFF_MIN_MS; /* an answer (the next run) usually follows soon */
     return 0;
 }
@@ -120,11 +115,11 @@ static int wio_send(void *impl, const struct wire_msg *m)
 static int wio_wait(void *impl, int model_fd, int timeout_ms)
 {
     struct worker_io *w = impl;
-    double start = now_s();
+    double start = pr_now_s();
     for (;;) {
         int flag = 0;
         if (worker_terminated) return -1;
-        if (now_s() - w->last_sent >= w->ping_s &&
+        if (pr_now_s() - w->last_sent >= w->ping_s &&
             wio_send(w, &(struct wire_msg){.type = WIRE_PING}) < 0)
             return -1;
         if (MPI_Iprobe(0, TAG_MSG, w->comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
@@ -134,10 +129,10 @@ static int wio_wait(void *impl, int model_fd, int timeout_ms)
         }
         int t = w->backoff_ms;
         /* just after sending, spin for SPIN_S: the next message usually follows at once */
-        int spinning = now_s() - w->last_sent < SPIN_S;
+        int spinning = pr_now_s() - w->last_sent < SPIN_S;
         if (spinning) t = 0;
         if (timeout_ms >= 0) {
-            int left = timeout_ms - (int)((now_s() - start) * 1000);
+            int left = timeout_ms - (int)((pr_now_s() - start) * 1000);
             if (left <= 0) return 0;
             if (left < t) t = left;
         }
@@ -217,7 +212,7 @@ static void worker_main(const struct pst_case *c, const struct mpi_opts *o, MPI_
     wio.ping_s = lost_after(o) / 12;
     if (wio.ping_s > 5) wio.ping_s = 5;
     if (wio.ping_s < 0.2) wio.ping_s = 0.2;
-    wio.last_sent = now_s();
+    wio.last_sent = pr_now_s();
     if (gethostname(host, sizeof(host)) < 0) snprintf(host, sizeof(host), "?");
     host[sizeof(host) - 1] = 0;
 
@@ -315,8 +310,6 @@ struct mpi_master {
     char *buf;
     size_t cap;
     struct strbuf scratch, out;
-    double *res_processed, *res_obs;
-    char *res_reason;
 };
 
 /* Complete what can be completed of the pending sends, without waiting. */
@@ -393,7 +386,7 @@ static void on_message(struct mpi_master *m, int k, const struct wire_msg *msg)
         return;
     case WIRE_RESULT:
         if (m->w[k].busy_since > 0) {
-            double dt = now_s() - m->w[k].busy_since;
+            double dt = pr_now_s() - m->w[k].busy_since;
             m->mean_run_s = m->mean_run_s > 0 ? 0.8 * m->mean_run_s + 0.2 * dt : dt;
             m->w[k].busy_since = 0;
         }
@@ -443,7 +436,7 @@ static int drain(struct mpi_master *m, struct pr_error *err)
         got++;
         int k = st.MPI_SOURCE - 1;
         if (k < 0 || k >= m->n || m->w[k].state == W_LOST) continue;
-        m->w[k].last_heard = now_s();
+        m->w[k].last_heard = pr_now_s();
         struct wire_msg wm;
         struct pr_error derr;
         if (wire_decode(m->buf, (size_t)count, &wm, &m->scratch, &derr) < 0) {
@@ -458,7 +451,7 @@ static int drain(struct mpi_master *m, struct pr_error *err)
 
 static void check_silence(struct mpi_master *m)
 {
-    double t = now_s();
+    double t = pr_now_s();
     for (int k = 0; k < m->n; k++) {
         struct mworker *w = &m->w[k];
         /* a rank still copying its case folder gets ten times longer to say HELLO */
@@ -475,13 +468,9 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
                     struct pr_error *err)
 {
     struct mpi_master *m = impl;
-    double start = now_s();
+    double start = pr_now_s();
 
-    free(m->res_processed);
-    free(m->res_obs);
-    free(m->res_reason);
-    m->res_processed = m->res_obs = NULL;
-    m->res_reason = NULL;
+    evq_return(&m->events);
     while (m->events.len == 0) {
         reap_sends(m);
         if (drain(m, err) < 0) return -1;
@@ -497,10 +486,10 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
          * grows from 1 to 50 ms while idle and resets on activity */
         int t = m->backoff_ms;
         /* right after activity, spin for SPIN_S: with short runs the next result is close */
-        int spinning = now_s() - m->last_activity < SPIN_S;
+        int spinning = pr_now_s() - m->last_activity < SPIN_S;
         if (spinning) t = 0;
         if (timeout_ms >= 0) {
-            int left = timeout_ms - (int)((now_s() - start) * 1000);
+            int left = timeout_ms - (int)((pr_now_s() - start) * 1000);
             if (left <= 0) return 0;
             if (left < t) t = left;
         }
@@ -530,11 +519,8 @@ static int mpi_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         }
     }
     m->backoff_ms = BACKOFF_MIN_MS;
-    m->last_activity = now_s();
-    evq_pop(&m->events, ev);
-    m->res_processed = ev->result.processed;
-    m->res_obs = ev->result.obs;
-    m->res_reason = ev->result.reason;
+    m->last_activity = pr_now_s();
+    evq_lend(&m->events, ev);
     return 1;
 }
 
@@ -552,7 +538,7 @@ static int mpi_submit(void *impl, int worker, const struct run_request *run, str
         worker_lost(m, worker, err->msg);
         return -1;
     }
-    m->w[worker].busy_since = now_s();
+    m->w[worker].busy_since = pr_now_s();
     return 0;
 }
 
@@ -573,11 +559,11 @@ static void mpi_destroy(void *impl)
     for (int k = 0; k < m->n; k++)
         if (m->w[k].state != W_LOST) master_send(m, k, &(struct wire_msg){.type = WIRE_QUIT}, &err);
     /* wait (bounded) for the QUITs to leave; a rank that is gone never takes its message */
-    double start = now_s();
+    double start = pr_now_s();
     int t = BACKOFF_MIN_MS;
     for (;;) {
         reap_sends(m);
-        if (m->nsends == 0 || now_s() - start > 10) break;
+        if (m->nsends == 0 || pr_now_s() - start > 10) break;
         drain(m, &err); /* late results and pings: a rank's blocking send must not stall */
         poll(NULL, 0, t);
         t = next_backoff(t);
@@ -590,9 +576,6 @@ static void mpi_destroy(void *impl)
     MPI_Comm_free(&m->comm);
     /* MPI_Finalize waits for every rank: it runs at exit (finalize_at_exit), after the
      * command has written its outputs, so a hung rank cannot keep them from the disk */
-    free(m->res_processed);
-    free(m->res_obs);
-    free(m->res_reason);
     free(m->sends);
     free(m->buf);
     free(m->w);
@@ -665,7 +648,7 @@ int mpi_start(const struct pst_case *c, const struct mpi_opts *opts, struct tran
     m->w = xcalloc((size_t)m->n, sizeof(*m->w));
     m->lost_after_s = lost_after(opts);
     m->backoff_ms = BACKOFF_MIN_MS;
-    double t = now_s();
+    double t = pr_now_s();
     for (int k = 0; k < m->n; k++)
         m->w[k].last_heard = t;
     snprintf(m->workroot, sizeof(m->workroot), "%s on each node",

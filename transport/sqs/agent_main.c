@@ -28,6 +28,7 @@
 #include "transport/local/local.h"
 #include "util/fsutil.h"
 #include "util/text.h"
+#include "util/clock.h"
 
 /* A task message this agent holds (invisible to the others until it lets it go). */
 struct held {
@@ -104,12 +105,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct agent *a, const char *fmt, ...)
@@ -190,7 +185,7 @@ static void release_held(struct agent *a, size_t i)
 
 static void flush_deletes(struct agent *a, int force)
 {
-    if (a->ndels == 0 || (!force && a->ndels < SQS_MAX_BATCH && now_s() - a->dels_since < 0.5))
+    if (a->ndels == 0 || (!force && a->ndels < SQS_MAX_BATCH && pr_now_s() - a->dels_since < 0.5))
         return;
     for (size_t i = 0; i < a->ndels; i += SQS_MAX_BATCH) {
         size_t k = a->ndels - i < SQS_MAX_BATCH ? a->ndels - i : SQS_MAX_BATCH;
@@ -210,7 +205,7 @@ static void delete_later(struct agent *a, char *receipt)
         a->capdels = a->capdels ? a->capdels * 2 : 16;
         a->dels = xrealloc(a->dels, a->capdels * sizeof(char *));
     }
-    if (a->ndels == 0) a->dels_since = now_s();
+    if (a->ndels == 0) a->dels_since = pr_now_s();
     a->dels[a->ndels++] = receipt;
 }
 
@@ -311,7 +306,7 @@ static void fail_held(struct agent *a, size_t hi, const char *why)
 /* Keep running runs' messages invisible. */
 static void heartbeats(struct agent *a)
 {
-    double t = now_s();
+    double t = pr_now_s();
     const char *r[SQS_MAX_BATCH];
     size_t n = 0;
     for (size_t i = 0; i <= a->nheld; i++) {
@@ -393,7 +388,7 @@ static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_err
         char *bdir = pr_dirname(dir.data);
         mkdir(bdir, 0700);
         free(bdir);
-        double t0 = now_s();
+        double t0 = pr_now_s();
         int got = s3_get_file(a->client, a->o.bucket, sm->bundle, file.data, err);
         if (got == 0) pr_error_set(err, "the bundle s3://%s/%s is missing", a->o.bucket, sm->bundle);
         if (got <= 0) goto out;
@@ -402,7 +397,7 @@ static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_err
         unlink(file.data);
         if (x < 0) goto out;
         a->bundles++;
-        say(a, "bundle %s downloaded and extracted in %.2fs", sm->bundle, now_s() - t0);
+        say(a, "bundle %s downloaded and extracted in %.2fs", sm->bundle, pr_now_s() - t0);
     }
     if (strchr(sm->pst, '/') || strcmp(sm->pst, "..") == 0) {
         pr_error_set(err, "bad control file name '%s'", sm->pst);
@@ -507,7 +502,7 @@ static void dispatch(struct agent *a)
         }
         a->ws[w] = WS_BUSY;
         h->worker = w;
-        h->started = now_s();
+        h->started = pr_now_s();
         i++;
     }
 }
@@ -521,7 +516,7 @@ static void take_messages(struct agent *a)
     for (size_t i = 0; i < n; i++) {
         struct held h = {.qm = qm[i], .worker = -1};
         struct pr_error err;
-        a->last_activity = now_s();
+        a->last_activity = pr_now_s();
         if (a->draining) { /* came after the stop: give it back */
             const char *r = qm[i].receipt_handle;
             release_receipts(a, &r, 1);
@@ -551,7 +546,7 @@ static void take_messages(struct agent *a)
         h.key = m.key;
         h.wire = h.sm.wire;
         memset(&h.sm.wire, 0, sizeof(h.sm.wire));
-        h.next_beat = now_s() + a->vt / 2.0;
+        h.next_beat = pr_now_s() + a->vt / 2.0;
         if (a->nheld == a->capheld) {
             a->capheld = a->capheld ? a->capheld * 2 : 16;
             a->held = xrealloc(a->held, a->capheld * sizeof(*a->held));
@@ -596,7 +591,7 @@ static void on_event(struct agent *a, struct tr_event *ev)
         a->ws[ev->worker] = WS_IDLE;
         hi = held_by_worker(a, ev->worker);
         if (hi < 0 || !run_key_eq(&a->held[hi].key, &ev->key)) break;
-        a->last_activity = now_s();
+        a->last_activity = pr_now_s();
         if (ev->result.status == RUN_CANCELLED) { /* killed by the drain */
             release_held(a, (size_t)hi);
             break;
@@ -620,7 +615,7 @@ static void on_event(struct agent *a, struct tr_event *ev)
 static void start_drain(struct agent *a)
 {
     a->draining = 1;
-    a->drain_deadline = now_s() + a->o.drain_s;
+    a->drain_deadline = pr_now_s() + a->o.drain_s;
     /* no more receiving: a long poll in progress is cut short, and what it got goes back */
     struct sqs_message *left;
     size_t nleft;
@@ -661,22 +656,22 @@ static void start_drain(struct agent *a)
 
 static void touch_health(struct agent *a)
 {
-    if (!a->o.health_file || now_s() < a->next_health) return;
+    if (!a->o.health_file || pr_now_s() < a->next_health) return;
     int fd = open(a->o.health_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd >= 0) {
         futimens(fd, NULL);
         close(fd);
     }
-    a->next_health = now_s() + 10;
+    a->next_health = pr_now_s() + 10;
 }
 
 static int refresh_registry(struct agent *a, struct pr_error *err)
 {
-    if (a->draining || now_s() < a->next_registry) return 0;
+    if (a->draining || pr_now_s() < a->next_registry) return 0;
     if (registry_put(a->client, a->o.bucket, a->prefix, a->o.queue_url, a->id, a->slots,
                      time(NULL) + REGISTRY_TTL_S, &a->registry_key, err) < 0)
         return -1;
-    a->next_registry = now_s() + REGISTRY_REFRESH_S;
+    a->next_registry = pr_now_s() + REGISTRY_REFRESH_S;
     return 0;
 }
 
@@ -705,7 +700,9 @@ static int setup(struct agent *a, struct pr_error *err)
         a->own_workroot = 1;
     }
     a->creds = aws_creds_chain_new();
-    a->client = aws_client_new(a->creds, NULL, err);
+    char *region = sqs_region_for(a->o.queue_url);
+    a->client = aws_client_new(a->creds, region, err);
+    free(region);
     if (!a->client) return -1;
     const char *names[] = {"VisibilityTimeout"};
     cJSON *attrs = NULL;
@@ -744,7 +741,7 @@ static void drain_sig_pipe(void)
 
 static double next_wake(const struct agent *a)
 {
-    double t = now_s() + 3600;
+    double t = pr_now_s() + 3600;
     for (size_t i = 0; i < a->nheld; i++)
         if (a->held[i].next_beat < t) t = a->held[i].next_beat;
     if (!a->draining && a->next_registry < t) t = a->next_registry;
@@ -758,7 +755,7 @@ static double next_wake(const struct agent *a)
 
 static int loop(struct agent *a, struct pr_error *err)
 {
-    a->last_activity = now_s();
+    a->last_activity = pr_now_s();
     for (;;) {
         if (stop_signal && !a->draining) start_drain(a);
         dispatch(a);
@@ -768,7 +765,7 @@ static int loop(struct agent *a, struct pr_error *err)
         if (refresh_registry(a, err) < 0) say(a, "cannot renew the registration: %s", err->msg);
         if (a->draining) {
             if (a->nheld == 0) return 0;
-            if (now_s() >= a->drain_deadline) {
+            if (pr_now_s() >= a->drain_deadline) {
                 say(a, "drain time over: %zu run%s killed and returned to the queue", a->nheld,
                     a->nheld == 1 ? "" : "s");
                 stop_workers(a);
@@ -777,7 +774,7 @@ static int loop(struct agent *a, struct pr_error *err)
                 return 0;
             }
         } else if (a->o.idle_exit_s > 0 && a->nheld == 0 && a->nout == 0 &&
-                   now_s() - a->last_activity >= a->o.idle_exit_s) {
+                   pr_now_s() - a->last_activity >= a->o.idle_exit_s) {
             say(a, "no run for %.0fs: exiting", a->o.idle_exit_s);
             return 0;
         }
@@ -792,7 +789,7 @@ static int loop(struct agent *a, struct pr_error *err)
             free_slots = 0; /* workers still starting: their WORKER_UP comes first */
         if (a->poller) sqs_poller_want(a->poller, free_slots > waiting ? free_slots - waiting : 0);
 
-        double ms = (next_wake(a) - now_s()) * 1000.0;
+        double ms = (next_wake(a) - pr_now_s()) * 1000.0;
         int wait_ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms + 1;
         struct tr_event ev;
         int rc;

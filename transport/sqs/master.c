@@ -20,6 +20,7 @@
 #include "sqs.h"
 #include "util/fsutil.h"
 #include "util/text.h"
+#include "util/clock.h"
 
 enum vw_state { VW_ABSENT = 0, VW_IDLE, VW_BUSY };
 
@@ -58,8 +59,6 @@ struct sqs_master {
     int waiting_said;
 
     struct evq events;
-    double *res_processed, *res_obs;
-    char *res_reason;
 
     struct strbuf *sends; /* message bodies waiting for a SendMessageBatch */
     int *send_worker;
@@ -73,12 +72,6 @@ struct sqs_master {
     struct strbuf scratch;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void say(const struct sqs_master *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct sqs_master *m, const char *fmt, ...)
@@ -136,7 +129,7 @@ static void adjust_workers(struct sqs_master *m)
 
 static void refresh_registry(struct sqs_master *m)
 {
-    double t = now_s();
+    double t = pr_now_s();
     if (t < m->next_registry) return;
     if (m->o.max_inflight > 0) {
         m->target = m->o.max_inflight;
@@ -244,7 +237,7 @@ static void flush_sends(struct sqs_master *m)
 static void flush_deletes(struct sqs_master *m, int force)
 {
     if (m->ndels == 0) return;
-    if (!force && m->ndels < SQS_MAX_BATCH && now_s() - m->dels_since < 1.0) return;
+    if (!force && m->ndels < SQS_MAX_BATCH && pr_now_s() - m->dels_since < 1.0) return;
     for (int dlq = 0; dlq <= 1; dlq++) {
         const char *r[SQS_MAX_BATCH];
         size_t n = 0;
@@ -270,7 +263,7 @@ static void delete_later(struct sqs_master *m, const char *receipt, int dlq)
         m->capdels = m->capdels ? m->capdels * 2 : 16;
         m->dels = xrealloc(m->dels, m->capdels * sizeof(*m->dels));
     }
-    if (m->ndels == 0) m->dels_since = now_s();
+    if (m->ndels == 0) m->dels_since = pr_now_s();
     m->dels[m->ndels].receipt = xstrdup(receipt);
     m->dels[m->ndels].dlq = dlq;
     m->ndels++;
@@ -439,7 +432,7 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
 /* Runs whose message SQS gave up on: reported failed, so the scheduler retries or fails them. */
 static void check_dlq(struct sqs_master *m)
 {
-    double t = now_s();
+    double t = pr_now_s();
     if (!m->dlq_url || t < m->next_dlq) return;
     m->next_dlq = t + 5.0;
     int busy = 0;
@@ -507,13 +500,9 @@ static int sqs_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
                     struct pr_error *err)
 {
     struct sqs_master *m = impl;
-    double deadline = timeout_ms < 0 ? 1e300 : now_s() + timeout_ms / 1000.0;
+    double deadline = timeout_ms < 0 ? 1e300 : pr_now_s() + timeout_ms / 1000.0;
 
-    free(m->res_processed);
-    free(m->res_obs);
-    free(m->res_reason);
-    m->res_processed = m->res_obs = NULL;
-    m->res_reason = NULL;
+    evq_return(&m->events);
     for (;;) {
         flush_sends(m);
         refresh_registry(m);
@@ -523,13 +512,8 @@ static int sqs_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         if (sqs_poller_failures(m->poller, why, sizeof(why)) >= 10)
             return pr_error_set(err, "cannot receive results from %s: %s", m->result_queue_url,
                                 why);
-        if (evq_pop(&m->events, ev)) {
-            m->res_processed = ev->result.processed;
-            m->res_obs = ev->result.obs;
-            m->res_reason = ev->result.reason;
-            return 1;
-        }
-        double t = now_s();
+        if (evq_lend(&m->events, ev)) return 1;
+        double t = pr_now_s();
         if (t >= deadline) return 0;
         double wake = deadline;
         if (m->next_registry < wake) wake = m->next_registry;
@@ -574,9 +558,6 @@ static void sqs_destroy(void *impl)
     if (m->duplicates && !m->o.quiet)
         say(m, "%lu duplicate or stale results dropped", m->duplicates);
     evq_free(&m->events);
-    free(m->res_processed);
-    free(m->res_obs);
-    free(m->res_reason);
     for (size_t i = 0; i < m->nvw; i++)
         free(m->vw[i].payload_key);
     free(m->vw);
@@ -662,7 +643,7 @@ static int upload_bundle(struct sqs_master *m, struct pr_error *err)
     if (jrel) exclude[nex++] = jrel;
     exclude[nex++] = "pest.stp";
     struct bundle_info info;
-    double t0 = now_s();
+    double t0 = pr_now_s();
     int rc = bundle_pack(dir, exclude, nex, path.data, &info, err);
     if (rc == 0) {
         struct strbuf key = {0};
@@ -678,7 +659,7 @@ static int upload_bundle(struct sqs_master *m, struct pr_error *err)
                 say(m, "case folder %s packed (%llu files, %.1f MB -> %.1f MB) and stored as "
                        "s3://%s/%s in %.1fs",
                     dir, (unsigned long long)info.files, info.bytes / 1e6,
-                    info.archive_bytes / 1e6, m->bucket, m->bundle_key, now_s() - t0);
+                    info.archive_bytes / 1e6, m->bucket, m->bundle_key, pr_now_s() - t0);
         } else if (rc == 1) {
             rc = 0; /* already there: the same bytes */
         }
@@ -714,7 +695,7 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     m->bucket = xstrdup(o->bucket);
     m->pst_name = xstrdup(basename_of(pst_path(c)));
     sqs_new_job_id(m->job);
-    m->started = now_s();
+    m->started = pr_now_s();
     size_t np = pst_nparams(c), no = pst_nobs(c);
     const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
     for (size_t i = 0; i < np; i++)
@@ -726,7 +707,9 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     free(on);
 
     m->creds = aws_creds_chain_new();
-    m->client = aws_client_new(m->creds, NULL, err);
+    char *region = sqs_region_for(m->queue_url);
+    m->client = aws_client_new(m->creds, region, err);
+    free(region);
     if (!m->client) goto error;
     if (find_dlq(m, err) < 0) {
         pr_error_prefix(err, "task queue %s", m->queue_url);

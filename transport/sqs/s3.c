@@ -377,28 +377,6 @@ static int upload_part(struct upload *u, size_t i, int fd, long long off, long l
     return rc;
 }
 
-static void xml_escape(struct strbuf *sb, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            sb_puts(sb, "&amp;");
-            break;
-        case '<':
-            sb_puts(sb, "&lt;");
-            break;
-        case '>':
-            sb_puts(sb, "&gt;");
-            break;
-        case '"':
-            sb_puts(sb, "&quot;");
-            break;
-        default:
-            sb_putc(sb, *s);
-        }
-    }
-}
-
 static int upload_complete(struct upload *u, struct pr_error *err)
 {
     struct aws_request rq;
@@ -414,7 +392,7 @@ static int upload_complete(struct upload *u, struct pr_error *err)
     sb_puts(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (size_t i = 0; i < u->nparts; i++) {
         sb_printf(&body, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-        xml_escape(&body, u->etags[i]);
+        sb_put_xml(&body, u->etags[i]);
         sb_puts(&body, "</ETag></Part>");
     }
     sb_puts(&body, "</CompleteMultipartUpload>");

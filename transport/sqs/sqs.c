@@ -349,3 +349,19 @@ int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_
     if (!*url) return pr_error_set(err, "SQS GetQueueUrl: the answer has no QueueUrl");
     return 0;
 }
+
+char *sqs_region_for(const char *queue_url)
+{
+    char *r = aws_region_from_env();
+    if (r) return r;
+    const char *h = strstr(queue_url, "://");
+    h = h ? h + 3 : queue_url;
+    if (strncmp(h, "sqs.", 4) != 0) return NULL;
+    h += 4;
+    size_t n = strcspn(h, "./:");
+    if (n == 0 || n > 32 || h[n] != '.' || strncmp(h + n, ".amazonaws.com", 14) != 0) return NULL;
+    r = xmalloc(n + 1);
+    memcpy(r, h, n);
+    r[n] = '\0';
+    return r;
+}

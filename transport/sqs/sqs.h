@@ -52,4 +52,9 @@ int sqs_get_attributes(struct aws_client *c, const char *queue_url, const char *
 int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account,
                       char **url, struct pr_error *err);
 
+/* The region to use for queue_url: the environment's (AWS_REGION, AWS_DEFAULT_REGION, the
+ * profile's) when set, else the one in an AWS queue URL (https://sqs.REGION.amazonaws.com/...),
+ * else NULL (the client's default). malloc'd. */
+char *sqs_region_for(const char *queue_url);
+
 #endif
