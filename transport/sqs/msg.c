@@ -24,6 +24,7 @@ void b64_encode(const void *data, size_t len, struct strbuf *out)
                      i + 2 < len ? b64_alphabet[v & 63] : '='};
         sb_append(out, q, 4);
     }
+    sb_append(out, "", 0); /* terminated even when empty */
 }
 
 static int b64_value(char c)
@@ -39,6 +40,7 @@ static int b64_value(char c)
 int b64_decode(const char *s, size_t len, struct strbuf *out)
 {
     if (len % 4) return -1;
+    sb_append(out, "", 0); /* terminated even when empty */
     sb_reserve(out, len / 4 * 3 + 1);
     for (size_t i = 0; i < len; i += 4) {
         int v[4], pad = 0;
