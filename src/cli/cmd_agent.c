@@ -45,12 +45,18 @@ static int num_opt(const char *name, const char *arg, double *out)
 int cmd_agent(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"queue-url", required_argument, NULL, 'u'},  {"bucket", required_argument, NULL, 'b'},
-        {"prefix", required_argument, NULL, 'p'},     {"slots", required_argument, NULL, 's'},
-        {"idle-exit", required_argument, NULL, 'i'},  {"drain-seconds", required_argument, NULL, 'd'},
-        {"workdir", required_argument, NULL, 'w'},    {"health-file", required_argument, NULL, 'H'},
-        {"no-pin", no_argument, NULL, 'P'},           {"keep-workdirs", no_argument, NULL, 'K'},
-        {"quiet", no_argument, NULL, 'q'},            {"help", no_argument, NULL, 'h'},
+        {"queue-url", required_argument, NULL, 'u'},
+        {"bucket", required_argument, NULL, 'b'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"slots", required_argument, NULL, 's'},
+        {"idle-exit", required_argument, NULL, 'i'},
+        {"drain-seconds", required_argument, NULL, 'd'},
+        {"workdir", required_argument, NULL, 'w'},
+        {"health-file", required_argument, NULL, 'H'},
+        {"no-pin", no_argument, NULL, 'P'},
+        {"keep-workdirs", no_argument, NULL, 'K'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct sqs_agent_opts o = {.pin = 1, .drain_s = 90};
@@ -64,7 +70,8 @@ int cmd_agent(int argc, char **argv)
         cli_error("PESTRUN_SLOTS: expected a number, got '%s'", e);
         return 2;
     }
-    if ((e = getenv("PESTRUN_IDLE_EXIT")) && *e && num_opt("PESTRUN_IDLE_EXIT", e, &o.idle_exit_s) < 0)
+    if ((e = getenv("PESTRUN_IDLE_EXIT")) && *e &&
+        num_opt("PESTRUN_IDLE_EXIT", e, &o.idle_exit_s) < 0)
         return 2;
     if ((e = getenv("PESTRUN_DRAIN_SECONDS")) && *e &&
         num_opt("PESTRUN_DRAIN_SECONDS", e, &o.drain_s) < 0)
@@ -73,9 +80,15 @@ int cmd_agent(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'u': o.queue_url = optarg; break;
-        case 'b': o.bucket = optarg; break;
-        case 'p': o.prefix = optarg; break;
+        case 'u':
+            o.queue_url = optarg;
+            break;
+        case 'b':
+            o.bucket = optarg;
+            break;
+        case 'p':
+            o.prefix = optarg;
+            break;
         case 's':
             if (pr_parse_int(optarg, &o.slots) < 0 || o.slots < 1) {
                 cli_error("--slots: expected a number of slots, got '%s'", optarg);
@@ -88,13 +101,27 @@ int cmd_agent(int argc, char **argv)
         case 'd':
             if (num_opt("--drain-seconds", optarg, &o.drain_s) < 0) return 2;
             break;
-        case 'w': o.workdir = optarg; break;
-        case 'H': o.health_file = optarg; break;
-        case 'P': o.pin = 0; break;
-        case 'K': o.keep_workdirs = 1; break;
-        case 'q': o.quiet = 1; break;
-        case 'h': fputs(agent_usage, stdout); return 0;
-        default: fputs(agent_usage, stderr); return 2;
+        case 'w':
+            o.workdir = optarg;
+            break;
+        case 'H':
+            o.health_file = optarg;
+            break;
+        case 'P':
+            o.pin = 0;
+            break;
+        case 'K':
+            o.keep_workdirs = 1;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            fputs(agent_usage, stdout);
+            return 0;
+        default:
+            fputs(agent_usage, stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -25,8 +25,7 @@ struct tr_event *evq_push(struct evq *q)
 
 int evq_pop(struct evq *q, struct tr_event *out)
 {
-    if (q->len == 0)
-        return 0;
+    if (q->len == 0) return 0;
     *out = q->ev[q->head];
     q->head = (q->head + 1) % q->cap;
     q->len--;

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sqs_msg m2;
         if (sqs_msg_decode(again.data, &m2, &err) != 0) abort();
         if (m2.type != m.type || strcmp(m2.job, m.job) || strcmp(m2.case_id, m.case_id) ||
-            m2.wire.len != m.wire.len || (m.wire.len && memcmp(m2.wire.data, m.wire.data, m.wire.len)))
+            m2.wire.len != m.wire.len ||
+            (m.wire.len && memcmp(m2.wire.data, m.wire.data, m.wire.len)))
             abort();
         sqs_msg_free(&m2);
         sb_free(&scratch);

@@ -41,10 +41,13 @@ static void test_base64(void)
 static void test_run_envelope(void)
 {
     double v[3] = {1.5, -2.25e-300, 12345.678901234567};
-    struct wire_msg w = {.type = WIRE_RUN, .key = {7, 42, 1}, .npar = 3, .values = v,
-                         .text = "par_name:K1"};
-    struct sqs_msg m = {.type = SQS_MSG_RUN, .bundle = "pestrun/bundles/ab.tar.zst",
-                        .pst = "case.pst", .result_queue = "http://q/r", .exec = 1,
+    struct wire_msg w = {
+        .type = WIRE_RUN, .key = {7, 42, 1}, .npar = 3, .values = v, .text = "par_name:K1"};
+    struct sqs_msg m = {.type = SQS_MSG_RUN,
+                        .bundle = "pestrun/bundles/ab.tar.zst",
+                        .pst = "case.pst",
+                        .result_queue = "http://q/r",
+                        .exec = 1,
                         .timeout_s = 60};
     memcpy(m.job, "0123456789abcdef", 17);
     memcpy(m.case_id, "fedcba9876543210", 17);
@@ -76,7 +79,8 @@ static void test_run_envelope(void)
 
 static void test_result_payload(void)
 {
-    struct sqs_msg m = {.type = SQS_MSG_RESULT, .agent = "host-1-abcd",
+    struct sqs_msg m = {.type = SQS_MSG_RESULT,
+                        .agent = "host-1-abcd",
                         .payload_key = "pestrun/jobs/j/results/1-2-0-host"};
     memcpy(m.job, "0000000000000001", 17);
     memcpy(m.case_id, "0000000000000002", 17);
@@ -96,12 +100,19 @@ static void test_result_payload(void)
 static void test_not_ours(void)
 {
     static const char *bodies[] = {
-        "", "hello", "[]", "{}", "{\"pestrun\":2,\"type\":\"run\"}",
-        "{\"pestrun\":1,\"type\":\"walk\",\"job\":\"0123456789abcdef\",\"case\":\"0123456789abcdef\"}",
+        "",
+        "hello",
+        "[]",
+        "{}",
+        "{\"pestrun\":2,\"type\":\"run\"}",
+        "{\"pestrun\":1,\"type\":\"walk\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\"}",
         "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123\",\"case\":\"0123456789abcdef\"}",
-        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdeX\",\"case\":\"0123456789abcdef\"}",
+        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdeX\",\"case\":"
+        "\"0123456789abcdef\"}",
         /* a run without its bundle */
-        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdef\",\"case\":\"0123456789abcdef\","
+        "{\"pestrun\":1,\"type\":\"run\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\","
         "\"pst\":\"a.pst\",\"rq\":\"q\",\"wire\":\"\"}",
         /* bad base64 */
         "{\"pestrun\":1,\"type\":\"result\",\"job\":\"0123456789abcdef\",\"case\":"

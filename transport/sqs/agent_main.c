@@ -105,7 +105,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct agent *a, const char *fmt, ...)
 {
@@ -128,8 +127,7 @@ int sqs_agent_default_slots(void)
     FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
     if (f) {
         char q[32];
-        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
-            quota = atoll(q);
+        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0) quota = atoll(q);
         fclose(f);
     } else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
         if (fscanf(f, "%lld", &quota) != 1) quota = -1;
@@ -190,8 +188,8 @@ static void flush_deletes(struct agent *a, int force)
     for (size_t i = 0; i < a->ndels; i += SQS_MAX_BATCH) {
         size_t k = a->ndels - i < SQS_MAX_BATCH ? a->ndels - i : SQS_MAX_BATCH;
         struct pr_error err;
-        if (sqs_delete_batch(a->client, a->o.queue_url, (const char *const *)a->dels + i, k,
-                             NULL, &err) != 0)
+        if (sqs_delete_batch(a->client, a->o.queue_url, (const char *const *)a->dels + i, k, NULL,
+                             &err) != 0)
             say(a, "deleting finished runs' messages: %s", err.msg);
     }
     for (size_t i = 0; i < a->ndels; i++)
@@ -250,7 +248,9 @@ static void flush_results(struct agent *a)
 static void queue_result(struct agent *a, size_t hi, const struct run_result *res)
 {
     struct held *h = &a->held[hi];
-    struct wire_msg w = {.type = WIRE_RESULT, .key = h->key, .status = (int32_t)res->status,
+    struct wire_msg w = {.type = WIRE_RESULT,
+                         .key = h->key,
+                         .status = (int32_t)res->status,
                          .seconds = res->seconds};
     if (res->status == RUN_OK) {
         w.npar = res->npar;
@@ -390,7 +390,8 @@ static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_err
         free(bdir);
         double t0 = pr_now_s();
         int got = s3_get_file(a->client, a->o.bucket, sm->bundle, file.data, err);
-        if (got == 0) pr_error_set(err, "the bundle s3://%s/%s is missing", a->o.bucket, sm->bundle);
+        if (got == 0)
+            pr_error_set(err, "the bundle s3://%s/%s is missing", a->o.bucket, sm->bundle);
         if (got <= 0) goto out;
         struct bundle_limits lim = {0};
         int x = bundle_extract(file.data, dir.data, &lim, err);
@@ -416,13 +417,14 @@ static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_err
     int same = strcmp(cid, sm->case_id) == 0;
     free(cid);
     if (!same) {
-        pr_error_set(err, "the bundle's control file %s has other parameter or observation names "
-                          "than the master's",
+        pr_error_set(err,
+                     "the bundle's control file %s has other parameter or observation names "
+                     "than the master's",
                      sm->pst);
         goto out_case;
     }
-    struct local_opts lo = {.nworkers = a->slots, .pin = a->o.pin,
-                            .keep_workdirs = a->o.keep_workdirs};
+    struct local_opts lo = {
+        .nworkers = a->slots, .pin = a->o.pin, .keep_workdirs = a->o.keep_workdirs};
     lo.ropts.exec = sm->exec ? RUNNER_EXEC : RUNNER_SHELL;
     lo.ropts.timeout_s = sm->timeout_s;
     lo.ropts.log_name = "pestrun-model.log";
@@ -577,13 +579,15 @@ static void on_event(struct agent *a, struct tr_event *ev)
         if (hi >= 0) {
             /* the worker died under this run (maybe the run killed it): back to the queue at
              * once, so the redrive policy counts it */
-            say(a, "worker %d died running run %llu/%u (%s); its message goes back to the "
-                   "queue",
+            say(a,
+                "worker %d died running run %llu/%u (%s); its message goes back to the "
+                "queue",
                 ev->worker, (unsigned long long)a->held[hi].key.batch, a->held[hi].key.run,
                 ev->detail);
             release_held(a, (size_t)hi);
         }
-        if (a->have_tr && local_respawns_left(&a->tr) == 0 && idle_workers(a) + busy_workers(a) == 0)
+        if (a->have_tr && local_respawns_left(&a->tr) == 0 &&
+            idle_workers(a) + busy_workers(a) == 0)
             stop_workers(a); /* started again for the next run */
         break;
     case TR_EV_RESULT:
@@ -837,10 +841,12 @@ static void teardown(struct agent *a)
         struct pr_error err;
         pr_remove_tree(a->workroot, &err);
     }
-    say(a, "%lu runs done, %lu failed, %lu messages returned to the queue, %lu bundle%s "
-           "downloaded",
-        a->runs_ok, a->runs_failed, a->released, a->bundles, a->bundles == 1 ? "" : "s");
-    if (a->epfd > 0) close(a->epfd);
+    if (a->epfd >= 0) /* it served: the summary (not after a failed start) */
+        say(a,
+            "%lu runs done, %lu failed, %lu messages returned to the queue, %lu bundle%s "
+            "downloaded",
+            a->runs_ok, a->runs_failed, a->released, a->bundles, a->bundles == 1 ? "" : "s");
+    if (a->epfd >= 0) close(a->epfd);
     for (int k = 0; k < 2; k++)
         if (sig_pipe[k] >= 0) {
             close(sig_pipe[k]);
@@ -868,8 +874,7 @@ int sqs_agent_main(const struct sqs_agent_opts *o)
     int rc = setup(&a, &err);
     if (rc == 0) {
         say(&a, "%d slot%s on %s (bucket %s, prefix %s, visibility timeout %ds), work folder %s",
-            a.slots, a.slots == 1 ? "" : "s", o->queue_url, o->bucket, a.prefix, a.vt,
-            a.workroot);
+            a.slots, a.slots == 1 ? "" : "s", o->queue_url, o->bucket, a.prefix, a.vt, a.workroot);
         rc = loop(&a, &err);
     }
     if (rc < 0) {

@@ -18,8 +18,8 @@ struct aws_creds {
     char *secret_key;
     char *session_token; /* NULL when none */
     time_t expires;      /* 0: does not expire */
-    char source[96];     /* where they came from: "environment", "profile default (~/.aws/credentials)",
-                            "ECS container endpoint", "EC2 instance metadata (IMDSv2)" */
+    char source[96]; /* where they came from: "environment", "profile default (~/.aws/credentials)",
+                        "ECS container endpoint", "EC2 instance metadata (IMDSv2)" */
 };
 
 void aws_creds_clear(struct aws_creds *c);

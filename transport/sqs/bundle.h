@@ -22,8 +22,8 @@ struct bundle_info {
  * Regular files, folders and symbolic links that point inside dir are packed; any path
  * relative to dir in exclude (a file or a whole folder) is left out, as are sockets, fifos
  * and devices. Returns 0 with *info, -1 with err. */
-int bundle_pack(const char *dir, const char *const *exclude, size_t nexclude,
-                const char *out_path, struct bundle_info *info, struct pr_error *err);
+int bundle_pack(const char *dir, const char *const *exclude, size_t nexclude, const char *out_path,
+                struct bundle_info *info, struct pr_error *err);
 
 struct bundle_limits {
     uint64_t max_bytes;   /* total uncompressed bytes (0: 16 GiB) */

@@ -72,8 +72,8 @@ struct sqs_master {
     struct strbuf scratch;
 };
 
-
-static void say(const struct sqs_master *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct sqs_master *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void say(const struct sqs_master *m, const char *fmt, ...)
 {
     if (m->o.quiet) return;
@@ -146,15 +146,17 @@ static void refresh_registry(struct sqs_master *m)
         return;
     }
     if (slots != m->target || agents != m->agents)
-        say(m, "%d agent%s with %d slot%s on the task queue", agents, agents == 1 ? "" : "s",
-            slots, slots == 1 ? "" : "s");
+        say(m, "%d agent%s with %d slot%s on the task queue", agents, agents == 1 ? "" : "s", slots,
+            slots == 1 ? "" : "s");
     m->target = slots;
     m->agents = agents;
     if (slots == 0 && !m->waiting_said) {
         char *folder = registry_folder(m->prefix, m->queue_url);
-        say(m, "waiting for agents (none registered under s3://%s/%s): start `pestrun agent "
-               "--queue-url %s --bucket %s%s%s`",
-            m->bucket, folder, m->queue_url, m->bucket, strcmp(m->prefix, "pestrun") ? " --prefix " : "",
+        say(m,
+            "waiting for agents (none registered under s3://%s/%s): start `pestrun agent "
+            "--queue-url %s --bucket %s%s%s`",
+            m->bucket, folder, m->queue_url, m->bucket,
+            strcmp(m->prefix, "pestrun") ? " --prefix " : "",
             strcmp(m->prefix, "pestrun") ? m->prefix : "");
         free(folder);
         m->waiting_said = 1;
@@ -245,8 +247,8 @@ static void flush_deletes(struct sqs_master *m, int force)
             if (i < m->ndels && m->dels[i].dlq == dlq) r[n++] = m->dels[i].receipt;
             if (n == SQS_MAX_BATCH || (i == m->ndels && n)) {
                 struct pr_error err;
-                if (sqs_delete_batch(m->client, dlq ? m->dlq_url : m->result_queue_url, r, n,
-                                     NULL, &err) != 0)
+                if (sqs_delete_batch(m->client, dlq ? m->dlq_url : m->result_queue_url, r, n, NULL,
+                                     &err) != 0)
                     say(m, "deleting received messages: %s", err.msg);
                 n = 0;
             }
@@ -269,16 +271,20 @@ static void delete_later(struct sqs_master *m, const char *receipt, int dlq)
     m->ndels++;
 }
 
-static int sqs_submit(void *impl, int worker, const struct run_request *run,
-                      struct pr_error *err)
+static int sqs_submit(void *impl, int worker, const struct run_request *run, struct pr_error *err)
 {
     struct sqs_master *m = impl;
     if (worker < 0 || (size_t)worker >= m->nvw || m->vw[worker].state != VW_IDLE)
         return pr_error_set(err, "no such idle agent slot %d", worker);
     struct vworker *w = &m->vw[worker];
-    struct wire_msg wm = {.type = WIRE_RUN, .key = run->key, .npar = run->npar,
-                          .values = run->values, .text = run->info};
-    struct sqs_msg sm = {.type = SQS_MSG_RUN, .bundle = m->bundle_key, .pst = m->pst_name,
+    struct wire_msg wm = {.type = WIRE_RUN,
+                          .key = run->key,
+                          .npar = run->npar,
+                          .values = run->values,
+                          .text = run->info};
+    struct sqs_msg sm = {.type = SQS_MSG_RUN,
+                         .bundle = m->bundle_key,
+                         .pst = m->pst_name,
                          .result_queue = m->result_queue_url,
                          .exec = m->o.ropts.exec == RUNNER_EXEC,
                          .timeout_s = m->o.ropts.timeout_s};
@@ -341,8 +347,8 @@ static int message_wire(struct sqs_master *m, struct sqs_msg *sm, struct pr_erro
 {
     if (!sm->payload_key) return 0;
     int rc = s3_get(m->client, m->bucket, sm->payload_key, &sm->wire, err);
-    if (rc == 0) return pr_error_set(err, "the payload s3://%s/%s is missing", m->bucket,
-                                     sm->payload_key);
+    if (rc == 0)
+        return pr_error_set(err, "the payload s3://%s/%s is missing", m->bucket, sm->payload_key);
     return rc < 0 ? -1 : 0;
 }
 
@@ -374,8 +380,9 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         } else {
             m->foreign++;
             if (!m->foreign_said++)
-                say(m, "the result queue also carries results of job %s (another case): they "
-                       "are left for their master; give each master its own result queue",
+                say(m,
+                    "the result queue also carries results of job %s (another case): they "
+                    "are left for their master; give each master its own result queue",
                     sm.job);
         }
         if (sm.payload_key && strcmp(sm.case_id, m->case_id) == 0) {
@@ -652,14 +659,16 @@ static int upload_bundle(struct sqs_master *m, struct pr_error *err)
         long long size;
         rc = s3_head(m->client, m->bucket, m->bundle_key, &size, err);
         if (rc == 0) {
-            struct s3_put_opts po = {.kms_key_id = m->o.kms_key_id, .sse_kms = m->o.sse_kms,
+            struct s3_put_opts po = {.kms_key_id = m->o.kms_key_id,
+                                     .sse_kms = m->o.sse_kms,
                                      .content_type = "application/octet-stream"};
             rc = s3_put_file(m->client, m->bucket, m->bundle_key, path.data, &po, err);
             if (rc == 0)
-                say(m, "case folder %s packed (%llu files, %.1f MB -> %.1f MB) and stored as "
-                       "s3://%s/%s in %.1fs",
-                    dir, (unsigned long long)info.files, info.bytes / 1e6,
-                    info.archive_bytes / 1e6, m->bucket, m->bundle_key, pr_now_s() - t0);
+                say(m,
+                    "case folder %s packed (%llu files, %.1f MB -> %.1f MB) and stored as "
+                    "s3://%s/%s in %.1fs",
+                    dir, (unsigned long long)info.files, info.bytes / 1e6, info.archive_bytes / 1e6,
+                    m->bucket, m->bundle_key, pr_now_s() - t0);
         } else if (rc == 1) {
             rc = 0; /* already there: the same bytes */
         }
@@ -723,8 +732,9 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     if (!m->poller) goto error;
     sqs_poller_want(m->poller, SQS_MAX_BATCH);
     refresh_registry(m);
-    snprintf(m->describe, sizeof(m->describe), "job %s: runs to %s, results from %s, bundle s3://%s/%s",
-             m->job, m->queue_url, m->result_queue_url, m->bucket, m->bundle_key);
+    snprintf(m->describe, sizeof(m->describe),
+             "job %s: runs to %s, results from %s, bundle s3://%s/%s", m->job, m->queue_url,
+             m->result_queue_url, m->bucket, m->bundle_key);
     tr->ops = &sqs_ops;
     tr->impl = m;
     return 0;

@@ -54,8 +54,8 @@ int b64_decode(const char *s, size_t len, struct strbuf *out)
             v[k] = b64_value(s[i + k]);
             if (v[k] < 0) return -1;
         }
-        unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-                     (unsigned)v[3];
+        unsigned w =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         char b[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
         sb_append(out, b, (size_t)(3 - pad));
     }
@@ -181,8 +181,7 @@ int sqs_msg_decode(const char *body, struct sqs_msg *m, struct pr_error *err)
     m->payload_key = dup_field(o, "payload", 0, &bad);
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wire");
     if (!m->payload_key) {
-        if (!cJSON_IsString(w) ||
-            b64_decode(w->valuestring, strlen(w->valuestring), &m->wire) < 0)
+        if (!cJSON_IsString(w) || b64_decode(w->valuestring, strlen(w->valuestring), &m->wire) < 0)
             bad = 1;
     }
     cJSON_Delete(o);

@@ -39,7 +39,7 @@ struct sqs_msg {
     /* result */
     char *agent;
     /* either */
-    char *payload_key; /* S3 key of the wire bytes, or NULL when inline */
+    char *payload_key;  /* S3 key of the wire bytes, or NULL when inline */
     struct strbuf wire; /* the wire bytes (decoded from base64) when inline */
 };
 

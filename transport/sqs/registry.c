@@ -17,8 +17,8 @@ char *registry_folder(const char *prefix, const char *queue_url)
 }
 
 int registry_put(struct aws_client *c, const char *bucket, const char *prefix,
-                 const char *queue_url, const char *agent_id, int slots, time_t expires,
-                 char **key, struct pr_error *err)
+                 const char *queue_url, const char *agent_id, int slots, time_t expires, char **key,
+                 struct pr_error *err)
 {
     char *folder = registry_folder(prefix, queue_url);
     struct strbuf k = {0};
@@ -65,8 +65,7 @@ static int scan_one(void *ctx, const char *key, long long size)
 }
 
 int registry_scan(struct aws_client *c, const char *bucket, const char *prefix,
-                  const char *queue_url, time_t now, int *slots, int *agents,
-                  struct pr_error *err)
+                  const char *queue_url, time_t now, int *slots, int *agents, struct pr_error *err)
 {
     struct scan s = {.now = now};
     char *folder = registry_folder(prefix, queue_url);

@@ -21,12 +21,11 @@ char *registry_folder(const char *prefix, const char *queue_url);
 /* Write the agent's record expiring at expires and delete the previous one (*key, replaced by
  * the new key; NULL at first). Returns 0 or -1 with err. */
 int registry_put(struct aws_client *c, const char *bucket, const char *prefix,
-                 const char *queue_url, const char *agent_id, int slots, time_t expires,
-                 char **key, struct pr_error *err);
+                 const char *queue_url, const char *agent_id, int slots, time_t expires, char **key,
+                 struct pr_error *err);
 
 /* Sum the slots of the records not expired at now. */
 int registry_scan(struct aws_client *c, const char *bucket, const char *prefix,
-                  const char *queue_url, time_t now, int *slots, int *agents,
-                  struct pr_error *err);
+                  const char *queue_url, time_t now, int *slots, int *agents, struct pr_error *err);
 
 #endif

@@ -43,8 +43,8 @@ struct sigv4_out {
 };
 
 /* Sign rq with creds. Returns 0 with out filled (free with sigv4_out_free), -1 with err. */
-int sigv4_sign(const struct sigv4_request *rq, const struct aws_creds *creds,
-               struct sigv4_out *out, struct pr_error *err);
+int sigv4_sign(const struct sigv4_request *rq, const struct aws_creds *creds, struct sigv4_out *out,
+               struct pr_error *err);
 void sigv4_out_free(struct sigv4_out *out);
 
 /* The presigned-query form: returns the whole malloc'd query string to send (the request's own
@@ -52,8 +52,8 @@ void sigv4_out_free(struct sigv4_out *out);
  * X-Amz-SignedHeaders, X-Amz-Security-Token when there is one, then X-Amz-Signature), or NULL
  * with err. rq->payload_hash is usually "UNSIGNED-PAYLOAD". out (may be NULL) receives the
  * canonical request and string to sign. */
-char *sigv4_presign(const struct sigv4_request *rq, const struct aws_creds *creds,
-                    int expires_s, struct sigv4_out *out, struct pr_error *err);
+char *sigv4_presign(const struct sigv4_request *rq, const struct aws_creds *creds, int expires_s,
+                    struct sigv4_out *out, struct pr_error *err);
 
 /* Helpers. */
 void aws_sha256_hex(const void *data, size_t len, char out[65]);

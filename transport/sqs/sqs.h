@@ -17,7 +17,7 @@ struct sqs_message {
     char *message_id;
     char *receipt_handle;
     char *body;
-    int receive_count; /* ApproximateReceiveCount */
+    int receive_count;          /* ApproximateReceiveCount */
     long long first_receive_ms; /* ApproximateFirstReceiveTimestamp (ms since the epoch), 0 */
 };
 void sqs_messages_free(struct sqs_message *m, size_t n);
@@ -25,14 +25,14 @@ void sqs_messages_free(struct sqs_message *m, size_t n);
 /* SendMessageBatch of n (<= 10) bodies. ok[i] (may be NULL) tells which entries the service
  * took; returns 0 when all were taken, 1 when some were not (err says why for the first), -1
  * with err on a failed call. */
-int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *const *bodies,
-                   size_t n, int *ok, struct pr_error *err);
+int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *const *bodies, size_t n,
+                   int *ok, struct pr_error *err);
 
 /* ReceiveMessage: up to max (<= 10) messages, long-polling up to wait_s (0-20) seconds;
  * visibility_s < 0: the queue's visibility timeout. Asks for ApproximateReceiveCount and
  * ApproximateFirstReceiveTimestamp. Returns 0 with *out (malloc'd, *n may be 0), -1 with err. */
-int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s,
-                int visibility_s, struct sqs_message **out, size_t *n, struct pr_error *err);
+int sqs_receive(struct aws_client *c, const char *queue_url, int max, int wait_s, int visibility_s,
+                struct sqs_message **out, size_t *n, struct pr_error *err);
 
 /* DeleteMessageBatch / ChangeMessageVisibilityBatch of n (<= 10) receipt handles. ok as in
  * sqs_send_batch. */
@@ -49,8 +49,8 @@ int sqs_get_attributes(struct aws_client *c, const char *queue_url, const char *
                        size_t n, cJSON **attrs, struct pr_error *err);
 
 /* GetQueueUrl by name (optionally of another account). *url is malloc'd. */
-int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account,
-                      char **url, struct pr_error *err);
+int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account, char **url,
+                      struct pr_error *err);
 
 /* The region to use for queue_url: the environment's (AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's) when set, else the one in an AWS queue URL (https://sqs.REGION.amazonaws.com/...),
