@@ -10,7 +10,7 @@ rows=${1:-1000}
 command -v node >/dev/null || { echo "node is needed for the emulators"; exit 1; }
 export EMU_STATE=$W/emu
 eval "$("$ROOT/tests/aws/emulators.sh" start 2>"$W/emu.log")"
-trap 'kill $(jobs -p) 2>/dev/null; "$ROOT/tests/aws/emulators.sh" stop >/dev/null 2>&1; rm -rf "$W"' EXIT
+trap 'jobs -p | xargs -r kill 2>/dev/null || true; "$ROOT/tests/aws/emulators.sh" stop >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
 sqs() {
   curl -sf --aws-sigv4 "aws:amz:${AWS_REGION}:sqs" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
     -H "X-Amz-Target: AmazonSQS.$1" -H 'Content-Type: application/x-amz-json-1.0' -d "$2" "$AWS_ENDPOINT_URL"
