@@ -334,7 +334,6 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     struct sched_config cfg;
     struct local_opts lo;
     char *journal_path = NULL;
-    const char **pnames = NULL, **onames = NULL;
 
     e->c = c;
     e->o = *o;
@@ -358,17 +357,12 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     cfg.sync_group_s = 0.05;      /* at most 20 journal syncs a second */
 
     size_t np = pst_nparams(c), no = pst_nobs(c);
-    pnames = xcalloc(np + 1, sizeof(char *));
-    onames = xcalloc(no + 1, sizeof(char *));
-    for (size_t i = 0; i < np; i++)
-        pnames[i] = pst_param(c, i)->name;
-    for (size_t i = 0; i < no; i++)
-        onames[i] = pst_obs(c, i)->name;
     journal_path =
         o->journal_path ? xstrdup(o->journal_path) : cli_case_output(pst_path, "journal");
     if (!o->no_journal) {
-        e->journal = journal_open(journal_path, journal_case_id(pnames, np, onames, no), np, no,
-                                  o->resume, err);
+        e->journal =
+            journal_open(journal_path, journal_case_id_names(pst_param_names(c), pst_obs_names(c)),
+                         np, no, o->resume, err);
         if (!e->journal) goto error;
     }
     if (!e->journal) {
@@ -443,13 +437,9 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         fprintf(stderr, "%d worker%s%s, work folders in %s\n", e->nworkers,
                 e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "", e->workroot);
     free(journal_path);
-    free(pnames);
-    free(onames);
     return e;
 error:
     free(journal_path);
-    free(pnames);
-    free(onames);
     journal_close(e->journal);
     if (e->have_tr) e->tr.ops->destroy(e->tr.impl);
     free(e);

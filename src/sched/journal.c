@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "../util/hash.h"
+#include "../util/names.h"
 #include "../util/strbuf.h"
 #include "../util/text.h"
 
@@ -723,4 +724,18 @@ uint64_t journal_case_id(const char *const *par_names, size_t npar, const char *
         h = pr_hash64(s, strlen(s) + 1, h);
     }
     return h;
+}
+
+uint64_t journal_case_id_names(const struct names *params, const struct names *obs)
+{
+    size_t np = names_count(params), no = names_count(obs);
+    const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
+    for (size_t i = 0; i < np; i++)
+        pn[i] = names_get(params, i);
+    for (size_t i = 0; i < no; i++)
+        on[i] = names_get(obs, i);
+    uint64_t id = journal_case_id(pn, np, on, no);
+    free(pn);
+    free(on);
+    return id;
 }

@@ -53,5 +53,8 @@ int journal_sync(struct journal *j, struct pr_error *err);
 /* A 64-bit identity of a case from its parameter and observation names (in order). */
 uint64_t journal_case_id(const char *const *par_names, size_t npar, const char *const *obs_names,
                          size_t nobs);
+/* The same identity from the case's name tables (pst_param_names, pst_obs_names). */
+struct names;
+uint64_t journal_case_id_names(const struct names *params, const struct names *obs);
 
 #endif

@@ -18,6 +18,7 @@
 #include "sched/journal.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "util/names.h"
 #include "util/text.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -124,6 +125,16 @@ static void test_hash(void)
     /* a name moved from the parameters to the observations */
     CHECK(journal_case_id(ab_c, 2, obs, 1) != journal_case_id(ab_c, 1, obs, 2));
     CHECK(journal_case_id(NULL, 0, NULL, 0) != journal_case_id(ab_c, 1, NULL, 0));
+    /* the name-table form gives the same identity (names are stored upper-cased) */
+    struct names *pt = names_create(), *ot = names_create();
+    names_add(pt, "ab");
+    names_add(pt, "C");
+    names_add(ot, "h1");
+    names_add(ot, "H2");
+    CHECK(journal_case_id_names(pt, ot) == journal_case_id(ab_c, 2, obs, 2));
+    CHECK(journal_case_id_names(ot, pt) != journal_case_id(ab_c, 2, obs, 2));
+    names_destroy(pt);
+    names_destroy(ot);
 }
 
 /* --- 1. a thousand runs round-trip ----------------------------------------------------------- */

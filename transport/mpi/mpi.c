@@ -25,7 +25,6 @@
 enum { TAG_MSG = 17 };
 enum { BACKOFF_MIN_MS = 1, BACKOFF_MAX_MS = 50 };
 
-
 /* How long to keep testing for messages without sleeping after activity. */
 #define SPIN_S 0.0005
 
@@ -39,21 +38,6 @@ static const char *mpi_errstr(int rc, char *buf)
     int len = 0;
     if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS) snprintf(buf, 64, "MPI error %d", rc);
     return buf;
-}
-
-/* The hash of the case's parameter and observation names, as the journal computes it. */
-static uint64_t case_id(const struct pst_case *c)
-{
-    size_t np = pst_nparams(c), no = pst_nobs(c);
-    const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
-    for (size_t i = 0; i < np; i++)
-        pn[i] = pst_param(c, i)->name;
-    for (size_t i = 0; i < no; i++)
-        on[i] = pst_obs(c, i)->name;
-    uint64_t id = journal_case_id(pn, np, on, no);
-    free(pn);
-    free(on);
-    return id;
 }
 
 static double lost_after(const struct mpi_opts *o)
@@ -216,7 +200,7 @@ static void worker_main(const struct pst_case *c, const struct mpi_opts *o, MPI_
     if (gethostname(host, sizeof(host)) < 0) snprintf(host, sizeof(host), "?");
     host[sizeof(host) - 1] = 0;
 
-    uint64_t mine = case_id(c);
+    uint64_t mine = journal_case_id_names(pst_param_names(c), pst_obs_names(c));
     if (mine != master_id) {
         pr_error_set(&err,
                      "rank %d on %s: its case %s has other parameter or observation names than "
@@ -630,7 +614,7 @@ int mpi_start(const struct pst_case *c, const struct mpi_opts *opts, struct tran
     MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_split(node, rank == 0 ? MPI_UNDEFINED : 0, rank, &nodew);
     /* the master's name table, once */
-    uint64_t id = rank == 0 ? case_id(c) : 0;
+    uint64_t id = rank == 0 ? journal_case_id_names(pst_param_names(c), pst_obs_names(c)) : 0;
     MPI_Bcast(&id, 1, MPI_UINT64_T, 0, comm);
     int index = 0, count = 1;
     if (nodew != MPI_COMM_NULL) {

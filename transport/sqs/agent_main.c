@@ -35,10 +35,10 @@ struct held {
     struct sqs_message qm;
     struct sqs_msg sm;
     struct run_key key;
-    struct strbuf wire; /* the run (wire bytes) */
-    int worker;         /* local worker running it, -1 while it waits */
+    struct wire_msg run; /* the run, decoded once: its arrays and text live in decoded */
+    struct strbuf decoded;
+    int worker; /* local worker running it, -1 while it waits */
     double started, next_beat;
-    int cancel_sent;
 };
 
 struct outgoing {
@@ -153,7 +153,7 @@ static void held_free(struct held *h)
     free(h->qm.receipt_handle);
     free(h->qm.body);
     sqs_msg_free(&h->sm);
-    sb_free(&h->wire);
+    sb_free(&h->decoded);
 }
 
 static void held_remove(struct agent *a, size_t i)
@@ -355,21 +355,6 @@ static void stop_workers(struct agent *a)
     a->c = NULL;
 }
 
-static char *case_id_of(const struct pst_case *c)
-{
-    size_t np = pst_nparams(c), no = pst_nobs(c);
-    const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
-    for (size_t i = 0; i < np; i++)
-        pn[i] = pst_param(c, i)->name;
-    for (size_t i = 0; i < no; i++)
-        on[i] = pst_obs(c, i)->name;
-    char *id = xmalloc(17);
-    sqs_hex64(journal_case_id(pn, np, on, no), id);
-    free(pn);
-    free(on);
-    return id;
-}
-
 /* Download and extract the bundle (once: kept by its hash), load its control file and start
  * the workers. Returns 0, or -1 with err (the message's run is then reported failed). */
 static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_error *err)
@@ -413,9 +398,9 @@ static int serve_bundle(struct agent *a, const struct sqs_msg *sm, struct pr_err
                      sm->pst);
         goto out_case;
     }
-    char *cid = case_id_of(a->c);
+    char cid[17];
+    sqs_hex64(journal_case_id_names(pst_param_names(a->c), pst_obs_names(a->c)), cid);
     int same = strcmp(cid, sm->case_id) == 0;
-    free(cid);
     if (!same) {
         pr_error_set(err,
                      "the bundle's control file %s has other parameter or observation names "
@@ -487,18 +472,10 @@ static void dispatch(struct agent *a)
             i++;
             continue;
         }
-        struct wire_msg m;
-        struct strbuf scratch = {0};
         struct pr_error err;
-        if (wire_decode(h->wire.data, h->wire.len, &m, &scratch, &err) < 0 || m.type != WIRE_RUN) {
-            sb_free(&scratch);
-            fail_held(a, i, "the run message is damaged");
-            continue;
-        }
-        struct run_request rq = {.key = m.key, .npar = m.npar, .values = m.values, .info = m.text};
-        int rc = a->tr.ops->submit(a->tr.impl, w, &rq, &err);
-        sb_free(&scratch);
-        if (rc < 0) {
+        struct run_request rq = {
+            .key = h->run.key, .npar = h->run.npar, .values = h->run.values, .info = h->run.text};
+        if (a->tr.ops->submit(a->tr.impl, w, &rq, &err) < 0) {
             a->ws[w] = WS_ABSENT;
             continue; /* tried again on another worker */
         }
@@ -525,18 +502,15 @@ static void take_messages(struct agent *a)
             held_free(&h);
             continue;
         }
-        struct wire_msg m;
-        struct strbuf scratch = {0};
         int ok = sqs_msg_decode(qm[i].body, &h.sm, &err) == 0 && h.sm.type == SQS_MSG_RUN;
         if (ok && h.sm.payload_key) {
             int got = s3_get(a->client, a->o.bucket, h.sm.payload_key, &h.sm.wire, &err);
             if (got == 0) pr_error_set(&err, "payload %s is missing", h.sm.payload_key);
             ok = got == 1;
         }
-        if (ok && (wire_decode(h.sm.wire.data, h.sm.wire.len, &m, &scratch, &err) < 0 ||
-                   m.type != WIRE_RUN))
+        if (ok && (wire_decode(h.sm.wire.data, h.sm.wire.len, &h.run, &h.decoded, &err) < 0 ||
+                   h.run.type != WIRE_RUN))
             ok = 0;
-        sb_free(&scratch);
         if (!ok) {
             /* not ours to judge: left alone, it comes back after the visibility timeout and
              * the queue's redrive policy moves it to the dead-letter queue in the end */
@@ -545,9 +519,8 @@ static void take_messages(struct agent *a)
             held_free(&h);
             continue;
         }
-        h.key = m.key;
-        h.wire = h.sm.wire;
-        memset(&h.sm.wire, 0, sizeof(h.sm.wire));
+        h.key = h.run.key;
+        sb_free(&h.sm.wire);
         h.next_beat = pr_now_s() + a->vt / 2.0;
         if (a->nheld == a->capheld) {
             a->capheld = a->capheld ? a->capheld * 2 : 16;
@@ -642,7 +615,6 @@ static void start_drain(struct agent *a)
         int fits = a->o.drain_s > 0 && (mean < 0 || h->started + mean <= a->drain_deadline);
         if (!fits) {
             a->tr.ops->cancel(a->tr.impl, h->worker, &h->key);
-            h->cancel_sent = 1;
         } else {
             kept++;
         }

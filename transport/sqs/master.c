@@ -67,7 +67,7 @@ struct sqs_master {
     size_t ndels, capdels;
     double dels_since;
 
-    unsigned long foreign, duplicates, requests_other;
+    unsigned long duplicates;
     int foreign_said;
     struct strbuf scratch;
 };
@@ -186,13 +186,21 @@ static void free_payload(struct sqs_master *m, struct vworker *w)
     w->payload_key = NULL;
 }
 
-/* The worker's run ended (result, failure, cancel): it takes another, or goes when there are
- * more workers than slots. */
-static void release_worker(struct sqs_master *m, int wid)
+/* The worker's run ended (result, failure, cancel): the RESULT event for the scheduler, with
+ * the worker, key and status filled (the caller adds the rest). The worker takes another run,
+ * or goes when there are more workers than slots (adjust_workers). */
+static struct tr_event *end_run(struct sqs_master *m, int wid, enum run_status status)
 {
     struct vworker *w = &m->vw[wid];
     free_payload(m, w);
     w->state = VW_IDLE;
+    struct tr_event *ev = evq_push(&m->events);
+    ev->type = TR_EV_RESULT;
+    ev->worker = wid;
+    ev->key = w->key;
+    ev->result.key = w->key;
+    ev->result.status = status;
+    return ev;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -328,13 +336,7 @@ static void sqs_cancel(void *impl, int worker, const struct run_key *key)
     if (worker < 0 || (size_t)worker >= m->nvw) return;
     struct vworker *w = &m->vw[worker];
     if (w->state != VW_BUSY || !run_key_eq(&w->key, key)) return;
-    release_worker(m, worker);
-    struct tr_event *ev = evq_push(&m->events);
-    ev->type = TR_EV_RESULT;
-    ev->worker = worker;
-    ev->key = *key;
-    ev->result.key = *key;
-    ev->result.status = RUN_CANCELLED;
+    struct tr_event *ev = end_run(m, worker, RUN_CANCELLED);
     ev->result.reason = xstrdup("cancelled by the master");
     adjust_workers(m);
 }
@@ -377,16 +379,12 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         /* an earlier master of this case (before --resume) or another job on this queue */
         if (strcmp(sm.case_id, m->case_id) == 0) {
             delete_later(m, qm->receipt_handle, 0);
-        } else {
-            m->foreign++;
-            if (!m->foreign_said++)
-                say(m,
-                    "the result queue also carries results of job %s (another case): they "
-                    "are left for their master; give each master its own result queue",
-                    sm.job);
-        }
-        if (sm.payload_key && strcmp(sm.case_id, m->case_id) == 0) {
-            s3_delete(m->client, m->bucket, sm.payload_key, &err);
+            if (sm.payload_key) s3_delete(m->client, m->bucket, sm.payload_key, &err);
+        } else if (!m->foreign_said++) {
+            say(m,
+                "the result queue also carries results of job %s (another case): they are "
+                "left for their master; give each master its own result queue",
+                sm.job);
         }
         sqs_msg_free(&sm);
         return;
@@ -409,13 +407,7 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         sqs_msg_free(&sm);
         return;
     }
-    release_worker(m, wid);
-    struct tr_event *ev = evq_push(&m->events);
-    ev->type = TR_EV_RESULT;
-    ev->worker = wid;
-    ev->key = w.key;
-    ev->result.key = w.key;
-    ev->result.status = (enum run_status)w.status;
+    struct tr_event *ev = end_run(m, wid, (enum run_status)w.status);
     ev->result.seconds = w.seconds;
     ev->result.npar = w.npar;
     ev->result.nobs = w.nobs;
@@ -471,13 +463,7 @@ static void check_dlq(struct sqs_master *m)
             delete_later(m, qm[i].receipt_handle, 1);
             sqs_msg_free(&sm);
             if (!vw) continue;
-            release_worker(m, wid);
-            struct tr_event *ev = evq_push(&m->events);
-            ev->type = TR_EV_RESULT;
-            ev->worker = wid;
-            ev->key = w.key;
-            ev->result.key = w.key;
-            ev->result.status = RUN_FAILED;
+            struct tr_event *ev = end_run(m, wid, RUN_FAILED);
             struct strbuf r = {0};
             sb_printf(&r,
                       "agents took the run's message %d times without returning a result (each "
@@ -705,15 +691,7 @@ int sqs_master_create(const struct pst_case *c, const struct sqs_opts *o, struct
     m->pst_name = xstrdup(basename_of(pst_path(c)));
     sqs_new_job_id(m->job);
     m->started = pr_now_s();
-    size_t np = pst_nparams(c), no = pst_nobs(c);
-    const char **pn = xcalloc(np + 1, sizeof(char *)), **on = xcalloc(no + 1, sizeof(char *));
-    for (size_t i = 0; i < np; i++)
-        pn[i] = pst_param(c, i)->name;
-    for (size_t i = 0; i < no; i++)
-        on[i] = pst_obs(c, i)->name;
-    sqs_hex64(journal_case_id(pn, np, on, no), m->case_id);
-    free(pn);
-    free(on);
+    sqs_hex64(journal_case_id_names(pst_param_names(c), pst_obs_names(c)), m->case_id);
 
     m->creds = aws_creds_chain_new();
     char *region = sqs_region_for(m->queue_url);

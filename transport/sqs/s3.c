@@ -112,8 +112,9 @@ static size_t put_headers(const struct s3_put_opts *o, struct aws_kv h[3])
 /* ------------------------------------------------------------------------------------------ */
 /* single objects                                                                             */
 
-int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data, size_t len,
-           const struct s3_put_opts *o, struct pr_error *err)
+/* PutObject of len bytes from memory (data), or from the open file fd when fd >= 0. */
+static int put_object(struct aws_client *c, const char *bucket, const char *key, const void *data,
+                      int fd, long long len, const struct s3_put_opts *o, struct pr_error *err)
 {
     struct aws_request rq;
     struct aws_response resp;
@@ -125,31 +126,10 @@ int s3_put(struct aws_client *c, const char *bucket, const char *key, const void
     if (s3_address(c, "PutObject", bucket, key, &rq, &path, err) < 0) return -1;
     rq.headers = h;
     rq.nheaders = put_headers(o, h);
-    rq.body = len ? data : NULL;
-    rq.body_len = len;
-    rq.timeout_s = transfer_timeout((long long)len);
-    aws_response_init(&resp);
-    rc = aws_call(c, &rq, &resp, err) == 0 ? 0 : -1;
-    aws_response_free(&resp);
-    free(path);
-    return rc;
-}
-
-/* PutObject of len bytes of fd. */
-static int put_fd(struct aws_client *c, const char *bucket, const char *key, int fd, long long len,
-                  const struct s3_put_opts *o, struct pr_error *err)
-{
-    struct aws_request rq;
-    struct aws_response resp;
-    struct aws_kv h[3];
-    char *path;
-    int rc;
-
-    request_init(&rq, "PUT", "PutObject");
-    if (s3_address(c, "PutObject", bucket, key, &rq, &path, err) < 0) return -1;
-    rq.headers = h;
-    rq.nheaders = put_headers(o, h);
-    rq.body_fd = fd;
+    if (fd >= 0)
+        rq.body_fd = fd;
+    else
+        rq.body = len ? data : NULL;
     rq.body_len = (size_t)len;
     rq.timeout_s = transfer_timeout(len);
     aws_response_init(&resp);
@@ -157,6 +137,12 @@ static int put_fd(struct aws_client *c, const char *bucket, const char *key, int
     aws_response_free(&resp);
     free(path);
     return rc;
+}
+
+int s3_put(struct aws_client *c, const char *bucket, const char *key, const void *data, size_t len,
+           const struct s3_put_opts *o, struct pr_error *err)
+{
+    return put_object(c, bucket, key, data, -1, (long long)len, o, err);
 }
 
 /* Is a non-2xx answer the "no such object" one? (A HEAD answer has no body to tell a missing
@@ -492,7 +478,7 @@ int s3_put_file(struct aws_client *c, const char *bucket, const char *key, const
     if (st.st_size > S3_MULTIPART_THRESHOLD)
         rc = put_multipart(c, bucket, key, fd, (long long)st.st_size, o, err);
     else
-        rc = put_fd(c, bucket, key, fd, (long long)st.st_size, o, err);
+        rc = put_object(c, bucket, key, NULL, fd, (long long)st.st_size, o, err);
     close(fd);
     if (rc < 0) pr_error_prefix(err, "%s", path);
     return rc;

@@ -149,10 +149,25 @@ static int check_batch(const char *op, const char *queue_url, const void *items,
     return 0;
 }
 
+/* The batch's "Entries": [{"Id": "0", field: values[0]}, ...] added to req. */
+static cJSON *add_entries(cJSON *req, const char *field, const char *const *values, size_t n)
+{
+    cJSON *entries = cJSON_AddArrayToObject(req, "Entries");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        char id[8];
+        snprintf(id, sizeof(id), "%zu", i);
+        cJSON_AddStringToObject(e, "Id", id);
+        cJSON_AddStringToObject(e, field, values[i]);
+        cJSON_AddItemToArray(entries, e);
+    }
+    return entries;
+}
+
 int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *const *bodies, size_t n,
                    int *ok, struct pr_error *err)
 {
-    cJSON *req, *entries, *ans;
+    cJSON *req, *ans;
     size_t total = 0;
     int rc;
 
@@ -172,15 +187,7 @@ int sqs_send_batch(struct aws_client *c, const char *queue_url, const char *cons
                             "may carry",
                             total, SQS_MAX_MESSAGE_BYTES);
     req = new_request(queue_url);
-    entries = cJSON_AddArrayToObject(req, "Entries");
-    for (size_t i = 0; i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        char id[8];
-        snprintf(id, sizeof(id), "%zu", i);
-        cJSON_AddStringToObject(e, "Id", id);
-        cJSON_AddStringToObject(e, "MessageBody", bodies[i]);
-        cJSON_AddItemToArray(entries, e);
-    }
+    add_entries(req, "MessageBody", bodies, n);
     if (sqs_call(c, "SendMessageBatch", req, 0, &ans, err) < 0) return -1;
     rc = batch_result("SendMessageBatch", ans, n, bodies, ok, err);
     cJSON_Delete(ans);
@@ -274,15 +281,10 @@ static int receipt_batch(struct aws_client *c, const char *op, const char *queue
         if (!receipts[i] || !*receipts[i])
             return pr_error_set(err, "SQS %s: entry %zu has no receipt handle", op, i);
     req = new_request(queue_url);
-    entries = cJSON_AddArrayToObject(req, "Entries");
-    for (size_t i = 0; i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        char id[8];
-        snprintf(id, sizeof(id), "%zu", i);
-        cJSON_AddStringToObject(e, "Id", id);
-        cJSON_AddStringToObject(e, "ReceiptHandle", receipts[i]);
-        if (timeout_s >= 0) cJSON_AddNumberToObject(e, "VisibilityTimeout", timeout_s);
-        cJSON_AddItemToArray(entries, e);
+    entries = add_entries(req, "ReceiptHandle", receipts, n);
+    if (timeout_s >= 0) {
+        cJSON *e;
+        cJSON_ArrayForEach(e, entries) cJSON_AddNumberToObject(e, "VisibilityTimeout", timeout_s);
     }
     if (sqs_call(c, op, req, 0, &ans, err) < 0) return -1;
     rc = batch_result(op, ans, n, NULL, ok, err);
