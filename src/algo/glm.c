@@ -1,6 +1,7 @@
 #include "glm.h"
 
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,15 +10,13 @@
 
 #include "algo/jacobian.h"
 #include "algo/parspace.h"
+#include "algo/super.h"
 #include "algo/upgrade.h"
 #include "pest/objective.h"
 #include "pest/outputs.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 #include "util/clock.h"
-
-#include <time.h>
-
 
 /* Everything one calibration holds: small (parameters, one Jacobian, a few candidates). */
 struct glm {
@@ -39,6 +38,18 @@ struct glm {
     unsigned char *central;
     int jac_scale;
     int switched;
+    int have_base, jac_current;
+    /* options */
+    enum upgrade_form form;
+    int tied_bounds;
+    int n_iter_base, n_iter_super, max_n_super;
+    double super_eigthres, super_relparmax;
+    double *prior_inv; /* per numeric parameter: 1 / prior variance */
+    double *init_num;  /* the initial values in numeric space */
+    /* SVD-assist */
+    struct super_tf sup;
+    double *Js;    /* nrows x sup.k */
+    double *s_cur; /* the super parameters' current values */
     size_t runs;
     FILE *rec, *iobj, *ipar, *iruns;
     double t0;
@@ -173,49 +184,35 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* candidates                                                                                 */
+/* the weighted system                                                                        */
 
-static int at_bound_outward(const struct pst_param *p, double v, double du_natural)
+/* The rows of J (nrows x ldj) with non-zero weight, restricted to the n columns col[], times
+ * their weights, and the weighted residuals at the current point. Returns the row count. */
+static size_t weighted_rows(const struct glm *g, const double *J, size_t ldj, const size_t *col,
+                            size_t n, double *Jw, double *rw)
 {
-    double tol = 1e-7;
-    if (du_natural > 0 && v >= p->ubnd - tol * fabs(p->ubnd)) return 1;
-    if (du_natural < 0 && v <= p->lbnd + tol * fabs(p->lbnd)) return 1;
-    return 0;
-}
-
-/* The largest s in (0, 1] that keeps numeric step s*u within RELPARMAX / FACPARMAX of the
- * current values (PEST: the whole step is scaled, its direction kept). */
-static double limit_scale(struct glm *g, const double *u)
-{
-    const struct pst_control *ctl = pst_control(g->c);
-    double s = 1.0;
-    for (size_t k = 0; k < g->ncols; k++) {
-        if (u[k] == 0.0) continue;
-        size_t i = g->ps.adj[k];
-        const struct pst_param *p = pst_param(g->c, i);
-        double last = g->ctl[i], d = u[k], lim = INFINITY;
-        double F = ctl->facparmax, R = ctl->relparmax;
-        if (g->ps.is_log[k]) {
-            if (p->chglim == PST_CHG_FACTOR)
-                lim = log10(F);
-            else if (d > 0)
-                lim = log10(1 + R);
-            else if (R < 1)
-                lim = -log10(1 - R);
+    size_t m = 0;
+    for (size_t r = 0; r < g->nrows; r++) {
+        double w, res;
+        if (r < g->nobs) {
+            const struct pst_obs *o = pst_obs(g->c, r);
+            w = o->weight;
+            res = o->value - g->obs[r];
         } else {
-            double ref = fabs(last);
-            if (ref < ctl->facorig * fabs(p->parval1)) ref = ctl->facorig * fabs(p->parval1);
-            if (p->chglim == PST_CHG_FACTOR && ref > 0)
-                lim = d * (last >= 0 ? 1 : -1) > 0 ? ref * (F - 1) : ref * (1 - 1 / F);
-            else if (ref > 0)
-                lim = R * ref;
+            const struct pst_prior *pi = pst_prior(g->c, r - g->nobs);
+            w = pi->weight;
+            res = pi->pival - pst_prior_value(g->c, r - g->nobs, g->ctl);
         }
-        if (fabs(d) * s > lim) s = lim / fabs(d);
+        if (w <= 0) continue;
+        for (size_t j = 0; j < n; j++)
+            Jw[m * n + j] = w * J[r * ldj + (col ? col[j] : j)];
+        rw[m] = w * res;
+        m++;
     }
-    return s;
+    return m;
 }
 
-static void clamp_bounds(struct glm *g, double *ctl)
+static void clamp_bounds(const struct glm *g, double *ctl)
 {
     for (size_t k = 0; k < g->ncols; k++) {
         size_t i = g->ps.adj[k];
@@ -226,49 +223,134 @@ static void clamp_bounds(struct glm *g, double *ctl)
     parspace_fix_tied(&g->ps, ctl);
 }
 
-/* The upgrade for lambda as a full control vector in cand. Parameters at a bound whose step
- * points outward are frozen and the upgrade recomputed. Returns the singular values kept. */
-static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen, struct pr_error *err)
+/* ------------------------------------------------------------------------------------------ */
+/* change limits and bounds (SPEC §6.5.4)                                                     */
+
+static int at_bound_outward(const struct pst_param *p, double v, double du_natural)
 {
-    size_t nobs = g->nobs, ncols = g->ncols;
+    double tol = 1e-7;
+    if (du_natural > 0 && v >= p->ubnd - tol * fabs(p->ubnd)) return 1;
+    if (du_natural < 0 && v <= p->lbnd + tol * fabs(p->lbnd)) return 1;
+    return 0;
+}
+
+/* The interval RELPARMAX / FACPARMAX allow parameter i from its current value (natural). */
+static void change_window(const struct glm *g, size_t i, double *lo, double *hi)
+{
+    const struct pst_control *ctl = pst_control(g->c);
+    const struct pst_param *p = pst_param(g->c, i);
+    double last = g->ctl[i];
+    if (p->trans == PST_TRANS_NONE) { /* FACORIG: the reference value never nears zero */
+        double floor = ctl->facorig * fabs(p->parval1);
+        if (fabs(last) < floor) last = last < 0 ? -floor : floor;
+    }
+    double F = ctl->facparmax, R = ctl->relparmax;
+    if (p->chglim == PST_CHG_FACTOR) {
+        *lo = last > 0 ? last / F : last * F;
+        *hi = last > 0 ? last * F : last / F;
+    } else {
+        *lo = last - fabs(last) * R;
+        *hi = last + fabs(last) * R;
+    }
+}
+
+/* PEST++'s default: each parameter is clamped into its change window and its bounds on its own
+ * (the step's direction changes). Returns how many were clamped by a change limit. */
+static int clamp_each(const struct glm *g, const double *num, double *cand)
+{
+    int clamped = 0;
+    memcpy(cand, g->ctl, g->npar * sizeof(double));
+    parspace_from_num(&g->ps, num, cand);
+    for (size_t k = 0; k < g->ncols; k++) {
+        size_t i = g->ps.adj[k];
+        const struct pst_param *p = pst_param(g->c, i);
+        double lo, hi, v = cand[i];
+        change_window(g, i, &lo, &hi);
+        if (v > hi) v = hi, clamped++;
+        if (v < lo) v = lo, clamped++;
+        if (v > p->ubnd) v = p->ubnd;
+        if (v < p->lbnd) v = p->lbnd;
+        cand[i] = v;
+    }
+    parspace_fix_tied(&g->ps, cand);
+    return clamped;
+}
+
+/* PEST's rule (++enforce_tied_bounds): the whole numeric step u is scaled by the largest
+ * s <= 1 that keeps every parameter within its change window and (0.1% tolerance) its
+ * bounds; then a final clamp to the bounds. */
+static void scale_whole(const struct glm *g, const double *cur, const double *u, double *cand)
+{
+    double s = 1.0;
+    for (size_t k = 0; k < g->ncols; k++) {
+        if (u[k] == 0.0) continue;
+        size_t i = g->ps.adj[k];
+        const struct pst_param *p = pst_param(g->c, i);
+        double lo, hi;
+        change_window(g, i, &lo, &hi);
+        double ub = fmin(hi, p->ubnd + fabs(p->ubnd) * 1e-3);
+        double lb = fmax(lo, p->lbnd - fabs(p->lbnd) * 1e-3);
+        double to = g->ps.is_log[k] ? pow(10.0, cur[k] + u[k]) : cur[k] + u[k];
+        double last = g->ctl[i];
+        if (to > ub && to != last) s = fmin(s, fabs((ub - last) / (to - last)));
+        if (to < lb && to != last) s = fmin(s, fabs((last - lb) / (last - to)));
+    }
+    double *num = xcalloc(g->ncols + 1, sizeof(double));
+    for (size_t k = 0; k < g->ncols; k++) {
+        size_t i = g->ps.adj[k];
+        double last = g->ctl[i], to = g->ps.is_log[k] ? pow(10.0, cur[k] + u[k]) : cur[k] + u[k];
+        double v = last + s * (to - last); /* in natural space, as PEST does */
+        num[k] = g->ps.is_log[k] ? log10(v > 0 ? v : pst_param(g->c, i)->lbnd) : v;
+    }
+    memcpy(cand, g->ctl, g->npar * sizeof(double));
+    parspace_from_num(&g->ps, num, cand);
+    free(num);
+    clamp_bounds(g, cand);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* candidates                                                                                 */
+
+/* The base-parameter upgrade for lambda as a control vector in cand. Parameters at a bound
+ * whose step points outward are frozen and the upgrade recomputed (SPEC §6.5.1). */
+static int base_candidate(struct glm *g, double lambda, double *cand, char *note, size_t notesz,
+                          struct pr_error *err)
+{
+    size_t ncols = g->ncols;
     unsigned char *frozen = xcalloc(ncols + 1, 1);
-    double *num = xcalloc(ncols + 1, sizeof(double));
+    double *cur = xcalloc(ncols + 1, sizeof(double));
     double *u = xcalloc(ncols + 1, sizeof(double));
     double *full = xcalloc(ncols + 1, sizeof(double));
+    double *num = xcalloc(ncols + 1, sizeof(double));
+    double *pinv = xcalloc(ncols + 1, sizeof(double));
+    double *pdev = xcalloc(ncols + 1, sizeof(double));
     size_t *col = xcalloc(ncols + 1, sizeof(size_t));
-    double *Jw = NULL, *rw = NULL;
+    double *Jw = xcalloc(g->nrows * ncols + 1, sizeof(double));
+    double *rw = xcalloc(g->nrows + 1, sizeof(double));
     int kept = -1;
 
     for (size_t k = 0; k < ncols; k++)
         frozen[k] = !g->jac.ok[k];
-    parspace_to_num(&g->ps, g->ctl, num);
-    for (int pass = 0; pass < (int)ncols + 1; pass++) {
-        size_t n = 0, m = 0;
+    parspace_to_num(&g->ps, g->ctl, cur);
+    for (size_t pass = 0; pass <= ncols; pass++) {
+        size_t n = 0;
         for (size_t k = 0; k < ncols; k++)
-            if (!frozen[k]) col[n++] = k;
-        free(Jw);
-        free(rw);
-        Jw = xcalloc((g->nrows + 1) * (n + 1), sizeof(double));
-        rw = xcalloc(g->nrows + 1, sizeof(double));
-        for (size_t r = 0; r < g->nrows; r++) {
-            double w, res;
-            if (r < nobs) {
-                const struct pst_obs *o = pst_obs(g->c, r);
-                w = o->weight;
-                res = o->value - g->obs[r];
-            } else {
-                const struct pst_prior *pi = pst_prior(g->c, r - nobs);
-                w = pi->weight;
-                res = pi->pival - pst_prior_value(g->c, r - nobs, g->ctl);
+            if (!frozen[k]) {
+                pinv[n] = g->prior_inv[k];
+                pdev[n] = cur[k] - g->init_num[k];
+                col[n++] = k;
             }
-            if (w <= 0) continue;
-            for (size_t j = 0; j < n; j++)
-                Jw[m * n + j] = w * g->jac.J[r * ncols + col[j]];
-            rw[m] = w * res;
-            m++;
-        }
-        struct upgrade_problem prob = {
-            m, n, Jw, rw, pst_control(g->c)->eigthresh, pst_control(g->c)->maxsing, g->jac_scale};
+        size_t m = weighted_rows(g, g->jac.J, ncols, col, n, Jw, rw);
+        struct upgrade_problem prob = {m,
+                                       n,
+                                       Jw,
+                                       rw,
+                                       pst_control(g->c)->eigthresh,
+                                       pst_control(g->c)->maxsing,
+                                       g->jac_scale,
+                                       g->form,
+                                       pinv,
+                                       pdev};
         kept = upgrade_solve(&prob, lambda, u, err);
         if (kept < 0) goto done;
         memset(full, 0, ncols * sizeof(double));
@@ -284,23 +366,80 @@ static int candidate(struct glm *g, double lambda, double *cand, int *nfrozen, s
         }
         if (!more) break;
     }
-    double s = limit_scale(g, full);
+    int nfrozen = 0, nclamped = 0;
     for (size_t k = 0; k < ncols; k++)
-        num[k] += s * full[k];
-    memcpy(cand, g->ctl, g->npar * sizeof(double));
-    parspace_from_num(&g->ps, num, cand);
-    clamp_bounds(g, cand);
-    *nfrozen = 0;
-    for (size_t k = 0; k < ncols; k++)
-        *nfrozen += frozen[k] && g->jac.ok[k];
+        nfrozen += frozen[k] && g->jac.ok[k];
+    if (g->tied_bounds) {
+        scale_whole(g, cur, full, cand);
+    } else {
+        for (size_t k = 0; k < ncols; k++)
+            num[k] = cur[k] + full[k];
+        nclamped = clamp_each(g, num, cand);
+    }
+    snprintf(note, notesz, "%d singular values, %d at bounds frozen, %d change-limited", kept,
+             nfrozen, nclamped);
 done:
     free(frozen);
-    free(num);
+    free(cur);
     free(u);
     free(full);
+    free(num);
+    free(pinv);
+    free(pdev);
     free(col);
     free(Jw);
     free(rw);
+    return kept;
+}
+
+/* The super-parameter upgrade for lambda (PEST++ SVDASolver): the diag normal form in super
+ * space, each super parameter limited by ++super_relparmax of its value, then the base
+ * parameters clamped to their bounds (no base change limits). */
+static int super_candidate(struct glm *g, double lambda, double *cand, char *note, size_t notesz,
+                           struct pr_error *err)
+{
+    struct super_tf *t = &g->sup;
+    size_t k = t->k;
+    double *Jw = xcalloc(g->nrows * k + 1, sizeof(double));
+    double *rw = xcalloc(g->nrows + 1, sizeof(double));
+    double *u = xcalloc(k + 1, sizeof(double));
+    double *dp = xcalloc(g->ncols + 1, sizeof(double));
+    double *num = xcalloc(g->ncols + 1, sizeof(double));
+    size_t m = weighted_rows(g, g->Js, k, NULL, k, Jw, rw);
+    struct upgrade_problem prob = {m,
+                                   k,
+                                   Jw,
+                                   rw,
+                                   pst_control(g->c)->eigthresh,
+                                   pst_control(g->c)->maxsing,
+                                   g->jac_scale,
+                                   UPGRADE_DIAG,
+                                   NULL,
+                                   NULL};
+    int kept = upgrade_solve(&prob, lambda, u, err), limited = 0;
+    if (kept >= 0) {
+        for (size_t i = 0; i < k; i++) {
+            double lim = g->super_relparmax * fabs(g->s_cur[i]);
+            if (fabs(u[i]) > lim) {
+                u[i] = u[i] > 0 ? lim : -lim;
+                limited++;
+            }
+        }
+        super_step(t, u, dp);
+        parspace_to_num(&g->ps, g->ctl, num);
+        for (size_t j = 0; j < g->ncols; j++)
+            num[j] += dp[j];
+        memcpy(cand, g->ctl, g->npar * sizeof(double));
+        parspace_from_num(&g->ps, num, cand);
+        clamp_bounds(g, cand);
+        snprintf(note, notesz, "%d singular values, %d super parameters at SUPER_RELPARMAX", kept,
+                 limited);
+    }
+    free(Jw);
+    free(rw);
+    free(u);
+    free(dp);
+    free(num);
     return kept;
 }
 
@@ -324,16 +463,22 @@ static void cand_done(void *vctx, size_t index, const struct run_result *res, in
     x->ok[index] = 1;
 }
 
-/* Test every lambda and scale; move to the best candidate when it lowers phi. Returns 1 when
- * it moved, 0 when no candidate was better, 2 when stopped, -1 on error. */
-static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_error *err)
+typedef int (*candidate_fn)(struct glm *g, double lambda, double *cand, char *note, size_t notesz,
+                            struct pr_error *err);
+
+/* Test every lambda and scale; move to the best candidate when it lowers phi. The super
+ * iterations test only the scale factors below 1, as PEST++ does. Returns 1 when it moved, 0
+ * when no candidate was better, 2 when stopped, -1 on error. */
+static int test_lambdas(struct glm *g, candidate_fn make, int super, double *best_lambda,
+                        struct pr_error *err)
 {
     size_t nc = g->nlambdas * g->nscales, npar = g->npar, nobs = g->nobs;
     double *model = xcalloc(nc * npar + 1, sizeof(double));
     double *cands = xcalloc(nc * npar + 1, sizeof(double));
-    double *lam = xcalloc(nc + 1, sizeof(double)), *fac = xcalloc(nc + 1, sizeof(double));
+    double *lam = xcalloc(nc + 1, sizeof(double));
     double *cur_num = xcalloc(g->ncols + 1, sizeof(double));
     double *num = xcalloc(g->ncols + 1, sizeof(double));
+    double *pl = xcalloc(g->ncols + 1, sizeof(double));
     char **info = xcalloc(nc + 1, sizeof(char *));
     struct cand_ctx x = {nobs,
                          npar,
@@ -347,29 +492,28 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
     parspace_to_num(&g->ps, g->ctl, cur_num);
     for (size_t l = 0; l < g->nlambdas; l++) {
         double lambda = g->center * g->lambdas[l];
-        int nfrozen;
+        char note[160];
         double *base = cands + n * npar;
-        if (candidate(g, lambda, base, &nfrozen, err) < 0) goto done;
+        if (make(g, lambda, base, note, sizeof(note), err) < 0) goto done;
+        rec(g, "    lambda %-10.4g %s\n", lambda, note);
         for (size_t f = 0; f < g->nscales; f++) {
             double *cand = cands + n * npar;
+            if (super && g->scales[f] > 1) continue;
             if (f > 0) { /* base + f (p_lambda - base), in numeric space, inside the bounds */
-                double *pl = xcalloc(g->ncols + 1, sizeof(double));
                 parspace_to_num(&g->ps, base, pl);
                 for (size_t k = 0; k < g->ncols; k++)
                     num[k] = cur_num[k] + g->scales[f] * (pl[k] - cur_num[k]);
-                free(pl);
                 memcpy(cand, g->ctl, npar * sizeof(double));
                 parspace_from_num(&g->ps, num, cand);
                 clamp_bounds(g, cand);
             }
             pst_ctl_to_model(g->c, cand, model + n * npar);
             lam[n] = lambda;
-            fac[n] = g->scales[f];
             struct strbuf sb = {0};
             if (f == 0)
-                sb_puts(&sb, "normal");
+                sb_puts(&sb, super ? "super normal" : "normal");
             else
-                sb_printf(&sb, "scale(%g)", g->scales[f]);
+                sb_printf(&sb, "%sscale(%g)", super ? "super " : "", g->scales[f]);
             info[n] = sb_take(&sb);
             n++;
         }
@@ -385,18 +529,16 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
     rec(g, "  lambdas tested (%zu runs):\n", n);
     for (size_t k = 0; k < n; k++) {
         if (!x.ok[k]) {
-            rec(g, "    Lambda = %10.4g; Type: %-12s; the run failed\n", lam[k], info[k]);
+            rec(g, "    Lambda = %10.4g; Type: %-18s; the run failed\n", lam[k], info[k]);
             continue;
         }
         double ph = phi_of(g, x.obs + k * nobs, x.written + k * npar, NULL);
         double len = 0;
-        double *cn = xcalloc(g->ncols + 1, sizeof(double));
-        parspace_to_num(&g->ps, x.written + k * npar, cn);
+        parspace_to_num(&g->ps, x.written + k * npar, num);
         for (size_t j = 0; j < g->ncols; j++)
-            len += (cn[j] - cur_num[j]) * (cn[j] - cur_num[j]);
-        free(cn);
+            len += (num[j] - cur_num[j]) * (num[j] - cur_num[j]);
         rec(g,
-            "    Lambda = %10.4g; Type: %-12s; length = %9.3e; phi = %-12.6g (%.2f%% of starting "
+            "    Lambda = %10.4g; Type: %-18s; length = %9.3e; phi = %-12.6g (%.2f%% of starting "
             "phi)\n",
             lam[k], info[k], sqrt(len), ph, g->phi_start > 0 ? 100 * ph / g->phi_start : 0);
         if (ph < best_phi) { /* strict: the first of equal phis wins, deterministically */
@@ -407,16 +549,22 @@ static int test_lambdas(struct glm *g, int iter, double *best_lambda, struct pr_
     if (best < 0 || !(best_phi < g->phi)) {
         /* PEST's rule, not PEST++'s (SPEC §9 item 21): a worse candidate is not accepted; the
          * parameters stay and lambda goes up */
-        rec(g, "  no candidate lowered phi (%.8g): parameters unchanged, lambda raised\n", g->phi);
+        rec(g, "  no candidate lowered phi (%.8g): parameters unchanged\n", g->phi);
         rc = 0;
         goto done;
+    }
+    if (super) { /* the super parameters' values at the accepted point */
+        parspace_to_num(&g->ps, x.written + (size_t)best * npar, num);
+        for (size_t j = 0; j < g->ncols; j++)
+            pl[j] = num[j] - cur_num[j];
+        for (size_t i = 0; i < g->sup.k; i++)
+            g->s_cur[i] += super_along(&g->sup, i, pl);
     }
     memcpy(g->ctl, x.written + (size_t)best * npar, npar * sizeof(double));
     memcpy(g->obs, x.obs + (size_t)best * nobs, nobs * sizeof(double));
     g->phi = best_phi;
     *best_lambda = lam[best];
     rec(g, "  accepted lambda %.4g, %s: phi %.8g\n", lam[best], info[best], best_phi);
-    (void)iter;
     rc = 1;
 done:
     for (size_t k = 0; k < n; k++)
@@ -425,9 +573,153 @@ done:
     free(model);
     free(cands);
     free(lam);
-    free(fac);
     free(cur_num);
     free(num);
+    free(pl);
+    free(x.obs);
+    free(x.written);
+    free(x.ok);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* SVD-assist                                                                                 */
+
+/* Super parameters from the base Jacobian at the current point: base parameters without a
+ * derivative or at a bound are frozen. Js = J V'. */
+static int define_super(struct glm *g, struct pr_error *err)
+{
+    size_t ncols = g->ncols;
+    unsigned char *frozen = xcalloc(ncols + 1, 1);
+    double *Jw = xcalloc(g->nrows * ncols + 1, sizeof(double));
+    double *rw = xcalloc(g->nrows + 1, sizeof(double));
+    int nfrozen = 0;
+    for (size_t k = 0; k < ncols; k++) {
+        const struct pst_param *p = pst_param(g->c, g->ps.adj[k]);
+        double v = g->ctl[g->ps.adj[k]];
+        frozen[k] = !g->jac.ok[k] || v >= p->ubnd - 1e-7 * fabs(p->ubnd) ||
+                    v <= p->lbnd + 1e-7 * fabs(p->lbnd);
+        nfrozen += frozen[k];
+    }
+    size_t m = weighted_rows(g, g->jac.J, ncols, NULL, ncols, Jw, rw);
+    super_free(&g->sup);
+    int k =
+        super_define(&g->sup, m, ncols, Jw, frozen, g->form == UPGRADE_PRIOR ? g->prior_inv : NULL,
+                     g->max_n_super, g->super_eigthres, err);
+    free(frozen);
+    free(Jw);
+    free(rw);
+    if (k < 0) return -1;
+    free(g->Js);
+    g->Js = super_project(&g->sup, g->jac.J, g->nrows);
+    free(g->s_cur);
+    g->s_cur = xcalloc((size_t)k + 1, sizeof(double));
+    for (int i = 0; i < k; i++)
+        g->s_cur[i] = SUPER_OFFSET;
+    rec(g,
+        "  %d super parameters from the base Jacobian (%d base parameters frozen); singular "
+        "values %.4g .. %.4g\n",
+        k, nfrozen, g->sup.sv[0], g->sup.sv[k - 1]);
+    return 0;
+}
+
+/* The super Jacobian at the current point: each super parameter perturbed by 0.01 (PEST++'s
+ * absolute increment), both ways once central derivatives are on. A derivative is taken along
+ * the direction actually run (the values as written, bounds applied). */
+static int super_jacobian(struct glm *g, struct pr_error *err)
+{
+    struct super_tf *t = &g->sup;
+    size_t k = t->k, npar = g->npar, nobs = g->nobs, ncols = g->ncols;
+    int npts = g->switched ? 2 : 1;
+    size_t nr = k * (size_t)npts;
+    double *model = xcalloc(nr * npar + 1, sizeof(double));
+    double *cur = xcalloc(ncols + 1, sizeof(double));
+    double *num = xcalloc(ncols + 1, sizeof(double));
+    double *cand = xcalloc(npar + 1, sizeof(double));
+    double *ds = xcalloc(k + 1, sizeof(double));
+    double *dp = xcalloc(ncols + 1, sizeof(double));
+    char **info = xcalloc(nr + 1, sizeof(char *));
+    struct cand_ctx x = {nobs,
+                         npar,
+                         g->c,
+                         xcalloc(nr * nobs + 1, sizeof(double)),
+                         xcalloc(nr * npar + 1, sizeof(double)),
+                         xcalloc(nr + 1, 1)};
+    int rc = -1, nfail = 0;
+
+    parspace_to_num(&g->ps, g->ctl, cur);
+    for (size_t i = 0; i < k; i++)
+        for (int j = 0; j < npts; j++) {
+            size_t r = i * (size_t)npts + (size_t)j;
+            memset(ds, 0, k * sizeof(double));
+            ds[i] = j == 0 ? 0.01 : -0.01;
+            super_step(t, ds, dp);
+            for (size_t c = 0; c < ncols; c++)
+                num[c] = cur[c] + dp[c];
+            memcpy(cand, g->ctl, npar * sizeof(double));
+            parspace_from_num(&g->ps, num, cand);
+            clamp_bounds(g, cand);
+            pst_ctl_to_model(g->c, cand, model + r * npar);
+            struct strbuf sb = {0};
+            sb_printf(&sb, "par_name:sup_%zu", i + 1);
+            info[r] = sb_take(&sb);
+        }
+    int b = sched_run_batch(g->s, nr, model, (const char *const *)info, cand_done, &x, err);
+    if (b != 0) {
+        rc = b < 0 ? -1 : 2;
+        goto done;
+    }
+    g->runs += nr;
+    for (size_t i = 0; i < k; i++) {
+        double h[2] = {0, 0};
+        const double *y[2] = {g->obs, g->obs};
+        int ok = 1;
+        for (int j = 0; j < npts; j++) {
+            size_t r = i * (size_t)npts + (size_t)j;
+            if (!x.ok[r]) {
+                ok = 0;
+                break;
+            }
+            parspace_to_num(&g->ps, x.written + r * npar, num);
+            for (size_t c = 0; c < ncols; c++)
+                dp[c] = num[c] - cur[c];
+            h[j] = super_along(t, i, dp);
+            y[j] = x.obs + r * nobs;
+        }
+        double span = npts == 2 ? h[0] - h[1] : h[0];
+        if (!ok || fabs(span) < 1e-4) { /* failed, or bounds left no room: no derivative */
+            nfail++;
+            for (size_t o = 0; o < nobs; o++)
+                g->Js[o * k + i] = 0;
+            continue;
+        }
+        for (size_t o = 0; o < nobs; o++)
+            g->Js[o * k + i] = (y[0][o] - (npts == 2 ? y[1][o] : g->obs[o])) / span;
+    }
+    if (nfail) rec(g, "  %d super-parameter derivatives failed (set to 0)\n", nfail);
+    if ((size_t)nfail == k) {
+        pr_error_set(err, "every super-parameter derivative failed");
+        goto done;
+    }
+    /* prior information rows: exact, through the base rows */
+    for (size_t r = nobs; r < g->nrows; r++)
+        for (size_t i = 0; i < k; i++) {
+            double s = 0;
+            for (size_t c = 0; c < ncols; c++)
+                s += g->jac.J[r * ncols + c] * t->V[i * ncols + c];
+            g->Js[r * k + i] = s;
+        }
+    rc = 0;
+done:
+    for (size_t r = 0; r < nr; r++)
+        free(info[r]);
+    free(info);
+    free(model);
+    free(cur);
+    free(num);
+    free(cand);
+    free(ds);
+    free(dp);
     free(x.obs);
     free(x.written);
     free(x.ok);
@@ -494,6 +786,53 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------------ */
+
+static int read_options(struct glm *g, struct pr_error *err)
+{
+    const struct pst_case *c = g->c;
+    const char *nf = pst_opt_str(c, "glm_normal_form", "diag");
+    int form = upgrade_form_parse(nf);
+    if (form < 0)
+        return pr_error_set(err, "++glm_normal_form: expected diag, ident or prior, got '%s'", nf);
+    g->form = (enum upgrade_form)form;
+    double sigma_range;
+    if (pst_opt_bool(c, "jac_scale", 1, &g->jac_scale, err) < 0 ||
+        pst_opt_bool(c, "enforce_tied_bounds", 0, &g->tied_bounds, err) < 0 ||
+        pst_opt_int(c, "n_iter_base", 1000000, &g->n_iter_base, err) < 0 ||
+        pst_opt_int(c, "n_iter_super", 0, &g->n_iter_super, err) < 0 ||
+        pst_opt_int(c, "max_n_super", 1000000, &g->max_n_super, err) < 0 ||
+        pst_opt_double(c, "super_eigthresh", 1e-6, &g->super_eigthres, err) < 0 ||
+        pst_opt_double(c, "super_relparmax", 0.1, &g->super_relparmax, err) < 0 ||
+        pst_opt_double(c, "par_sigma_range", 4.0, &sigma_range, err) < 0)
+        return -1;
+    if (g->n_iter_base == 0 || g->n_iter_base < -1)
+        return pr_error_set(err, "++n_iter_base: expected -1 or a positive count, got %d",
+                            g->n_iter_base);
+    if (g->n_iter_super < 0)
+        return pr_error_set(err, "++n_iter_super: expected 0 or more, got %d", g->n_iter_super);
+    if (g->n_iter_base == -1 && g->n_iter_super == 0)
+        return pr_error_set(err, "++n_iter_base(-1) needs ++n_iter_super > 0 (no iteration "
+                                 "would upgrade the parameters)");
+    if (!(sigma_range > 0))
+        return pr_error_set(err, "++par_sigma_range: expected a positive number");
+    /* the prior: a standard deviation of (upper - lower) / par_sigma_range in numeric space */
+    g->prior_inv = xcalloc(g->ncols + 1, sizeof(double));
+    g->init_num = xcalloc(g->ncols + 1, sizeof(double));
+    double *init = xcalloc(g->npar + 1, sizeof(double));
+    pst_initial_values(c, init);
+    parspace_to_num(&g->ps, init, g->init_num);
+    free(init);
+    for (size_t k = 0; k < g->ncols; k++) {
+        const struct pst_param *p = pst_param(c, g->ps.adj[k]);
+        double lo = g->ps.is_log[k] ? log10(p->lbnd) : p->lbnd;
+        double hi = g->ps.is_log[k] ? log10(p->ubnd) : p->ubnd;
+        double sd = (hi - lo) / sigma_range;
+        g->prior_inv[k] = sd > 0 && isfinite(sd) ? 1.0 / (sd * sd) : 1.0;
+    }
+    return 0;
+}
+
 static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, struct sched *s,
                  struct pr_error *err)
 {
@@ -529,7 +868,7 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, 
     g->center = g->lambdas[g->nlambdas / 2];
     for (size_t l = 0; l < g->nlambdas; l++)
         g->lambdas[l] /= g->center;
-    if (pst_opt_bool(c, "jac_scale", 1, &g->jac_scale, err) < 0) return -1;
+    if (read_options(g, err) < 0) return -1;
     for (size_t k = 0; k < g->ncols; k++) {
         const struct pst_param *p = pst_param(c, g->ps.adj[k]);
         g->central[k] = pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3;
@@ -542,6 +881,11 @@ static void teardown(struct glm *g)
 {
     parspace_free(&g->ps);
     jacobian_free(&g->jac);
+    super_free(&g->sup);
+    free(g->Js);
+    free(g->s_cur);
+    free(g->prior_inv);
+    free(g->init_num);
     free(g->ctl);
     free(g->obs);
     free(g->central);
@@ -567,12 +911,150 @@ static void record_jacobian(struct glm *g)
         }
 }
 
+static void describe(struct glm *g)
+{
+    static const char *const forms[] = {"diag", "ident", "prior"};
+    rec(g, "pestrun %s: Gauss-Levenberg-Marquardt calibration of %s\n", PESTRUN_VERSION,
+        g->pst_path);
+    rec(g, "%zu parameters (%zu adjustable), %zu observations, %zu prior information\n", g->npar,
+        g->ncols, g->nobs, pst_nprior(g->c));
+    rec(g, "glm_normal_form %s; change limits: %s\n", forms[g->form],
+        g->tied_bounds ? "the whole step is scaled (enforce_tied_bounds)"
+                       : "each parameter is clamped on its own (as PEST++)");
+    if (g->n_iter_super > 0)
+        rec(g,
+            "SVD-assist: %d base iteration%s then %d super iterations a cycle; at most %d super "
+            "parameters, super_eigthresh %g, super_relparmax %g; super iterations use the diag "
+            "form, no base change limits (as PEST++)\n",
+            g->n_iter_base < 0 ? 0 : g->n_iter_base, g->n_iter_base == 1 ? "" : "s",
+            g->n_iter_super, g->max_n_super, g->super_eigthres, g->super_relparmax);
+    rec(g, "Choices where PEST and PEST++ differ: a candidate worse than the current phi is\n"
+           "not accepted (PEST); the lambda window moves with the best lambda instead of\n"
+           "growing (SPEC §9 items 21, 24); central derivatives are computed from both\n"
+           "perturbed runs; the prior normal form pulls towards the initial values (PEST++\n"
+           "5.2.23 adds 1 + lambda to every element of J'QJ and pushes away from them); super\n"
+           "parameters come from J'QJ (+ C^-1) without PEST++'s added matrix of ones; a super\n"
+           "iteration that lowers no phi ends the cycle and a fresh base Jacobian follows.\n\n");
+}
+
+/* NOPTMAX = 0: one run at the initial values and the report. */
+static int run_once(struct glm *g, struct glm_summary *sum, struct pr_error *err)
+{
+    struct cand_ctx x = {g->nobs,
+                         g->npar,
+                         g->c,
+                         xcalloc(g->nobs + 1, sizeof(double)),
+                         xcalloc(g->npar + 1, sizeof(double)),
+                         xcalloc(2, 1)};
+    double *model = xcalloc(g->npar + 1, sizeof(double));
+    const char *info[1] = {"par_name:__base__"};
+    int rc;
+    pst_ctl_to_model(g->c, g->ctl, model);
+    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err);
+    if (b == 0 && !x.ok[0]) pr_error_set(err, "the model run at the initial parameters failed");
+    if (b == 0 && x.ok[0]) {
+        memcpy(g->ctl, x.written, g->npar * sizeof(double));
+        memcpy(g->obs, x.obs, g->nobs * sizeof(double));
+        g->phi = g->phi_start = sum->phi_start = phi_of(g, g->obs, g->ctl, NULL);
+        g->runs = 1;
+        rec(g, "iteration 0: initial parameters (NOPTMAX is 0)\n");
+        write_iteration_rows(g, 0);
+        snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX is 0");
+        rc = write_best(g, 0, err) < 0 ? -1 : 0;
+    } else {
+        rc = b > 0 ? 1 : -1;
+    }
+    free(model);
+    free(x.obs);
+    free(x.written);
+    free(x.ok);
+    return rc;
+}
+
+/* The base Jacobian at the current point (the base run too, the first time). Returns 0, 2
+ * when stopped, -1 on error. */
+static int base_jacobian(struct glm *g, struct glm_summary *sum, struct pr_error *err)
+{
+    int have_base = g->have_base;
+    int j = jacobian_fill(&g->jac, &g->ps, g->s, g->ctl, have_base ? g->ctl : NULL,
+                          have_base ? g->obs : NULL, g->central, err);
+    if (j != 0) return j < 0 ? -1 : 2;
+    g->runs += g->jac.runs;
+    if (!have_base) {
+        memcpy(g->ctl, g->jac.base_ctl, g->npar * sizeof(double));
+        memcpy(g->obs, g->jac.base_obs, g->nobs * sizeof(double));
+        g->phi = g->phi_start = sum->phi_start = phi_of(g, g->obs, g->ctl, NULL);
+        g->have_base = 1;
+        rec(g, "iteration 0: initial parameters\n");
+        write_iteration_rows(g, 0);
+        if (write_best(g, 0, err) < 0) return -1;
+    }
+    g->jac_current = 1;
+    rec(g, "\nbase Jacobian: %zu runs (%zu model runs so far)\n", g->jac.runs, g->runs);
+    record_jacobian(g);
+    return jacobian_write_jcb(&g->jac, &g->ps, g->path_jcb, err) < 0 ? -1 : 0;
+}
+
+/* FORCEN switch: central derivatives once phi stops falling fast (PHIREDSWH). */
+static void maybe_switch(struct glm *g, int iter, double phi_before)
+{
+    const struct pst_control *ctl = pst_control(g->c);
+    if (g->switched || iter <= ctl->noptswitch - 1 ||
+        !((phi_before - g->phi) / phi_before < ctl->phiredswh))
+        return;
+    int any = 0;
+    for (size_t k = 0; k < g->ncols; k++) {
+        const struct pst_param *p = pst_param(g->c, g->ps.adj[k]);
+        if (pst_pargp(g->c, (size_t)p->group)->forcen == PST_FORCEN_SWITCH) {
+            g->central[k] = 1;
+            any = 1;
+        }
+    }
+    if (any || g->n_iter_super > 0) {
+        g->switched = 1;
+        g->jac_current = 0;
+        rec(g, "  switching to central derivatives (phi fell by less than PHIREDSWH)\n");
+    }
+}
+
+/* One upgrade iteration, base or super, and its bookkeeping. Returns 1 when the calibration
+ * ends (sum->stop_reason set), 0 to go on, 2 when stopped, -1 on error; *moved tells whether
+ * the parameters changed. */
+static int iteration(struct glm *g, struct stop_state *st, int iter, int super, double *prev,
+                     int *moved, struct glm_summary *sum, struct pr_error *err)
+{
+    rec(g, "\niteration %d (%s): %zu model runs so far, phi %.8g\n", iter,
+        super ? "super parameters" : "base parameters", g->runs, g->phi);
+    memcpy(prev, g->ctl, g->npar * sizeof(double));
+    double phi_before = g->phi, best_lambda = g->center;
+    int m = test_lambdas(g, super ? super_candidate : base_candidate, super, &best_lambda, err);
+    if (m < 0) return -1;
+    if (m == 2) return 2;
+    *moved = m;
+    if (m) {
+        g->center = best_lambda;
+        g->jac_current = 0;
+        if (write_best(g, iter, err) < 0) return -1;
+    } else {
+        g->center *= 100.0;
+    }
+    maybe_switch(g, iter, phi_before);
+    write_iteration_rows(g, iter);
+    sum->iterations = iter;
+    const char *why = check_stop(g, st, iter, prev);
+    if (why) {
+        snprintf(sum->stop_reason, sizeof(sum->stop_reason), "%s", why);
+        return 1;
+    }
+    return 0;
+}
+
 int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int jacobian_only,
             struct glm_summary *sum, struct pr_error *err)
 {
     struct glm g;
     struct stop_state st = {0};
-    int rc = -1, have_base = 0, jac_current = 0;
+    int rc = -1, iter = 0, r = 0;
     double *prev = NULL;
 
     memset(sum, 0, sizeof(*sum));
@@ -581,116 +1063,52 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
     prev = xcalloc(g.npar + 1, sizeof(double));
     st.lowest = INFINITY;
     st.best_phis = xcalloc((size_t)(ctl->nphistp > 0 ? ctl->nphistp : 1) + 1, sizeof(double));
-    rec(&g, "pestrun %s: Gauss-Levenberg-Marquardt calibration of %s\n", PESTRUN_VERSION, pst_path);
-    rec(&g, "%zu parameters (%zu adjustable), %zu observations, %zu prior information\n", g.npar,
-        g.ncols, g.nobs, pst_nprior(c));
-    rec(&g, "Choices where PEST and PEST++ differ: a candidate worse than the current phi is\n"
-            "not accepted (PEST); change limits scale the whole step (PEST); the lambda window\n"
-            "moves with the best lambda instead of growing (PEST++ SPEC §9 items 21, 22, 24);\n"
-            "central derivatives are computed from both perturbed runs.\n\n");
-    if (ctl->noptmax == 0 && !jacobian_only) { /* one run at the initial values, a report */
-        struct cand_ctx x = {g.nobs,
-                             g.npar,
-                             c,
-                             xcalloc(g.nobs + 1, sizeof(double)),
-                             xcalloc(g.npar + 1, sizeof(double)),
-                             xcalloc(2, 1)};
-        double *model = xcalloc(g.npar + 1, sizeof(double));
-        const char *info[1] = {"par_name:__base__"};
-        pst_ctl_to_model(c, g.ctl, model);
-        int b = sched_run_batch(s, 1, model, info, cand_done, &x, err);
-        if (b == 0 && !x.ok[0]) pr_error_set(err, "the model run at the initial parameters failed");
-        if (b == 0 && x.ok[0]) {
-            memcpy(g.ctl, x.written, g.npar * sizeof(double));
-            memcpy(g.obs, x.obs, g.nobs * sizeof(double));
-            g.phi = g.phi_start = sum->phi_start = phi_of(&g, g.obs, g.ctl, NULL);
-            g.runs = 1;
-            rec(&g, "iteration 0: initial parameters (NOPTMAX is 0)\n");
-            write_iteration_rows(&g, 0);
-            snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX is 0");
-            rc = write_best(&g, 0, err) < 0 ? -1 : 0;
-        } else {
-            rc = b > 0 ? 1 : -1;
-        }
-        free(model);
-        free(x.obs);
-        free(x.written);
-        free(x.ok);
+    describe(&g);
+    if (ctl->noptmax == 0 && !jacobian_only) {
+        rc = run_once(&g, sum, err);
         goto done;
     }
-    for (int iter = 1;; iter++) {
-        int noptmax = jacobian_only || ctl->noptmax < 0 ? 0 : ctl->noptmax;
-        if (!jac_current) {
-            int j = jacobian_fill(&g.jac, &g.ps, s, g.ctl, have_base ? g.ctl : NULL,
-                                  have_base ? g.obs : NULL, g.central, err);
-            if (j != 0) {
-                rc = j < 0 ? -1 : 1;
-                goto done;
-            }
-            g.runs += g.jac.runs;
-            if (!have_base) {
-                memcpy(g.ctl, g.jac.base_ctl, g.npar * sizeof(double));
-                memcpy(g.obs, g.jac.base_obs, g.nobs * sizeof(double));
-                g.phi = phi_of(&g, g.obs, g.ctl, NULL);
-                g.phi_start = g.phi;
-                sum->phi_start = g.phi;
-                have_base = 1;
-                rec(&g, "iteration 0: initial parameters\n");
-                write_iteration_rows(&g, 0);
-                if (write_best(&g, 0, err) < 0) goto done;
-            }
-            jac_current = 1;
-            if (jacobian_write_jcb(&g.jac, &g.ps, g.path_jcb, err) < 0) goto done;
-        }
-        if (noptmax == 0) {
-            snprintf(sum->stop_reason, sizeof(sum->stop_reason), "%s",
-                     jacobian_only || ctl->noptmax < 0 ? "Jacobian written (NOPTMAX < 0)"
-                                                       : "NOPTMAX is 0");
-            rc = 0;
-            break;
-        }
-        rec(&g, "\niteration %d: %zu model runs so far, phi %.8g\n", iter, g.runs, g.phi);
-        record_jacobian(&g);
-        memcpy(prev, g.ctl, g.npar * sizeof(double));
-        double phi_before = g.phi, best_lambda = g.center;
-        int moved = test_lambdas(&g, iter, &best_lambda, err);
-        if (moved < 0) goto done;
-        if (moved == 2) {
-            rc = 1;
+    if (jacobian_only || ctl->noptmax < 0) {
+        r = base_jacobian(&g, sum, err);
+        if (r != 0) {
+            rc = r < 0 ? -1 : 1;
             goto done;
         }
-        if (moved) {
-            g.center = best_lambda;
-            jac_current = 0;
-            if (write_best(&g, iter, err) < 0) goto done;
-        } else {
-            g.center *= 100.0;
+        snprintf(sum->stop_reason, sizeof(sum->stop_reason), "Jacobian written (NOPTMAX < 0)");
+        rc = 0;
+        goto done;
+    }
+    for (;;) { /* one cycle: base iterations, then super iterations */
+        int nbase = g.n_iter_super > 0 ? (g.n_iter_base < 0 ? 0 : g.n_iter_base) : INT_MAX;
+        for (int b = 0; b < nbase && r == 0; b++) {
+            if (!g.jac_current && (r = base_jacobian(&g, sum, err)) != 0) break;
+            int moved = 0;
+            r = iteration(&g, &st, ++iter, 0, prev, &moved, sum, err);
         }
-        /* FORCEN switch: central derivatives once phi stops falling fast (PHIREDSWH) */
-        if (!g.switched && iter > ctl->noptswitch - 1 &&
-            (phi_before - g.phi) / phi_before < ctl->phiredswh) {
-            int any = 0;
-            for (size_t k = 0; k < g.ncols; k++) {
-                const struct pst_param *p = pst_param(c, g.ps.adj[k]);
-                if (pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_SWITCH) {
-                    g.central[k] = 1;
-                    any = 1;
-                }
-            }
-            if (any) {
-                g.switched = 1;
-                jac_current = 0;
-                rec(&g, "  switching to central derivatives (phi fell by less than PHIREDSWH)\n");
-            }
-        }
-        write_iteration_rows(&g, iter);
-        sum->iterations = iter;
-        const char *why = check_stop(&g, &st, iter, prev);
-        if (why) {
-            snprintf(sum->stop_reason, sizeof(sum->stop_reason), "%s", why);
-            rc = 0;
+        if (r != 0 || g.n_iter_super == 0) break;
+        if (!g.jac_current && (r = base_jacobian(&g, sum, err)) != 0) break;
+        if (define_super(&g, err) < 0) {
+            r = -1;
             break;
         }
+        for (int si = 0; si < g.n_iter_super && r == 0; si++) {
+            int moved = 0;
+            if (si > 0 && (r = super_jacobian(&g, err)) != 0) break;
+            rec(&g, "\nsuper iteration %d of %d\n", si + 1, g.n_iter_super);
+            r = iteration(&g, &st, ++iter, 1, prev, &moved, sum, err);
+            if (r == 0 && !moved) {
+                rec(&g, "  no super candidate lowered phi: a new base Jacobian follows\n");
+                break;
+            }
+        }
+        g.jac_current = 0;
+        if (r != 0) break;
+    }
+    if (r == 1) {
+        rc = 0;
+    } else {
+        rc = r == 2 ? 1 : -1;
+        goto done;
     }
     rec(&g, "\nstopped: %s\nfinal phi %.8g after %d iterations and %zu model runs\n",
         sum->stop_reason, g.phi, sum->iterations, g.runs);

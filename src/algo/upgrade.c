@@ -6,24 +6,48 @@
 #include <string.h>
 
 #include "util/strbuf.h"
+#include "util/text.h"
+
+int upgrade_form_parse(const char *text)
+{
+    if (pr_strieq(text, "diag")) return UPGRADE_DIAG;
+    if (pr_strieq(text, "ident")) return UPGRADE_IDENT;
+    if (pr_strieq(text, "prior")) return UPGRADE_PRIOR;
+    return -1;
+}
+
+/* beta = (rw' gamma) / (gamma' gamma), gamma = Jw u: u shortened when 0 < beta < 1 */
+static void optimal_length(const struct upgrade_problem *p, double *u)
+{
+    double num = 0, den = 0;
+    for (size_t r = 0; r < p->m; r++) {
+        double gam = 0;
+        for (size_t i = 0; i < p->n; i++)
+            gam += p->Jw[r * p->n + i] * u[i];
+        num += p->rw[r] * gam;
+        den += gam * gam;
+    }
+    double beta = den > 0 ? num / den : 1.0;
+    if (isfinite(beta) && beta > 0 && beta < 1)
+        for (size_t i = 0; i < p->n; i++)
+            u[i] *= beta;
+}
 
 int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, struct pr_error *err)
 {
     size_t m = p->m, n = p->n;
-    double *N = xcalloc(n * n + 1, sizeof(double));
-    double *g = xcalloc(n + 1, sizeof(double));
-    double *S = xcalloc(n + 1, sizeof(double));
-    double *U = xcalloc(n * n + 1, sizeof(double));
-    double *VT = xcalloc(n * n + 1, sizeof(double));
-    double *sv = xcalloc(n + 1, sizeof(double));
-    double *superb = xcalloc(n + 1, sizeof(double));
-    double *y = xcalloc(n + 1, sizeof(double));
+    if (n == 0) return 0;
+    double *N = xcalloc(n * n, sizeof(double));
+    double *g = xcalloc(n, sizeof(double));
+    double *S = xcalloc(n, sizeof(double));
+    double *A = xcalloc(n * n, sizeof(double));
+    double *Uv = xcalloc(n * n, sizeof(double));
+    double *VT = xcalloc(n * n, sizeof(double));
+    double *sv = xcalloc(n, sizeof(double));
+    double *superb = xcalloc(n, sizeof(double));
+    double *y = xcalloc(n, sizeof(double));
     int kept = -1;
 
-    if (n == 0) {
-        kept = 0;
-        goto done;
-    }
     /* N = Jw'Jw, g = Jw'rw */
     for (size_t r = 0; r < m; r++) {
         const double *row = p->Jw + r * n;
@@ -34,20 +58,28 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
                 N[i * n + j] += row[i] * row[j];
         }
     }
-    /* PEST's scaling: S_ii = 1/sqrt(N_ii); it only changes what truncation removes */
+    /* A = S M S and b = S g, where M is the damped normal matrix of the form; S only changes
+     * what truncation removes */
+    for (size_t i = 0; i < n; i++) {
+        if (p->form == UPGRADE_PRIOR)
+            S[i] = p->prior_inv[i] > 0 ? 1.0 / sqrt(p->prior_inv[i]) : 1.0;
+        else if (p->form == UPGRADE_DIAG)
+            S[i] = N[i * n + i] > 0 ? 1.0 / sqrt(N[i * n + i]) : 1.0;
+        else
+            S[i] = 1.0;
+        if (p->form == UPGRADE_PRIOR) g[i] -= p->prior_inv[i] * p->prior_dev[i];
+    }
     for (size_t i = 0; i < n; i++)
-        S[i] = N[i * n + i] > 0 ? 1.0 / sqrt(N[i * n + i]) : 1.0;
-    /* A = S N S + lambda S S, held in U's storage for the SVD */
-    double *A = U;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            A[i * n + j] = S[i] * N[i * n + j] * S[j] + (i == j ? lambda * S[i] * S[i] : 0.0);
-    double *Ucopy = xcalloc(n * n + 1, sizeof(double));
+        for (size_t j = 0; j < n; j++) {
+            double d = 0;
+            if (i == j && p->form == UPGRADE_DIAG) d = lambda;
+            if (i == j && p->form == UPGRADE_PRIOR) d = (1.0 + lambda) * p->prior_inv[i];
+            A[i * n + j] = S[i] * (N[i * n + j] + d) * S[j];
+        }
     lapack_int info =
         LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (lapack_int)n, (lapack_int)n, A, (lapack_int)n,
-                       sv, Ucopy, (lapack_int)n, VT, (lapack_int)n, superb);
+                       sv, Uv, (lapack_int)n, VT, (lapack_int)n, superb);
     if (info != 0) {
-        free(Ucopy);
         pr_error_set(err, "the SVD of the normal matrix did not converge (LAPACK info %d)",
                      (int)info);
         goto done;
@@ -59,35 +91,24 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
     }
     /* y = V diag(1/s) U' (S g) */
     for (int k = 0; k < kept; k++) {
+        double s = sv[k];
+        if (p->form == UPGRADE_IDENT) s *= 1.0 + sqrt(lambda);
         double t = 0;
         for (size_t i = 0; i < n; i++)
-            t += Ucopy[i * n + (size_t)k] * S[i] * g[i];
-        t /= sv[k];
+            t += Uv[i * n + (size_t)k] * S[i] * g[i];
+        t /= s;
         for (size_t j = 0; j < n; j++)
             y[j] += VT[(size_t)k * n + j] * t;
     }
-    free(Ucopy);
     for (size_t i = 0; i < n; i++)
         u[i] = S[i] * y[i];
-    if (p->jac_scale) { /* beta = (rw' gamma) / (gamma' gamma), gamma = Jw u */
-        double num = 0, den = 0;
-        for (size_t r = 0; r < m; r++) {
-            double gam = 0;
-            for (size_t i = 0; i < n; i++)
-                gam += p->Jw[r * n + i] * u[i];
-            num += p->rw[r] * gam;
-            den += gam * gam;
-        }
-        double beta = den > 0 ? num / den : 1.0;
-        if (beta > 0 && beta < 1)
-            for (size_t i = 0; i < n; i++)
-                u[i] *= beta;
-    }
+    if (p->jac_scale) optimal_length(p, u);
 done:
     free(N);
     free(g);
     free(S);
-    free(U);
+    free(A);
+    free(Uv);
     free(VT);
     free(sv);
     free(superb);

@@ -23,7 +23,7 @@ int main(void)
 {
     /* a line fit y = p0 + p1 x through (0, 1), (1, 3), (2, 5.5), (3, 6.9) */
     double J[8] = {1, 0, 1, 1, 1, 2, 1, 3}, r[4] = {1, 3, 5.5, 6.9}, u[2], want[2];
-    struct upgrade_problem p = {4, 2, J, r, 1e-12, 100, 0};
+    struct upgrade_problem p = {4, 2, J, r, 1e-12, 100, 0, UPGRADE_DIAG, NULL, NULL};
     struct pr_error err;
 
     CHECK(upgrade_solve(&p, 0.0, u, &err) == 2);
@@ -42,17 +42,17 @@ int main(void)
     p.maxsing = 100;
     /* a column with no sensitivity gets no change, and the other its own least squares */
     double J2[8] = {0, 1, 0, 2, 0, 3, 0, 4}, r2[4] = {2, 4, 6, 8};
-    struct upgrade_problem p2 = {4, 2, J2, r2, 1e-12, 100, 0};
+    struct upgrade_problem p2 = {4, 2, J2, r2, 1e-12, 100, 0, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p2, 0.0, u, &err) == 1);
     CHECK_NEAR(u[0], 0.0, 1e-12);
     CHECK_NEAR(u[1], 2.0, 1e-12);
     /* the optimal length shortens a step that overshoots along J u */
     double J3[2] = {1, 1}, r3[2] = {1, 3};
-    struct upgrade_problem p3 = {2, 1, J3, r3, 1e-12, 100, 1};
+    struct upgrade_problem p3 = {2, 1, J3, r3, 1e-12, 100, 1, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p3, 1.0, u, &err) == 1);
     CHECK_NEAR(u[0], 4.0 / 3.0, 1e-12); /* (2 + 1)^-1 4 = 4/3; beta = 4/(2 * 4/3) > 1: kept */
     /* no columns: nothing to do */
-    struct upgrade_problem p4 = {4, 0, J, r, 1e-12, 100, 0};
+    struct upgrade_problem p4 = {4, 0, J, r, 1e-12, 100, 0, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p4, 1.0, u, &err) == 0);
     return check_done();
 }
