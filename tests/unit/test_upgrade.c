@@ -51,6 +51,30 @@ int main(void)
     struct upgrade_problem p3 = {2, 1, J3, r3, 1e-12, 100, 1, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p3, 1.0, u, &err) == 1);
     CHECK_NEAR(u[0], 4.0 / 3.0, 1e-12); /* (2 + 1)^-1 4 = 4/3; beta = 4/(2 * 4/3) > 1: kept */
+    /* prior form, two parameters: (J'J + (1 + lambda) C^-1) u = J'r - C^-1 (p - p0), with
+     * C^-1 = diag(1/4, 1) (prior standard deviations 2 and 1) and p - p0 = (0.5, -1) */
+    {
+        double pinv[2] = {0.25, 1.0}, pdev[2] = {0.5, -1.0}, lam = 0.5;
+        struct upgrade_problem pp = {4, 2, J, r, 1e-12, 100, 0, UPGRADE_PRIOR, pinv, pdev};
+        CHECK(upgrade_solve(&pp, lam, u, &err) == 2);
+        double a = 4 + 1.5 * 0.25, b = 6, d = 14 + 1.5 * 1.0; /* J'J = [4 6; 6 14] + ... */
+        double g0 = 16.4 - 0.25 * 0.5, g1 = 34.7 + 1.0;       /* J'r = (16.4, 34.7) - ... */
+        double det = a * d - b * b;
+        CHECK_NEAR(u[0], (d * g0 - b * g1) / det, 1e-10);
+        CHECK_NEAR(u[1], (a * g1 - b * g0) / det, 1e-10);
+    }
+    /* ident form: the singular values of J'J grow by (1 + sqrt(lambda)); one parameter:
+     * u = J'r / (J'J (1 + sqrt(lambda))) */
+    {
+        double J1[3] = {1, 2, 2}, r1[3] = {3, 1, 4};
+        struct upgrade_problem pi = {3, 1, J1, r1, 1e-12, 100, 0, UPGRADE_IDENT, NULL, NULL};
+        CHECK(upgrade_solve(&pi, 4.0, u, &err) == 1);
+        CHECK_NEAR(u[0], 13.0 / (9.0 * 3.0), 1e-12);
+        CHECK(upgrade_form_parse("Prior") == UPGRADE_PRIOR);
+        CHECK(upgrade_form_parse("DIAG") == UPGRADE_DIAG);
+        CHECK(upgrade_form_parse("ident") == UPGRADE_IDENT);
+        CHECK(upgrade_form_parse("marquardt") == -1);
+    }
     /* no columns: nothing to do */
     struct upgrade_problem p4 = {4, 0, J, r, 1e-12, 100, 0, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p4, 1.0, u, &err) == 0);
