@@ -10,6 +10,7 @@
 
 #include "algo/jacobian.h"
 #include "algo/parspace.h"
+#include "algo/regul.h"
 #include "algo/super.h"
 #include "algo/upgrade.h"
 #include "pest/objective.h"
@@ -44,8 +45,10 @@ struct glm {
     int tied_bounds;
     int n_iter_base, n_iter_super, max_n_super;
     double super_eigthres, super_relparmax;
-    double *prior_inv; /* per numeric parameter: 1 / prior variance */
-    double *init_num;  /* the initial values in numeric space */
+    double *prior_inv;      /* per numeric parameter: 1 / prior variance */
+    double *init_num;       /* the initial values in numeric space */
+    struct regul *reg;      /* regularization mode's weights (identity in estimation mode) */
+    struct regul_phi parts; /* the current point's phi parts */
     /* SVD-assist */
     struct super_tf sup;
     double *Js;    /* nrows x sup.k */
@@ -98,11 +101,28 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double phi_of(struct glm *g, const double *sim, const double *ctl, double *groups)
+/* The phi parts of a run; group_phi (pst_nobsgps values) receives the groups' phis. */
+static void parts_of(const struct glm *g, const double *sim, const double *ctl,
+                     struct regul_phi *out)
 {
+    double *groups = xcalloc(pst_nobsgps(g->c) + 1, sizeof(double));
     struct phi_parts p = {.group = groups};
     pst_phi(g->c, sim, ctl, &p);
-    return p.total;
+    regul_split(g->reg, groups, out);
+    free(groups);
+}
+
+/* Phi as PEST++ reports it: measurement plus weighted regularization phi. */
+static double phi_total(const struct regul_phi *p)
+{
+    return p->meas + p->regul_w;
+}
+
+/* Record the current point: its phi and phi parts. */
+static void set_current(struct glm *g)
+{
+    parts_of(g, g->obs, g->ctl, &g->parts);
+    g->phi = phi_total(&g->parts);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -149,7 +169,12 @@ static void write_iteration_rows(struct glm *g, int iter)
     size_t ng = pst_nobsgps(g->c);
     double *groups = xcalloc(ng + 1, sizeof(double));
     struct phi_parts p = {.group = groups};
+    struct regul_phi rp;
     pst_phi(g->c, g->obs, g->ctl, &p);
+    regul_split(g->reg, groups, &rp);
+    for (size_t k = 0; k < ng; k++) /* regularization groups as weighted (PEST++) */
+        groups[k] *= pow(regul_row_factor(g->reg, (int)k), 2);
+    p.total = phi_total(&rp), p.meas = rp.meas, p.regul = rp.regul_w;
     /* PEST++ counts no runs at iteration 0 (the base run is counted with iteration 1) */
     fprintf(g->iobj, "%d,%zu,%.6g,%.6g,%.6g", iter, iter ? g->runs : 0, p.total, p.meas, p.regul);
     for (size_t k = 0; k < ng; k++)
@@ -164,6 +189,9 @@ static void write_iteration_rows(struct glm *g, int iter)
     fputc('\n', g->ipar);
     fflush(g->ipar);
     rec(g, "  phi: total %.8g (measurement %.8g, regularization %.8g)\n", p.total, p.meas, p.regul);
+    if (regul_active(g->reg))
+        rec(g, "  regularization weight factor %.8g; regularization phi with unit weights %.8g\n",
+            regul_weight(g->reg), rp.regul);
     for (size_t k = 0; k < ng; k++) {
         char name[1024];
         rec(g, "    group %-20s %.8g\n", lname(pst_obsgp(g->c, k)->name, name, sizeof(name)),
@@ -188,21 +216,31 @@ static int write_best(struct glm *g, int iter, struct pr_error *err)
 
 /* The rows of J (nrows x ldj) with non-zero weight, restricted to the n columns col[], times
  * their weights, and the weighted residuals at the current point. Returns the row count. */
-static size_t weighted_rows(const struct glm *g, const double *J, size_t ldj, const size_t *col,
-                            size_t n, double *Jw, double *rw)
+/* Row r's weight as given in the control file, its group and its residual. */
+static double row_of(const struct glm *g, size_t r, int *group, double *res)
+{
+    double w;
+    if (r < g->nobs) {
+        const struct pst_obs *o = pst_obs(g->c, r);
+        w = o->weight;
+        *group = o->group;
+        *res = o->value - g->obs[r];
+    } else {
+        const struct pst_prior *pi = pst_prior(g->c, r - g->nobs);
+        w = pi->weight;
+        *group = pi->group;
+        *res = pi->pival - pst_prior_value(g->c, r - g->nobs, g->ctl);
+    }
+    return w;
+}
+
+static size_t weighted_rows_at(const struct glm *g, double mu, const double *J, size_t ldj,
+                               const size_t *col, size_t n, double *Jw, double *rw)
 {
     size_t m = 0;
     for (size_t r = 0; r < g->nrows; r++) {
-        double w, res;
-        if (r < g->nobs) {
-            const struct pst_obs *o = pst_obs(g->c, r);
-            w = o->weight;
-            res = o->value - g->obs[r];
-        } else {
-            const struct pst_prior *pi = pst_prior(g->c, r - g->nobs);
-            w = pi->weight;
-            res = pi->pival - pst_prior_value(g->c, r - g->nobs, g->ctl);
-        }
+        int group;
+        double res, w = row_of(g, r, &group, &res) * regul_row_factor_at(g->reg, group, mu);
         if (w <= 0) continue;
         for (size_t j = 0; j < n; j++)
             Jw[m * n + j] = w * J[r * ldj + (col ? col[j] : j)];
@@ -210,6 +248,12 @@ static size_t weighted_rows(const struct glm *g, const double *J, size_t ldj, co
         m++;
     }
     return m;
+}
+
+static size_t weighted_rows(const struct glm *g, const double *J, size_t ldj, const size_t *col,
+                            size_t n, double *Jw, double *rw)
+{
+    return weighted_rows_at(g, regul_weight(g->reg), J, ldj, col, n, Jw, rw);
 }
 
 static void clamp_bounds(const struct glm *g, double *ctl)
@@ -525,6 +569,7 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
     }
     g->runs += n;
     int best = -1;
+    struct regul_phi best_parts = {0}, cp;
     double best_phi = INFINITY;
     rec(g, "  lambdas tested (%zu runs):\n", n);
     for (size_t k = 0; k < n; k++) {
@@ -532,21 +577,27 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
             rec(g, "    Lambda = %10.4g; Type: %-18s; the run failed\n", lam[k], info[k]);
             continue;
         }
-        double ph = phi_of(g, x.obs + k * nobs, x.written + k * npar, NULL);
+        parts_of(g, x.obs + k * nobs, x.written + k * npar, &cp);
+        double ph = phi_total(&cp);
         double len = 0;
         parspace_to_num(&g->ps, x.written + k * npar, num);
         for (size_t j = 0; j < g->ncols; j++)
             len += (num[j] - cur_num[j]) * (num[j] - cur_num[j]);
         rec(g,
             "    Lambda = %10.4g; Type: %-18s; length = %9.3e; phi = %-12.6g (%.2f%% of starting "
-            "phi)\n",
+            "phi)",
             lam[k], info[k], sqrt(len), ph, g->phi_start > 0 ? 100 * ph / g->phi_start : 0);
-        if (ph < best_phi) { /* strict: the first of equal phis wins, deterministically */
+        if (regul_active(g->reg))
+            rec(g, "; measurement %.6g, regularization %.6g", cp.meas, cp.regul);
+        rec(g, "\n");
+        /* strict: the first of equal phis wins, deterministically */
+        if (best < 0 || regul_better(g->reg, &cp, &best_parts)) {
             best_phi = ph;
+            best_parts = cp;
             best = (int)k;
         }
     }
-    if (best < 0 || !(best_phi < g->phi)) {
+    if (best < 0 || !regul_better(g->reg, &best_parts, &g->parts)) {
         /* PEST's rule, not PEST++'s (SPEC §9 item 21): a worse candidate is not accepted; the
          * parameters stay and lambda goes up */
         rec(g, "  no candidate lowered phi (%.8g): parameters unchanged\n", g->phi);
@@ -563,6 +614,7 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
     memcpy(g->ctl, x.written + (size_t)best * npar, npar * sizeof(double));
     memcpy(g->obs, x.obs + (size_t)best * nobs, nobs * sizeof(double));
     g->phi = best_phi;
+    g->parts = best_parts;
     *best_lambda = lam[best];
     rec(g, "  accepted lambda %.4g, %s: phi %.8g\n", lam[best], info[best], best_phi);
     rc = 1;
@@ -743,8 +795,15 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
     static char why[256];
     if (iter >= ctl->noptmax) return "NOPTMAX criterion met";
     if (g->phi <= DBL_MIN) return "PHI is zero";
-    if (g->phi <= st->lowest) {
-        st->lowest = g->phi;
+    int reset;
+    double phi = regul_stop_phi(g->reg, &g->parts, &reset);
+    if (reset) { /* PHIMACCEPT met: the rules follow the regularization phi from now on */
+        st->lowest = INFINITY;
+        st->nbest = 0;
+    }
+    if (phi < 0) goto relpar; /* PHIMACCEPT lost again: the iteration does not count */
+    if (phi <= st->lowest) {
+        st->lowest = phi;
         st->nphinored_count = 0;
     } else {
         st->nphinored_count++;
@@ -757,12 +816,12 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
     /* keep the NPHISTP lowest phis */
     if (ctl->nphistp > 0) {
         if (st->nbest < ctl->nphistp) {
-            st->best_phis[st->nbest++] = g->phi;
+            st->best_phis[st->nbest++] = phi;
         } else {
             int worst = 0;
             for (int i = 1; i < st->nbest; i++)
                 if (st->best_phis[i] > st->best_phis[worst]) worst = i;
-            if (g->phi < st->best_phis[worst]) st->best_phis[worst] = g->phi;
+            if (phi < st->best_phis[worst]) st->best_phis[worst] = phi;
         }
         if (st->nbest == ctl->nphistp) {
             double mx = st->best_phis[0], mn = st->best_phis[0];
@@ -770,9 +829,10 @@ static const char *check_stop(struct glm *g, struct stop_state *st, int iter, co
                 mx = fmax(mx, st->best_phis[i]);
                 mn = fmin(mn, st->best_phis[i]);
             }
-            if (mx - mn <= ctl->phiredstp * g->phi) return "PHIREDSTP / NPHISTP criterion met";
+            if (mx - mn <= ctl->phiredstp * phi) return "PHIREDSTP / NPHISTP criterion met";
         }
     }
+relpar:;
     double max_rel = 0;
     for (size_t i = 0; i < g->npar; i++)
         if (prev[i] != 0) max_rel = fmax(max_rel, fabs((prev[i] - g->ctl[i]) / prev[i]));
@@ -868,6 +928,7 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, 
     g->center = g->lambdas[g->nlambdas / 2];
     for (size_t l = 0; l < g->nlambdas; l++)
         g->lambdas[l] /= g->center;
+    g->reg = regul_create(c);
     if (read_options(g, err) < 0) return -1;
     for (size_t k = 0; k < g->ncols; k++) {
         const struct pst_param *p = pst_param(c, g->ps.adj[k]);
@@ -882,6 +943,7 @@ static void teardown(struct glm *g)
     parspace_free(&g->ps);
     jacobian_free(&g->jac);
     super_free(&g->sup);
+    regul_destroy(g->reg);
     free(g->Js);
     free(g->s_cur);
     free(g->prior_inv);
@@ -955,7 +1017,8 @@ static int run_once(struct glm *g, struct glm_summary *sum, struct pr_error *err
     if (b == 0 && x.ok[0]) {
         memcpy(g->ctl, x.written, g->npar * sizeof(double));
         memcpy(g->obs, x.obs, g->nobs * sizeof(double));
-        g->phi = g->phi_start = sum->phi_start = phi_of(g, g->obs, g->ctl, NULL);
+        set_current(g);
+        g->phi_start = sum->phi_start = g->phi;
         g->runs = 1;
         rec(g, "iteration 0: initial parameters (NOPTMAX is 0)\n");
         write_iteration_rows(g, 0);
@@ -983,7 +1046,8 @@ static int base_jacobian(struct glm *g, struct glm_summary *sum, struct pr_error
     if (!have_base) {
         memcpy(g->ctl, g->jac.base_ctl, g->npar * sizeof(double));
         memcpy(g->obs, g->jac.base_obs, g->nobs * sizeof(double));
-        g->phi = g->phi_start = sum->phi_start = phi_of(g, g->obs, g->ctl, NULL);
+        set_current(g);
+        g->phi_start = sum->phi_start = g->phi;
         g->have_base = 1;
         rec(g, "iteration 0: initial parameters\n");
         write_iteration_rows(g, 0);
@@ -1017,6 +1081,79 @@ static void maybe_switch(struct glm *g, int iter, double phi_before)
     }
 }
 
+/* The linear estimate of an upgrade's per-group phis with regularization weight factor mu,
+ * as PEST++ makes it to choose the factor: lambda 10^floor(log10(measurement phi)), no
+ * change limits. */
+struct proj_ctx {
+    struct glm *g;
+    int super;
+};
+
+static void project(void *vctx, double mu, double *group_phi)
+{
+    struct proj_ctx *px = vctx;
+    struct glm *g = px->g;
+    size_t ncols = g->ncols, ldj = px->super ? g->sup.k : ncols, n = 0;
+    const double *J = px->super ? g->Js : g->jac.J;
+    size_t *col = xcalloc(ldj + 1, sizeof(size_t));
+    double *pinv = xcalloc(ldj + 1, sizeof(double)), *pdev = xcalloc(ldj + 1, sizeof(double));
+    double *Jw = xcalloc(g->nrows * ldj + 1, sizeof(double));
+    double *rw = xcalloc(g->nrows + 1, sizeof(double)), *u = xcalloc(ldj + 1, sizeof(double));
+    double *cur = xcalloc(ncols + 1, sizeof(double));
+    parspace_to_num(&g->ps, g->ctl, cur);
+    for (size_t k = 0; k < ldj; k++) {
+        if (!px->super && !g->jac.ok[k]) continue;
+        if (!px->super) pinv[n] = g->prior_inv[k], pdev[n] = cur[k] - g->init_num[k];
+        col[n++] = k;
+    }
+    size_t m = weighted_rows_at(g, mu, J, ldj, col, n, Jw, rw);
+    double lam = pow(10.0, floor(log10(g->parts.meas > 0 ? g->parts.meas : 1e-300)));
+    if (lam < 1e-10) lam = 10000;
+    struct upgrade_problem prob = {m,
+                                   n,
+                                   Jw,
+                                   rw,
+                                   pst_control(g->c)->eigthresh,
+                                   pst_control(g->c)->maxsing,
+                                   g->jac_scale,
+                                   px->super ? UPGRADE_DIAG : g->form,
+                                   pinv,
+                                   pdev};
+    memset(group_phi, 0, pst_nobsgps(g->c) * sizeof(double));
+    if (upgrade_solve(&prob, lam, u, NULL) >= 0)
+        for (size_t r = 0; r < g->nrows; r++) {
+            int group;
+            double res, w = row_of(g, r, &group, &res);
+            double d = 0;
+            for (size_t j = 0; j < n; j++)
+                d += J[r * ldj + col[j]] * u[j];
+            group_phi[group] += (w * (res - d)) * (w * (res - d));
+        }
+    free(col);
+    free(pinv);
+    free(pdev);
+    free(Jw);
+    free(rw);
+    free(u);
+    free(cur);
+}
+
+/* Regularization mode: the weight factor for this upgrade. */
+static void adjust_weight(struct glm *g, int super)
+{
+    if (!regul_active(g->reg)) return;
+    double *groups = xcalloc(pst_nobsgps(g->c) + 1, sizeof(double));
+    struct phi_parts p = {.group = groups};
+    pst_phi(g->c, g->obs, g->ctl, &p);
+    struct proj_ctx px = {g, super};
+    struct strbuf log = {0};
+    regul_adjust(g->reg, &g->parts, groups, project, &px, &log);
+    if (log.len) rec(g, "%s", log.data);
+    sb_free(&log);
+    free(groups);
+    parts_of(g, g->obs, g->ctl, &g->parts);
+}
+
 /* One upgrade iteration, base or super, and its bookkeeping. Returns 1 when the calibration
  * ends (sum->stop_reason set), 0 to go on, 2 when stopped, -1 on error; *moved tells whether
  * the parameters changed. */
@@ -1026,6 +1163,7 @@ static int iteration(struct glm *g, struct stop_state *st, int iter, int super, 
     rec(g, "\niteration %d (%s): %zu model runs so far, phi %.8g\n", iter,
         super ? "super parameters" : "base parameters", g->runs, g->phi);
     memcpy(prev, g->ctl, g->npar * sizeof(double));
+    adjust_weight(g, super);
     double phi_before = g->phi, best_lambda = g->center;
     int m = test_lambdas(g, super ? super_candidate : base_candidate, super, &best_lambda, err);
     if (m < 0) return -1;
