@@ -15,6 +15,7 @@
 #include "algo/upgrade.h"
 #include "pest/objective.h"
 #include "pest/outputs.h"
+#include "pest/pst_support.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 #include "util/clock.h"
@@ -42,7 +43,7 @@ struct glm {
     int have_base, jac_current;
     /* options */
     enum upgrade_form form;
-    int tied_bounds;
+    int tied_bounds, rebase_super;
     int n_iter_base, n_iter_super, max_n_super;
     double super_eigthres, super_relparmax;
     double *prior_inv;      /* per numeric parameter: 1 / prior variance */
@@ -675,6 +676,38 @@ static int define_super(struct glm *g, struct pr_error *err)
     return 0;
 }
 
+/* ++glm_rebase_super: the current point run again before its first super iteration (its
+ * observations replace the ones held; a noisy model's phi may change). Returns 0, 2 when
+ * stopped, -1 on error. */
+static int rebase(struct glm *g, struct pr_error *err)
+{
+    struct cand_ctx x = {g->nobs,
+                         g->npar,
+                         g->c,
+                         xcalloc(g->nobs + 1, sizeof(double)),
+                         xcalloc(g->npar + 1, sizeof(double)),
+                         xcalloc(2, 1)};
+    double *model = xcalloc(g->npar + 1, sizeof(double));
+    const char *info[1] = {"par_name:__rebase__"};
+    pst_ctl_to_model(g->c, g->ctl, model);
+    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err), rc = b < 0 ? -1 : b ? 2 : 0;
+    if (rc == 0 && !x.ok[0]) rc = pr_error_set(err, "the re-run of the current parameters failed");
+    if (rc == 0) {
+        g->runs++;
+        memcpy(g->ctl, x.written, g->npar * sizeof(double));
+        memcpy(g->obs, x.obs, g->nobs * sizeof(double));
+        double before = g->phi;
+        set_current(g);
+        rec(g, "  current parameters run again (glm_rebase_super): phi %.8g (was %.8g)\n", g->phi,
+            before);
+    }
+    free(model);
+    free(x.obs);
+    free(x.written);
+    free(x.ok);
+    return rc;
+}
+
 /* The super Jacobian at the current point: each super parameter perturbed by 0.01 (PEST++'s
  * absolute increment), both ways once central derivatives are on. A derivative is taken along
  * the direction actually run (the values as written, bounds applied). */
@@ -859,6 +892,7 @@ static int read_options(struct glm *g, struct pr_error *err)
     double sigma_range;
     if (pst_opt_bool(c, "jac_scale", 1, &g->jac_scale, err) < 0 ||
         pst_opt_bool(c, "enforce_tied_bounds", 0, &g->tied_bounds, err) < 0 ||
+        pst_opt_bool(c, "glm_rebase_super", 0, &g->rebase_super, err) < 0 ||
         pst_opt_int(c, "n_iter_base", 1000000, &g->n_iter_base, err) < 0 ||
         pst_opt_int(c, "n_iter_super", 0, &g->n_iter_super, err) < 0 ||
         pst_opt_int(c, "max_n_super", 1000000, &g->max_n_super, err) < 0 ||
@@ -1202,6 +1236,7 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
     st.lowest = INFINITY;
     st.best_phis = xcalloc((size_t)(ctl->nphistp > 0 ? ctl->nphistp : 1) + 1, sizeof(double));
     describe(&g);
+    pst_support_fprint(g.rec, c, jacobian_only ? PST_CMD_JACOBIAN : PST_CMD_GLM);
     if (ctl->noptmax == 0 && !jacobian_only) {
         rc = run_once(&g, sum, err);
         goto done;
@@ -1229,6 +1264,7 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
             r = -1;
             break;
         }
+        if (g.rebase_super && (r = rebase(&g, err)) != 0) break;
         for (int si = 0; si < g.n_iter_super && r == 0; si++) {
             int moved = 0;
             if (si > 0 && (r = super_jacobian(&g, err)) != 0) break;

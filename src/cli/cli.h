@@ -4,7 +4,7 @@
 #ifndef PR_CLI_H
 #define PR_CLI_H
 
-struct pst_case;
+#include "pest/pst_support.h"
 
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -20,8 +20,25 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Path of an output file beside the control file: DIR/CASE.ext. malloc'd. */
 char *cli_case_output(const char *pst_path, const char *ext);
 
-/* Load a control file and run every check on it; on an error print it (or the count of
- * problems, pointing at 'pestrun check') and return NULL. */
-struct pst_case *cli_load_checked(const char *path);
+/* Load a control file, run every check on it and judge its options for command cmd
+ * (pst_check_support; forgive: --forgive-unimplemented). Returns the case, or NULL with
+ * *status set to the exit status: 2 when it cannot be read, has errors (the count is printed,
+ * pointing at 'pestrun check') or sets an option that changes the result and that cmd does not
+ * implement (each printed); 0 when ++debug_parse_only(true) asks for no run. rep gets the
+ * findings either way: print the warnings with cli_support_warnings(), free it with
+ * pst_support_report_free(). */
+struct pst_case *cli_load_checked(const char *path, enum pst_cmd cmd, int forgive, int *status,
+                                  struct pst_support_report *rep);
+/* The option part of cli_load_checked for a case checked by other means: 0 to go on, -1 (the
+ * errors printed) to stop with status 2. */
+int cli_check_support(const struct pst_case *c, const char *path, enum pst_cmd cmd, int forgive,
+                      struct pst_support_report *rep);
+/* ++debug_parse_only(true) (or a malformed value, printed: *status 2): 1 with *status set when
+ * the command must stop here, 0 to go on. */
+int cli_parse_only(const struct pst_case *c, const char *path, int *status);
+/* Print the warnings of rep on stderr, "pestrun: warning: file:line: ...", or one JSON object a
+ * line when json; nothing when quiet. Commands that start workers call it after engine_start,
+ * so that under MPI only rank 0 prints. */
+void cli_support_warnings(const struct pst_support_report *rep, int quiet, int json);
 
 #endif

@@ -15,6 +15,9 @@ static void check_usage(FILE *out)
         "pestchek, tempchek and inschek would: bad bounds and transforms, parameters in\n"
         "templates but not in the control file and the reverse, observations in instruction\n"
         "files but not in the control file and the reverse, duplicates, unreadable files.\n"
+        "It also warns of every ++ option and control-data field that a pestrun command reads\n"
+        "but does not implement (those that change the result stop that command unless it\n"
+        "is given --forgive-unimplemented) and of options PEST++ does not know.\n"
         "Each finding is one 'file:line: message' line. Exit status: 0 when there are no\n"
         "errors (warnings allowed), 1 when there are, 2 when the control file cannot be read.\n\n"
         "  -q, --quiet   print errors only\n  -h, --help    this help\n");

@@ -37,6 +37,8 @@ static int glm_command(int argc, char **argv, int jacobian_only)
     struct glm_summary sum;
     struct pr_error err;
     struct pst_case *c = NULL;
+    struct pst_support_report sup = {0};
+    enum pst_cmd cmd = jacobian_only ? PST_CMD_JACOBIAN : PST_CMD_GLM;
     int opt, rc = 2;
 
     engine_opts_init(&eo);
@@ -57,7 +59,7 @@ static int glm_command(int argc, char **argv, int jacobian_only)
         glm_usage(stderr, argv[0]);
         goto done;
     }
-    c = cli_load_checked(argv[optind]);
+    c = cli_load_checked(argv[optind], cmd, eo.forgive_unimplemented, &rc, &sup);
     if (!c) goto done;
     struct engine *e = engine_start(c, argv[optind], &eo, &err);
     if (!e) {
@@ -65,6 +67,7 @@ static int glm_command(int argc, char **argv, int jacobian_only)
         rc = 1;
         goto done;
     }
+    cli_support_warnings(&sup, eo.quiet, eo.json);
     int g = glm_run(c, argv[optind], engine_sched(e), jacobian_only, &sum, &err);
     if (g < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     int stop_rc = engine_finish(e);
@@ -79,6 +82,7 @@ static int glm_command(int argc, char **argv, int jacobian_only)
     }
     rc = g < 0 ? 1 : stop_rc;
 done:
+    pst_support_report_free(&sup);
     pst_destroy(c);
     free(longopts);
     return rc;

@@ -28,7 +28,6 @@ struct bridge {
     size_t ok, failed;
 };
 
-
 static void panther_usage(FILE *out)
 {
     fprintf(out,
@@ -223,6 +222,7 @@ int cmd_panther(int argc, char **argv)
     const char *master = NULL;
     int opt, rc = 2, allow_remote = 0;
     struct pst_case *c = NULL;
+    struct pst_support_report sup = {0};
     struct names *pn = NULL, *on = NULL;
     char cwd[4096];
 
@@ -263,12 +263,13 @@ int cmd_panther(int argc, char **argv)
         cli_error("%s", err.msg);
         goto done;
     }
-    c = cli_load_checked(argv[optind]);
+    c = cli_load_checked(argv[optind], PST_CMD_PANTHER, eo.forgive_unimplemented, &rc, &sup);
     if (!c) goto done;
     double poll_s, no_ping_s;
     if (pst_opt_double(c, "panther_poll_interval", 1.0, &poll_s, &err) < 0 ||
         pst_opt_double(c, "panther_agent_no_ping_timeout_secs", -1, &no_ping_s, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
+        rc = 2;
         goto done;
     }
     if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "pestrun");
@@ -282,6 +283,7 @@ int cmd_panther(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    cli_support_warnings(&sup, eo.quiet, eo.json);
     rc = 1;
     pn = case_names(c, 0);
     on = case_names(c, 1);
@@ -322,6 +324,7 @@ done:
     free(b.run_of);
     names_destroy(pn);
     names_destroy(on);
+    pst_support_report_free(&sup);
     pst_destroy(c);
     free(longopts);
     return rc;

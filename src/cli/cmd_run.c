@@ -26,6 +26,10 @@ static void run_usage(FILE *out)
             "                      no shell) instead of through /bin/sh -c\n"
             "      --workdir DIR   make the temporary copy under DIR (default $TMPDIR or /tmp)\n"
             "  -k, --keep-workdir  keep the temporary copy (it is always kept after a failure)\n"
+            "      --forgive-unimplemented\n"
+            "                      go on, with a warning, when the case sets an option that\n"
+            "                      changes the result and that pestrun does not implement\n"
+            "                      (without it: exit status 2 before the model run)\n"
             "  -h, --help          this help\n");
 }
 
@@ -33,15 +37,19 @@ struct run_args {
     const char *pst;
     const char *workroot;
     int keep;
+    int forgive;
     struct runner_opts ropts;
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option longopts[] = {
-        {"timeout", required_argument, NULL, 't'}, {"exec", no_argument, NULL, 'x'},
-        {"workdir", required_argument, NULL, 'w'}, {"keep-workdir", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
+                                             {"exec", no_argument, NULL, 'x'},
+                                             {"workdir", required_argument, NULL, 'w'},
+                                             {"keep-workdir", no_argument, NULL, 'k'},
+                                             {"forgive-unimplemented", no_argument, NULL, 'F'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
 
     memset(a, 0, sizeof(*a));
@@ -64,6 +72,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case 'k':
             a->keep = 1;
+            break;
+        case 'F':
+            a->forgive = 1;
             break;
         case 'h':
             run_usage(stdout);
@@ -117,6 +128,7 @@ int cmd_run(int argc, char **argv)
     struct run_args a;
     struct pr_error err;
     struct pst_check_sink sink = {print_error, NULL, 0, 0};
+    struct pst_support_report sup = {0};
     struct pst_case *c = NULL;
     struct model_runner *r = NULL;
     char *work = NULL, *rei = NULL;
@@ -136,6 +148,12 @@ int cmd_run(int argc, char **argv)
         rc = 2;
         goto done;
     }
+    if (cli_check_support(c, a.pst, PST_CMD_RUN, a.forgive, &sup) < 0) {
+        rc = 2;
+        goto done;
+    }
+    if (cli_parse_only(c, a.pst, &rc)) goto done;
+    cli_support_warnings(&sup, 0, 0);
     work = pr_make_temp_dir(a.workroot, "pestrun-run", &err);
     if (!work || pr_copy_tree(pst_dir(c), work, work, &err) < 0) {
         fprintf(stderr, "pestrun: %s\n", err.msg);
@@ -178,6 +196,7 @@ done:
     free(rei);
     free(ctl);
     free(model);
+    pst_support_report_free(&sup);
     pst_destroy(c);
     return rc;
 }

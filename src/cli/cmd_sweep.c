@@ -38,6 +38,7 @@ int cmd_sweep(int argc, char **argv)
     const char *in = NULL, *out = NULL;
     int opt, rc = 2;
     struct pst_case *c = NULL;
+    struct pst_support_report sup = {0};
 
     engine_opts_init(&eo);
     optind = 1;
@@ -65,7 +66,7 @@ int cmd_sweep(int argc, char **argv)
         sweep_usage(stderr);
         goto done;
     }
-    c = cli_load_checked(argv[optind]);
+    c = cli_load_checked(argv[optind], PST_CMD_SWEEP, eo.forgive_unimplemented, &rc, &sup);
     if (!c) goto done;
     memset(&so, 0, sizeof(so));
     so.in_path = in ? in : pst_opt_str(c, "sweep_parameter_file", "sweep_in.csv");
@@ -75,6 +76,7 @@ int cmd_sweep(int argc, char **argv)
         pst_opt_bool(c, "sweep_forgive", 0, &so.forgive, &err) < 0 ||
         pst_opt_bool(c, "sweep_include_regul_phi", 0, &so.include_regul, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
+        rc = 2;
         goto done;
     }
     so.chunk = chunk > 0 ? (size_t)chunk : 500;
@@ -84,6 +86,7 @@ int cmd_sweep(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    cli_support_warnings(&sup, eo.quiet, eo.json);
     int s = sweep_run(c, engine_sched(e), &so, &sum, &err);
     if (s < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     int stop_rc = engine_finish(e);
@@ -92,6 +95,7 @@ int cmd_sweep(int argc, char **argv)
                 argv[optind], sum.rows, sum.failed, sum.from_journal, so.out_path);
     rc = s < 0 ? 1 : stop_rc;
 done:
+    pst_support_report_free(&sup);
     pst_destroy(c);
     free(longopts);
     return rc;

@@ -63,6 +63,7 @@ const struct option engine_longopts[] = {
     {"prefix", required_argument, NULL, 1015},
     {"kms-key-id", required_argument, NULL, 1016},
     {"max-inflight", required_argument, NULL, 1017},
+    {"forgive-unimplemented", no_argument, NULL, 1018},
     {NULL, 0, NULL, 0},
 };
 
@@ -86,6 +87,10 @@ const char engine_help[] =
     "                       rank, else local\n"
     "      --dry            do not run the model: each run returns the observed values at\n"
     "                       once (measures the run engine itself)\n"
+    "      --forgive-unimplemented\n"
+    "                       go on, with a warning, when the case sets an option that changes\n"
+    "                       the result and that pestrun does not implement (without it the\n"
+    "                       command stops with status 2 before any model run)\n"
     "      --worker-silence SEC\n"
     "                       MPI: a worker rank silent for SEC seconds is lost and its run is\n"
     "                       given to another (default 60)\n"
@@ -194,6 +199,9 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             cli_error("--max-inflight: expected a number of runs, got '%s'", arg);
             return -1;
         }
+        return 1;
+    case 1018:
+        o->forgive_unimplemented = 1;
         return 1;
     default:
         return 0;

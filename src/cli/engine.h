@@ -30,6 +30,7 @@ struct engine_opts {
     int no_journal;           /* keep no journal (the caller's master keeps the books) */
     int quiet;
     int json;
+    int forgive_unimplemented; /* --forgive-unimplemented */
     /* --transport sqs */
     const char *queue_url, *result_queue_url, *bucket, *prefix, *kms_key_id;
     int max_inflight;

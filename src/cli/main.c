@@ -22,7 +22,8 @@ static const struct {
     {"report", cmd_report,
      "write CASE.report.html: phi, fits, residuals and parameter paths of a calibration"},
     {"panther", cmd_panther, "serve a PEST++ master (PANTHER) with pestrun's workers"},
-    {"agent", cmd_agent, "serve an SQS task queue: run the model runs of masters using --transport sqs"},
+    {"agent", cmd_agent,
+     "serve an SQS task queue: run the model runs of masters using --transport sqs"},
     {NULL, NULL, NULL},
 };
 
@@ -52,11 +53,45 @@ char *cli_case_output(const char *pst_path, const char *ext)
     return pst_output_path(pst_path, ext);
 }
 
-struct pst_case *cli_load_checked(const char *path)
+int cli_check_support(const struct pst_case *c, const char *path, enum pst_cmd cmd, int forgive,
+                      struct pst_support_report *rep)
+{
+    struct pr_error err;
+    if (pst_check_support(c, cmd, forgive, rep, &err) == 0) return 0;
+    for (size_t i = 0; i < rep->n; i++)
+        if (rep->findings[i].is_error) fprintf(stderr, "%s\n", rep->findings[i].text);
+    fprintf(stderr,
+            "pestrun: %s sets %d option%s that 'pestrun %s' does not implement and that change%s "
+            "the result; nothing was run\n",
+            path, rep->errors, rep->errors == 1 ? "" : "s", pst_command_name(cmd),
+            rep->errors == 1 ? "s" : "");
+    return -1;
+}
+
+int cli_parse_only(const struct pst_case *c, const char *path, int *status)
+{
+    struct pr_error err;
+    int parse_only;
+    if (pst_opt_bool(c, "debug_parse_only", 0, &parse_only, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        *status = 2;
+        return 1;
+    }
+    if (!parse_only) return 0;
+    printf("%s: ++debug_parse_only(true): the case was read and checked; no model was run\n", path);
+    *status = 0;
+    return 1;
+}
+
+struct pst_case *cli_load_checked(const char *path, enum pst_cmd cmd, int forgive, int *status,
+                                  struct pst_support_report *rep)
 {
     struct pst_check_sink sink = {NULL, NULL, 0, 0};
     struct pr_error err;
     struct pst_case *c = pst_load(path, &err);
+
+    memset(rep, 0, sizeof(*rep));
+    *status = 2;
     if (!c) {
         fprintf(stderr, "%s\n", err.msg);
         return NULL;
@@ -64,10 +99,43 @@ struct pst_case *cli_load_checked(const char *path)
     if (pst_check(c, NULL, &sink) > 0) {
         fprintf(stderr, "pestrun: %s has %d error%s: run 'pestrun check %s'\n", path, sink.errors,
                 sink.errors == 1 ? "" : "s", path);
-        pst_destroy(c);
-        return NULL;
+        goto stop;
     }
+    if (cli_check_support(c, path, cmd, forgive, rep) < 0 || cli_parse_only(c, path, status))
+        goto stop;
     return c;
+stop:
+    pst_destroy(c);
+    return NULL;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+void cli_support_warnings(const struct pst_support_report *rep, int quiet, int json)
+{
+    for (size_t i = 0; !quiet && i < rep->n; i++) {
+        if (rep->findings[i].is_error) continue;
+        if (json) {
+            fputs("{\"event\":\"warning\",\"message\":", stderr);
+            json_string(stderr, rep->findings[i].text);
+            fputs("}\n", stderr);
+        } else {
+            fprintf(stderr, "pestrun: warning: %s\n", rep->findings[i].text);
+        }
+    }
 }
 
 int main(int argc, char **argv)

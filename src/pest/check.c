@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ins.h"
+#include "pst_support.h"
 #include "tpl.h"
 #include "../util/strbuf.h"
 #include "../util/text.h"
@@ -269,6 +270,11 @@ int pst_check(const struct pst_case *c, const char *dir, struct pst_check_sink *
     if (!dir) dir = pst_dir(c);
     for (size_t i = 0; i < pst_nwarnings(c); i++)
         report(s, 0, "%s", pst_warning(c, i));
+    struct pst_support_report sup;
+    pst_check_support(c, PST_CMD_CHECK, 1, &sup, NULL);
+    for (size_t i = 0; i < sup.n; i++)
+        report(s, 0, "%s", sup.findings[i].text);
+    pst_support_report_free(&sup);
     check_params(c, s);
     check_obs(c, s);
     if (pst_ncommands(c) == 0)

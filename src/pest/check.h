@@ -1,6 +1,7 @@
 /* Everything pestchek, tempchek and inschek would tell a user about a case, as
  * "file:line: message" lines: bounds, transforms, ties, templates and instruction files
- * against the control file in both directions. */
+ * against the control file in both directions; and, as warnings, the options and control-data
+ * fields some pestrun command does not implement (pst_check_support with PST_CMD_CHECK). */
 #ifndef PR_CHECK_H
 #define PR_CHECK_H
 

@@ -76,6 +76,8 @@ struct pst_case {
 
     struct pst_option *opts;
     size_t nopts, capopts;
+    struct pst_option *ctlkeys; /* control-data, SVD and regularization fields as given */
+    size_t nctlkeys, capctlkeys;
     char **warnings;
     size_t nwarnings, capwarnings;
     char **pool;
@@ -198,8 +200,10 @@ static void set_defaults(struct pst_control *ctl)
 /* -------------------------------------------------------------------------------------------- */
 /* ++ options                                                                                   */
 
+/* Unknown keys are kept: pst_check_support() reports them with the options pestrun does not
+ * implement. */
 static int add_option(struct pst_case *c, const char *key, const char *value,
-                      const struct pst_loc *loc, struct pr_error *err)
+                      const struct pst_loc *loc, int plusplus, struct pr_error *err)
 {
     char buf[256];
     int known;
@@ -209,11 +213,10 @@ static int add_option(struct pst_case *c, const char *key, const char *value,
         if (strcmp(c->opts[i].key, canon) == 0)
             return pr_error_set(err, "%s:%d: option '%s' is given twice (first at line %d)",
                                 loc->file, loc->line, key, c->opts[i].loc.line);
-    if (!known)
-        warn(c, "%s:%d: option '%s' is not one pestrun knows; it is kept but not used", loc->file,
-             loc->line, key);
     struct pst_option *o = PUSH(c->opts, c->nopts, c->capopts);
     o->key = keep(c, canon);
+    o->name = keep(c, key);
+    o->plusplus = plusplus;
     if (pst_option_keeps_case(canon)) {
         o->value = keep(c, value);
     } else {
@@ -246,7 +249,7 @@ static int parse_plusplus(struct pst_case *c, char *line, const struct pst_loc *
         char *value = pr_strip(open + 1, BLANKS);
         if (!*key)
             return pr_error_set(err, "%s:%d: ++ option with an empty name", loc->file, loc->line);
-        if (add_option(c, key, value, loc, err) < 0) return -1;
+        if (add_option(c, key, value, loc, 1, err) < 0) return -1;
         s = pr_strip(close + 1, BLANKS ",");
     }
     return 0;
@@ -303,6 +306,49 @@ int pst_opt_double(const struct pst_case *c, const char *key, double dflt, doubl
 /* -------------------------------------------------------------------------------------------- */
 /* control data (classic, positional)                                                           */
 
+static void record_key(struct pst_case *c, const char *key, const char *value,
+                       const struct field_ctx *f)
+{
+    struct pst_option *o = PUSH(c->ctlkeys, c->nctlkeys, c->capctlkeys);
+    o->key = key; /* a string literal of the field tables */
+    o->name = key;
+    o->value = keep(c, value);
+    o->loc.file = f->file;
+    o->loc.line = f->line;
+}
+
+/* Record the positional fields tok[0..n-1] of a classic line under their PEST names. */
+static void record_fields(struct pst_case *c, const char *const *names, char **tok, size_t n,
+                          const struct field_ctx *f)
+{
+    for (size_t i = 0; i < n && names[i]; i++)
+        record_key(c, names[i], tok[i], f);
+}
+
+/* PEST's names of the fields of each line of '* control data', '* singular value
+ * decomposition' and '* regularization' (PEST manual; pyemu's pst_controldata.py). */
+static const char *const control_fields[9][11] = {
+    {NULL},
+    {"RSTFLE", "PESTMODE"},
+    {"NPAR", "NOBS", "NPARGP", "NPRIOR", "NOBSGP", "MAXCOMPDIM"},
+    {"NTPLFLE", "NINSFLE", "PRECIS", "DPOINT", "NUMCOM", "JACFILE", "MESSFILE", "OBSREREF"},
+    {"RLAMBDA1", "RLAMFAC", "PHIRATSUF", "PHIREDLAM", "NUMLAM", "JACUPDATE", "LAMFORGIVE",
+     "DERFORGIVE"},
+    {"RELPARMAX", "FACPARMAX", "FACORIG", "IBOUNDSTICK", "UPVECBEND"},
+    {"PHIREDSWH", "NOPTSWITCH", "SPLITSWH"},
+    {"NOPTMAX", "PHIREDSTP", "NPHISTP", "NPHINORED", "RELPARSTP", "NRELPAR", "PHISTOPTHRESH",
+     "LASTRUN", "PHIABANDON"},
+    {"ICOV", "ICOR", "IEIG", "IRES", "JCOSAVE", "VERBOSEREC", "JCOSAVEITN", "REISAVEITN",
+     "PARSAVEITN", "PARSAVERUN"},
+};
+static const char *const svd_fields[4][3] = {
+    {NULL}, {"SVDMODE"}, {"MAXSING", "EIGTHRESH"}, {"EIGWRITE"}};
+static const char *const regul_fields[4][6] = {
+    {NULL},
+    {"PHIMLIM", "PHIMACCEPT", "FRACPHIM", "MEMSAVE"},
+    {"WFINIT", "WFMIN", "WFMAX", "LINREG", "REGCONTINUE"},
+    {"WFFAC", "WFTOL", "IREGADJ"}};
+
 static int parse_pestmode(struct pst_case *c, const struct field_ctx *f, const char *tok)
 {
     if (pr_strieq(tok, "estimation"))
@@ -343,6 +389,7 @@ static int control_line(struct pst_case *c, int idx, char *line, const struct fi
     int i;
 
     if (n > MAXTOK) n = MAXTOK;
+    if (idx >= 1 && idx <= 8 && idx != 6) record_fields(c, control_fields[idx], tok, n, f);
     switch (idx) {
     case 1:
         if (n < 2)
@@ -371,6 +418,7 @@ static int control_line(struct pst_case *c, int idx, char *line, const struct fi
         return 0;
     case 6:
         n = drop_text_flags(tok, n);
+        record_fields(c, control_fields[6], tok, n, f);
         if (get_double(f, "PHIREDSWH", n > 0 ? tok[0] : NULL, &ctl->phiredswh) < 0) return -1;
         if (n > 1 && get_int(f, "NOPTSWITCH", tok[1], &ctl->noptswitch) < 0) return -1;
         if (n > 2 && get_double(f, "SPLITSWH", tok[2], &ctl->splitswh) < 0) return -1;
@@ -402,6 +450,8 @@ static int svd_line(struct pst_case *c, int idx, char *line, const struct field_
     char *tok[MAXTOK];
     size_t n = pr_tokenize(line, BLANKS, tok, MAXTOK);
     c->ctl.has_svd = 1;
+    if (n > MAXTOK) n = MAXTOK;
+    if (idx >= 1 && idx <= 3) record_fields(c, svd_fields[idx], tok, n, f);
     if (idx == 2) {
         if (get_int(f, "MAXSING", n > 0 ? tok[0] : NULL, &c->ctl.maxsing) < 0 ||
             get_double(f, "EIGTHRESH", n > 1 ? tok[1] : NULL, &c->ctl.eigthresh) < 0)
@@ -415,6 +465,8 @@ static int regul_line(struct pst_case *c, int idx, char *line, const struct fiel
     char *tok[MAXTOK];
     size_t n = pr_tokenize(line, BLANKS, tok, MAXTOK);
     struct pst_control *ctl = &c->ctl;
+    if (n > MAXTOK) n = MAXTOK;
+    if (idx >= 1 && idx <= 3) record_fields(c, regul_fields[idx], tok, n, f);
     if (idx == 1) {
         if (get_double(f, "PHIMLIM", n > 0 ? tok[0] : NULL, &ctl->phimlim) < 0 ||
             get_double(f, "PHIMACCEPT", n > 1 ? tok[1] : NULL, &ctl->phimaccept) < 0)
@@ -536,6 +588,7 @@ static int keyword_line(struct pst_case *c, char *line, const struct pst_loc *lo
         const struct keyword *k = &control_keys[i];
         if (!pr_strieq(k->key, key)) continue;
         char *field = (char *)&c->ctl + k->offset;
+        record_key(c, k->key, value, &f); /* pst_check_support() judges the unused ones */
         switch (k->type) {
         case 'm':
             return parse_pestmode(c, &f, value);
@@ -544,12 +597,10 @@ static int keyword_line(struct pst_case *c, char *line, const struct pst_loc *lo
         case 'd':
             return get_double(&f, k->key, *value ? value : NULL, (double *)(void *)field);
         default:
-            warn(c, "%s:%d: control data key '%s' is not used by pestrun", loc->file, loc->line,
-                 k->key);
             return 0;
         }
     }
-    return add_option(c, key, value, loc, err);
+    return add_option(c, key, value, loc, 0, err);
 }
 
 /* -------------------------------------------------------------------------------------------- */
@@ -1468,6 +1519,7 @@ void pst_destroy(struct pst_case *c)
     free(c->outputs);
     free(c->mio);
     free(c->opts);
+    free(c->ctlkeys);
     free_strings(c->warnings, c->nwarnings);
     free_strings(c->pool, c->npool);
     for (size_t i = 0; i < c->nties; i++) {
@@ -1577,6 +1629,14 @@ size_t pst_noptions(const struct pst_case *c)
 const struct pst_option *pst_option(const struct pst_case *c, size_t i)
 {
     return &c->opts[i];
+}
+size_t pst_ncontrol_keys(const struct pst_case *c)
+{
+    return c->nctlkeys;
+}
+const struct pst_option *pst_control_key(const struct pst_case *c, size_t i)
+{
+    return &c->ctlkeys[i];
 }
 size_t pst_nwarnings(const struct pst_case *c)
 {

@@ -111,11 +111,15 @@ struct pst_control {
     int iregadj;
 };
 
-/* A ++ option as given: key upper-cased and resolved through aliases, value text. */
+/* A ++ option as given: key upper-cased and resolved through aliases, value text. The same
+ * record holds a control-data, SVD or regularization field as given (key: its PEST name, such as
+ * "SPLITSWH"; value: the token as written), see pst_control_key(). */
 struct pst_option {
     const char *key;
     const char *value;
     struct pst_loc loc;
+    const char *name; /* the key as written (an alias, in the file's case) */
+    int plusplus;     /* 1: from a ++ line; 0: a 'key value' line of '* control data keyword' */
 };
 
 /* A non-fatal remark found while reading (unused lines, unknown sections or options). */
@@ -159,6 +163,11 @@ size_t pst_noutputs(const struct pst_case *c);
 const struct pst_io *pst_output(const struct pst_case *c, size_t i);
 size_t pst_noptions(const struct pst_case *c);
 const struct pst_option *pst_option(const struct pst_case *c, size_t i);
+/* Every control-data, SVD and regularization field the file gives, in file order: positional
+ * fields of the classic sections under their PEST names, and the keys of '* control data
+ * keyword' that are not ++ options. Fields PEST++ itself ignores are included. */
+size_t pst_ncontrol_keys(const struct pst_case *c);
+const struct pst_option *pst_control_key(const struct pst_case *c, size_t i);
 size_t pst_nwarnings(const struct pst_case *c);
 const char *pst_warning(const struct pst_case *c, size_t i);
 

@@ -5,122 +5,502 @@
 #include "pst_options.h"
 #include "../util/text.h"
 
-/* PEST++ 5.2 options: canonical name first, then its aliases (SPEC §4.6, §6). Options of every
- * PEST++ program are accepted, as every PEST++ program accepts the others'. */
-static const char *const option_table[][4] = {
-    {"MAX_RUN_FAIL"},
-    {"OVERDUE_RESCHED_FAC"},
-    {"OVERDUE_GIVEUP_FAC"},
-    {"OVERDUE_GIVEUP_MINUTES"},
-    {"PANTHER_POLL_INTERVAL", "YAMR_POLL_INTERVAL"},
-    {"PANTHER_AGENT_RESTART_ON_ERROR"},
-    {"PANTHER_AGENT_NO_PING_TIMEOUT_SECS"},
-    {"PANTHER_AGENT_FREEZE_ON_FAIL"},
-    {"PANTHER_DEBUG_LOOP"},
-    {"PANTHER_ECHO"},
-    {"PANTHER_MASTER_TIMEOUT_MILLISECONDS"},
-    {"PANTHER_MASTER_ECHO_INTERVAL_MILLISECONDS"},
-    {"PANTHER_PERSISTENT_WORKERS"},
-    {"PANTHER_TRANSFER_ON_FINISH"},
-    {"PANTHER_TRANSFER_ON_FAIL"},
-    {"ADDITIONAL_INS_DELIMITERS"},
-    {"FILL_TPL_ZEROS"},
-    {"TPL_FORCE_DECIMAL"},
-    {"NUM_TPL_INS_THREADS"},
-    {"CHECK_TPLINS"},
-    {"DEBUG_PARSE_ONLY", "PARSE_ONLY"},
-    {"FORGIVE_UNKNOWN_ARGS"},
-    {"CONDOR_SUBMIT_FILE"},
-    {"RANDOM_SEED", "RAND_SEED"},
-    {"PARCOV", "PARAMETER_COVARIANCE", "PARCOV_FILENAME"},
-    {"OBSCOV", "OBSERVATION_COVARIANCE", "OBSCOV_FILENAME"},
-    {"PAR_SIGMA_RANGE"},
-    {"TIE_BY_GROUP"},
-    {"ENFORCE_TIED_BOUNDS"},
-    {"ITERATION_SUMMARY"},
-    {"DER_FORGIVE"},
-    {"LAMBDAS"},
-    {"LAMBDA_SCALE_FAC"},
-    {"JAC_SCALE"},
-    {"GLM_NORMAL_FORM"},
-    {"GLM_NUM_REALS"},
-    {"UNCERTAINTY"},
-    {"FORECASTS", "PREDICTIONS"},
-    {"BASE_JACOBIAN"},
-    {"HOTSTART_RESFILE"},
-    {"N_ITER_BASE"},
-    {"N_ITER_SUPER"},
-    {"MAX_N_SUPER"},
-    {"SUPER_EIGTHRESH"},
-    {"SUPER_RELPARMAX"},
-    {"MAX_SUPER_FRZ_ITER"},
-    {"MAT_INV"},
-    {"AUTO_NORM"},
-    {"SVD_PACK"},
-    {"UPGRADE_AUGMENT"},
-    {"UPGRADE_BOUNDS"},
-    {"SWEEP_PARAMETER_FILE", "SWEEP_PARAMETER_CSV_FILE", "SWEEP_PAR_CSV"},
-    {"SWEEP_OUTPUT_FILE", "SWEEP_OUTPUT_CSV_FILE", "SWEEP_OBS_CSV"},
-    {"SWEEP_CHUNK"},
-    {"SWEEP_FORGIVE"},
-    {"SWEEP_BASE_RUN"},
-    {"SWEEP_INCLUDE_REGUL_PHI"},
-    {"ENSEMBLE_OUTPUT_PRECISION"},
-    {"SAVE_BINARY"},
-    {"SAVE_DENSE"},
-    {"IES_NUM_REALS"},
-    {"IES_PARAMETER_ENSEMBLE", "IES_PAR_EN"},
-    {"IES_OBSERVATION_ENSEMBLE", "IES_OBS_EN"},
-    {"IES_LAMBDA_MULTS"},
-    {"IES_INITIAL_LAMBDA"},
-    {"IES_USE_APPROX", "IES_USE_APPROXIMATE_SOLUTION"},
-    {"IES_USE_PRIOR_SCALING"},
-    {"IES_SUBSET_SIZE"},
-    {"IES_SUBSET_HOW"},
-    {"IES_ACCEPT_PHI_FAC"},
-    {"IES_LAMBDA_INC_FAC"},
-    {"IES_LAMBDA_DEC_FAC"},
-    {"IES_BAD_PHI"},
-    {"IES_BAD_PHI_SIGMA"},
-    {"IES_INCLUDE_BASE", "IES_ADD_BASE"},
-    {"IES_ENFORCE_BOUNDS"},
-    {"IES_NO_NOISE"},
-    {"IES_CENTER_ON"},
-    {"IES_USE_MDA"},
-    {"IES_LOCALIZER", "IES_LOCALIZE"},
-    {"IES_SAVE_RESTART_FILES"},
-    {"IES_RUN_REALNAME"},
-    {"IES_CSV_BY_REALS"},
-    {"IES_VERBOSE_LEVEL"},
-    {"IES_DEBUG_FAIL_SUBSET"},
-    {"IES_DEBUG_FAIL_REMAINDER"},
-    {"IES_DEBUG_BAD_PHI"},
-    {"IES_DEBUG_UPGRADE_ONLY"},
-    {"IES_DEBUG_HIGH_SUBSET_PHI"},
-    {"IES_DEBUG_HIGH_UPGRADE_PHI"},
-    {"IES_OBS_RESTART_CSV"},
-    {"IES_PAR_RESTART_CSV"},
-    {"IES_AUTOADALOC"},
-    {"IES_AUTOADALOC_SIGMA_DIST"},
-    {"IES_NUM_THREADS"},
-    {"IES_N_ITER_MEAN"},
-    {"IES_MULTIMODAL_ALPHA"},
-    {"IES_WEIGHTS_ENSEMBLE"},
-    {"IES_PHI_FACTOR_FILE"},
-    {"OBS_RESTART_CSV"},
-    {"PAR_RESTART_CSV"},
-    {NULL},
+/* Every ++ option PEST++ 5.2.23 reads (PestppOptions::assign_value_by_key and the functions it
+ * hands over to: _continued, _sqp, assign_mou_, assign_ies_ and assign_da_value_by_key), with the
+ * aliases PEST++ accepts for it, the programs that read it (found from where each value is
+ * used) and, per pestrun command, what pestrun does with it (letters in pst_options.h).
+ * Defaults are PestppOptions::set_defaults()'s; a value equal to the default is never reported.
+ * A key that PEST++ accepts under two names but does not treat as one option (both may be
+ * given) has two rows. */
+
+#define GLM PST_PROG_GLM
+#define IES PST_PROG_IES
+#define SWP PST_PROG_SWP
+#define SEN PST_PROG_SEN
+#define MOU PST_PROG_MOU
+#define DA PST_PROG_DA
+#define OPTP PST_PROG_OPT
+#define SQP PST_PROG_SQP
+#define ALL PST_PROG_ALL
+#define ENS (IES | DA) /* pestpp-da reads every pestpp-ies option too */
+
+/* PESTMODE regularization, its '* regularization' section and ++max_reg_iter in pestrun glm
+ * (src/algo/regul.c). "---X-" makes them an error for glm again. */
+#define REGUL_GLM "---I-"
+
+#define KEEP PST_OPT_KEEP_CASE
+#define REGUL PST_OPT_REGUL_MODE
+
+/* another program's option: no pestrun command uses it */
+#define OTHER(progs, ...)                                                                          \
+    {                                                                                              \
+        {__VA_ARGS__}, (progs), "-----", 0, NULL, 0, NULL, NULL                                    \
+    }
+#define OTHER_FILE(progs, ...)                                                                     \
+    {                                                                                              \
+        {__VA_ARGS__}, (progs), "-----", 0, NULL, KEEP, NULL, NULL                                 \
+    }
+/* an option with a status per command */
+#define OPT(progs, status, type, dflt, note, ...)                                                  \
+    {                                                                                              \
+        {__VA_ARGS__}, (progs), (status), (type), (dflt), 0, (note), NULL                          \
+    }
+#define OPT_FILE(progs, status, note, ...)                                                         \
+    {                                                                                              \
+        {__VA_ARGS__}, (progs), (status), 's', "", KEEP, (note), NULL                              \
+    }
+/* read by PEST++ and then not used */
+#define IGNORED(progs, note, ...)                                                                  \
+    {                                                                                              \
+        {__VA_ARGS__}, (progs), "PPPPP", 0, NULL, 0, (note), NULL                                  \
+    }
+
+#define DEBUG_FAIL "a PEST++ debugging option that fails runs on purpose"
+#define TRANSPORT_NOTE "a PANTHER master setting"
+
+static const struct pst_option_info option_table[] = {
+    /* pestpp-glm: the upgrade, SVD-assisted (super) parameters, FOSM and Monte Carlo */
+    OPT(GLM, "---I-", 'l', "0.1,1,10,100,1000", NULL, "LAMBDAS"),
+    OPT(GLM | ENS | SQP, "---I-", 'l', "0.75,1,1.1", NULL, "LAMBDA_SCALE_FAC"),
+    OPT(GLM, "---I-", 'b', "true", NULL, "JAC_SCALE"),
+    OPT(GLM, "---I-", 's', "diag", NULL, "GLM_NORMAL_FORM"),
+    OPT(GLM, "---I-", 'i', "1000000", NULL, "N_ITER_BASE"),
+    OPT(GLM, "---I-", 'i', "0", NULL, "N_ITER_SUPER"),
+    OPT(GLM, "---I-", 'i', "1000000", NULL, "MAX_N_SUPER"),
+    OPT(GLM, "---I-", 'd', "1e-6", NULL, "SUPER_EIGTHRESH", "SUPER_EIGTHRES"),
+    OPT(GLM, "---I-", 'd', "0.1", NULL, "SUPER_RELPARMAX"),
+    OPT(GLM, "---H-", 'i', "20",
+        "pestrun clamps a super-parameter perturbation to the bounds instead of freezing base "
+        "parameters in up to this many rounds",
+        "MAX_SUPER_FRZ_ITER"),
+    OPT(GLM, "---I-", 'b', "false", NULL, "GLM_REBASE_SUPER"),
+    OPT(GLM | ENS | SEN | MOU, "---I-", 'b', "false", NULL, "ENFORCE_TIED_BOUNDS"),
+    OPT(GLM | ENS | MOU | SQP | OPTP, "---I-", 's', "", NULL, "PARCOV", "PARAMETER_COVARIANCE",
+        "PARCOV_FILENAME"),
+    OPT(GLM | ENS | MOU | SQP | OPTP, "---I-", 'd', "4", NULL, "PAR_SIGMA_RANGE"),
+    OPT(GLM, "---I-", 's', "", NULL, "FORECASTS", "PREDICTIONS"),
+    OPT(GLM, "---I-", 'b', "true", NULL, "UNCERTAINTY"),
+    OPT(GLM, "---I-", 'i', "0", NULL, "GLM_NUM_REALS"),
+    OPT(GLM | ENS | MOU | SEN | SQP | OPTP, "---I-", 'i', "358183147", NULL, "RANDOM_SEED",
+        "RAND_SEED"),
+    OPT(GLM, "--II-", 'b', "true", NULL, "DER_FORGIVE"),
+    OPT(GLM, "---H-", 's', "redsvd", "pestrun's SVD is LAPACK's; the library changes only rounding",
+        "SVD_PACK"),
+    OPT(GLM | OPTP, "---H-", 'b', "true",
+        "output only: pestrun always writes CASE.ipar and CASE.iobj", "ITERATION_SUMMARY"),
+    OPT(GLM | ENS | MOU | OPTP, "---X-", 's', "",
+        "pestpp-glm's FOSM analysis would use this observation noise covariance, not the weights",
+        "OBSCOV", "OBSERVATION_COVARIANCE", "OBSCOV_FILENAME"),
+    {{"BASE_JACOBIAN", "BASE_JACOBIAN_FILENAME"},
+     GLM | OPTP | SQP,
+     "--XX-",
+     's',
+     "",
+     KEEP,
+     "PEST++ reads the first Jacobian from this file instead of running the model for it",
+     NULL},
+    {{"HOTSTART_RESFILE"},
+     GLM | OPTP | SQP,
+     "---X-",
+     's',
+     "",
+     KEEP,
+     "with base_jacobian, PEST++ takes the starting residuals from this file",
+     NULL},
+    OPT(GLM, "---X-", 'b', "false", "pestpp-glm runs a posterior Monte Carlo every iteration",
+        "GLM_ITER_MC"),
+    OPT(GLM, "---X-", 'b', "false",
+        "pestpp-glm would take a Monte Carlo realisation with a lower phi as the best parameters",
+        "GLM_ACCEPT_MC_PHI"),
+    OPT(GLM, "--XX-", 'b', "false", DEBUG_FAIL, "GLM_DEBUG_DER_FAIL"),
+    OPT(GLM, "---X-", 'b', "false", DEBUG_FAIL, "GLM_DEBUG_LAMB_FAIL"),
+    OPT(GLM, "---X-", 'b', "false", DEBUG_FAIL, "GLM_DEBUG_REAL_FAIL"),
+    OPT(GLM, "---X-", 'b', "false", "a PEST++ debugging option that raises phi on purpose",
+        "GLM_DEBUG_HIGH_2ND_ITER_PHI"),
+    OPT(GLM, "---X-", 's', NULL, "pestpp-glm runs a global optimiser (differential evolution)",
+        "GLOBAL_OPT"),
+    {{"MAX_REG_ITER"},
+     GLM,
+     REGUL_GLM,
+     'i',
+     "20",
+     REGUL,
+     "regularization mode: iterations of the weight-factor search",
+     NULL},
+    /* differential evolution: used only with global_opt, which is reported itself */
+    OTHER(GLM, "DE_F"),
+    OTHER(GLM, "DE_CR"),
+    OTHER(GLM, "DE_POP_SIZE"),
+    OTHER(GLM, "DE_MAX_GEN"),
+    OTHER(GLM, "DE_DITHER_F"),
+    IGNORED(GLM, "read, never used", "MOEA_NAME"),
+    IGNORED(GLM, "deprecated: PEST++ ignores it", "UPGRADE_AUGMENT"),
+    IGNORED(GLM, "deprecated: PEST++ ignores it", "UPGRADE_BOUNDS"),
+    IGNORED(GLM, "deprecated: PEST++ ignores it", "AUTO_NORM"),
+    IGNORED(GLM, "deprecated: PEST++ ignores it", "MAT_INV"),
+
+    /* pestpp-swp */
+    OPT_FILE(SWP, "-I---", NULL, "SWEEP_PARAMETER_FILE", "SWEEP_PARAMETER_CSV_FILE",
+             "SWEEP_PAR_CSV"),
+    OPT_FILE(SWP, "-I---", NULL, "SWEEP_OUTPUT_FILE", "SWEEP_OUTPUT_CSV_FILE", "SWEEP_OBS_CSV"),
+    OPT(SWP, "-I---", 'i', "500", NULL, "SWEEP_CHUNK"),
+    OPT(SWP, "-I---", 'b', "false", NULL, "SWEEP_FORGIVE"),
+    OPT(SWP, "-I---", 'b', "false", NULL, "SWEEP_INCLUDE_REGUL_PHI"),
+    OPT(SWP, "-X---", 'b', "false",
+        "pestpp-swp adds a run at the initial parameter values to the output", "SWEEP_BASE_RUN"),
+    OPT(ENS | MOU | SWP, "-H---", 'b', "false",
+        "output format: pestrun writes CSV where PEST++ writes a dense binary file", "SAVE_DENSE"),
+
+    /* the run manager: every program */
+    OPT(ALL, "-TTT-", 'i', "3", NULL, "MAX_RUN_FAIL"),
+    OPT(ALL, "-TTT-", 'd', "1.15", NULL, "OVERDUE_RESCHED_FAC"),
+    OPT(ALL, "-TTT-", 'd', "100", NULL, "OVERDUE_GIVEUP_FAC"),
+    OPT(ALL, "-TTT-", 'd', "1e30", NULL, "OVERDUE_GIVEUP_MINUTES"),
+    OPT(ALL, "-RRR-", 'b', "true", "PANTHER's progress line; pestrun prints its own",
+        "PANTHER_ECHO"),
+    OPT(ALL, "-RRR-", 'd', "-999", TRANSPORT_NOTE, "PANTHER_MASTER_TIMEOUT_MILLISECONDS"),
+    OPT(ALL, "-RRR-", 'd', "1000", TRANSPORT_NOTE, "PANTHER_MASTER_ECHO_INTERVAL_MILLISECONDS"),
+    OPT(ALL, "-RRR-", 'b', "true", TRANSPORT_NOTE, "PANTHER_PERSISTENT_WORKERS"),
+    {{"CONDOR_SUBMIT_FILE"}, GLM, "--RR-", 's', "", KEEP, "HTCondor agents", NULL},
+    /* a PANTHER agent: pestrun panther */
+    OPT(ALL, "----T", 'd', "1", NULL, "PANTHER_POLL_INTERVAL", "YAMR_POLL_INTERVAL"),
+    OPT(ALL, "----T", 'd', "-1", NULL, "PANTHER_AGENT_NO_PING_TIMEOUT_SECS"),
+    OPT(ALL, "----T", 'b', "false", "pestrun's agents always reconnect, with a back-off",
+        "PANTHER_AGENT_RESTART_ON_ERROR"),
+    OPT(ALL, "----H", 'b', "false", "a debugging aid: pestrun's agents go on after a failed run",
+        "PANTHER_AGENT_FREEZE_ON_FAIL"),
+    OPT(ALL, "----X", 'b', "false",
+        "PEST++'s agent returns the control file's observed values instead of running the model: "
+        "use --dry",
+        "PANTHER_DEBUG_LOOP"),
+    {{"PANTHER_TRANSFER_ON_FINISH"},
+     ALL,
+     "----H",
+     's',
+     "",
+     KEEP,
+     "pestrun's agents send no files to the master",
+     NULL},
+    {{"PANTHER_TRANSFER_ON_FAIL"},
+     ALL,
+     "----H",
+     's',
+     "",
+     KEEP,
+     "pestrun's agents send no files to the master",
+     NULL},
+    /* the model interface and the control file: every program */
+    OPT(ALL, "IIIII", 's', "", NULL, "ADDITIONAL_INS_DELIMITERS"),
+    OPT(ALL, "IIIII", 'b', "false", NULL, "FILL_TPL_ZEROS"),
+    OPT(ALL, "IIIII", 'b', "false", NULL, "TPL_FORCE_DECIMAL"),
+    OPT(ALL, "IIIII", 'b', "false", NULL, "DEBUG_PARSE_ONLY", "PARSE_ONLY"),
+    OPT(ALL, "IIIII", 'b', "false", "pestrun always keeps unknown options, with a warning",
+        "FORGIVE_UNKNOWN_ARGS"),
+    OPT(ALL, "HHHHH", 'b', "true",
+        "pestrun always checks templates and instruction files against the control file",
+        "CHECK_TPLINS"),
+    OPT(ALL, "HHHHH", 'i', "1", "performance: each pestrun worker processes its own files",
+        "NUM_TPL_INS_THREADS"),
+    OPT(ALL, "-XXX-", 'b', "false",
+        "PEST++ ties every adjustable parameter of a group to the group's first", "TIE_BY_GROUP"),
+
+    /* pestpp-ies (and pestpp-da) */
+    OTHER_FILE(ENS, "IES_PARAMETER_ENSEMBLE", "IES_PAR_EN"),
+    OTHER_FILE(ENS, "IES_OBSERVATION_ENSEMBLE", "IES_OBS_EN"),
+    OTHER_FILE(ENS, "IES_RESTART_PARAMETER_ENSEMBLE", "IES_RESTART_PAR_EN"),
+    OTHER_FILE(ENS, "IES_RESTART_OBSERVATION_ENSEMBLE", "IES_RESTART_OBS_EN"),
+    OTHER_FILE(ENS, "IES_WEIGHTS_ENSEMBLE", "IES_WEIGHTS_EN", "IES_WEIGHT_ENSEMBLE",
+               "IES_WEIGHT_EN"),
+    OTHER_FILE(ENS, "IES_LOCALIZER"),
+    OTHER_FILE(ENS, "IES_PHI_FACTOR_FILE"),
+    OTHER(ENS, "IES_USE_APPROX", "IES_USE_APPROXIMATE_SOLUTION"),
+    OTHER(ENS, "IES_LAMBDA_MULTS"),
+    OTHER(ENS, "IES_INITIAL_LAMBDA", "IES_INIT_LAM"),
+    OTHER(ENS, "IES_SUBSET_SIZE"),
+    OTHER(ENS, "IES_REG_FACTOR", "IES_REG_FAC"),
+    OTHER(ENS, "IES_VERBOSE_LEVEL"),
+    OTHER(ENS, "IES_USE_PRIOR_SCALING"),
+    OTHER(ENS, "IES_NUM_REALS"),
+    OTHER(ENS, "IES_BAD_PHI"),
+    OTHER(ENS, "IES_BAD_PHI_SIGMA"),
+    OTHER(ENS, "IES_INCLUDE_BASE", "IES_ADD_BASE"),
+    OTHER(ENS, "IES_USE_EMPIRICAL_PRIOR"),
+    OTHER(ENS, "IES_GROUP_DRAWS"),
+    OTHER(ENS, "IES_ENFORCE_BOUNDS"),
+    OTHER(ENS, "IES_ACCEPT_PHI_FAC"),
+    OTHER(ENS, "IES_LAMBDA_INC_FAC"),
+    OTHER(ENS, "IES_LAMBDA_DEC_FAC"),
+    OTHER(ENS, "IES_SAVE_LAMBDA_EN", "IES_SAVE_LAMBDA_ENSEMBLES"),
+    OTHER(ENS, "IES_SUBSET_HOW"),
+    OTHER(ENS, "IES_LOCALIZE_HOW"),
+    OTHER(ENS, "IES_NUM_THREADS"),
+    OTHER(ENS, "IES_DEBUG_FAIL_SUBSET"),
+    OTHER(ENS, "IES_DEBUG_FAIL_REMAINDER"),
+    OTHER(ENS, "IES_DEBUG_BAD_PHI"),
+    OTHER(ENS, "IES_DEBUG_UPGRADE_ONLY"),
+    OTHER(ENS, "IES_DEBUG_HIGH_SUBSET_PHI"),
+    OTHER(ENS, "IES_DEBUG_HIGH_UPGRADE_PHI"),
+    OTHER(ENS, "IES_CSV_BY_REALS"),
+    OTHER(ENS, "IES_AUTOADALOC"),
+    OTHER(ENS, "IES_AUTOADALOC_SIGMA_DIST"),
+    OTHER(ENS, "IES_AUTOADALOC_INDICATOR_PARS"),
+    OTHER(ENS, "IES_ENFORCE_CHGLIM"),
+    OTHER(ENS, "IES_CENTER_ON"),
+    OTHER(ENS, "IES_NO_NOISE"),
+    OTHER(ENS, "IES_DROP_CONFLICTS"),
+    OTHER(ENS, "IES_SAVE_RESCOV"),
+    OTHER(ENS, "IES_PDC_SIGMA_DISTANCE"),
+    OTHER(ENS, "IES_USE_MDA"),
+    OTHER(ENS, "IES_MDA_INIT_FAC"),
+    OTHER(ENS, "IES_MDA_DEC_FAC"),
+    OTHER(ENS, "IES_LOC_TYPE", "IES_LOCALIZATION_TYPE"),
+    OTHER(ENS, "IES_UPGRADES_IN_MEMORY"),
+    OTHER(ENS, "IES_ORDERED_BINARY"),
+    OTHER(ENS, "IES_MULTIMODAL_ALPHA"),
+    OTHER(ENS, "IES_LOCALIZER_FORGIVE_MISSING", "IES_LOCALIZER_FORGIVE_EXTRA"),
+    OTHER(ENS, "IES_PHI_FACTORS_BY_REAL"),
+    OTHER(ENS, "IES_N_ITER_MEAN", "IES_N_ITER_REINFLATE"),
+    OTHER(ENS, "IES_REINFLATE_FACTOR"),
+    OTHER(ENS, "IES_UPDATE_BY_REALS"),
+    OTHER(ENS, "IES_RUN_REALNAME"),
+    OTHER(ENS, "DEBUG_CHECK_PAR_EN_CONSISTENCY"),
+    OTHER(ENS | MOU | SQP, "ENSEMBLE_OUTPUT_PRECISION"),
+    OPT(ENS | MOU | SQP | GLM | OPTP, "---H-", 'b', "false",
+        "output format: pestrun writes CSV where PEST++ writes binary files", "SAVE_BINARY",
+        "IES_SAVE_BINARY"),
+
+    /* pestpp-da */
+    OTHER_FILE(DA, "DA_PARAMETER_CYCLE_TABLE"),
+    OTHER_FILE(DA, "DA_OBSERVATION_CYCLE_TABLE"),
+    OTHER_FILE(DA, "DA_WEIGHT_CYCLE_TABLE"),
+    OTHER_FILE(DA, "DA_NOPTMAX_SCHEDULE"),
+    OTHER(DA, "DA_HOTSTART_CYCLE"),
+    OTHER(DA, "DA_STOP_CYCLE"),
+    OTHER(DA, "DA_USE_SIMULATED_STATES"),
+
+    /* pestpp-sen */
+    OTHER(SEN, "GSA_METHOD"),
+    OTHER(SEN, "GSA_MORRIS_POOLED_OBS"),
+    OTHER(SEN, "GSA_MORRIS_OBS_SEN"),
+    OTHER(SEN, "GSA_MORRIS_P"),
+    OTHER(SEN, "GSA_MORRIS_R"),
+    OTHER(SEN, "GSA_MORRIS_DELTA"),
+    OTHER(SEN, "GSA_SOBOL_SAMPLES"),
+    OTHER(SEN, "GSA_SOBOL_PAR_DIST"),
+
+    /* pestpp-opt, and the chance constraints pestpp-mou and pestpp-sqp share with it */
+    OTHER(OPTP | MOU | SQP, "OPT_OBJ_FUNC", "OPT_OBJECTIVE_FUNCTION"),
+    OTHER(OPTP | MOU | SQP, "OPT_DEC_VAR_GROUPS", "OPT_DECISION_VARIABLE_GROUPS"),
+    OTHER(OPTP, "OPT_EXT_VAR_GROUPS", "OPT_EXTERNAL_VARIABLE_GROUPS"),
+    OTHER(OPTP | MOU | SQP, "OPT_CONSTRAINT_GROUPS"),
+    OTHER(OPTP | MOU | SQP, "OPT_DIRECTION"),
+    OTHER(OPTP | MOU | SQP, "OPT_RISK"),
+    OTHER(OPTP | MOU | SQP, "OPT_STD_WEIGHTS"),
+    OTHER(OPTP | MOU | SQP, "OPT_STACK_SIZE"),
+    OTHER_FILE(OPTP | MOU | SQP, "OPT_PAR_STACK"),
+    OTHER_FILE(OPTP | MOU | SQP, "OPT_OBS_STACK"),
+    OTHER(OPTP | MOU | SQP, "OPT_INCLUDE_BND_PI"),
+    OTHER(OPTP | MOU | SQP, "OPT_RECALC_FOSM_EVERY"),
+    OTHER(OPTP | MOU | SQP, "OPT_RECALC_CHANCE_EVERY"),
+    OTHER(OPTP | MOU | SQP, "OPT_CHANCE_POINTS"),
+    OTHER_FILE(OPTP | MOU | SQP, "OPT_CHANCE_SCHEDULE"),
+    OTHER(OPTP, "OPT_ITER_DERINC_FAC"),
+    OTHER(OPTP, "OPT_ITER_TOL"),
+    OTHER(OPTP, "OPT_COIN_LOG"),
+    OTHER(OPTP, "OPT_SKIP_FINAL"),
+
+    /* pestpp-mou */
+    OTHER_FILE(MOU, "MOU_GENERATOR"),
+    OTHER_FILE(MOU, "MOU_DV_POPULATION_FILE"),
+    OTHER_FILE(MOU, "MOU_OBS_POPULATION_RESTART_FILE"),
+    OTHER_FILE(MOU, "MOU_OUTER_REPO_OBS_FILE"),
+    OTHER_FILE(MOU, "MOU_POPULATION_SCHEDULE"),
+    OTHER(MOU, "MOU_POPULATION_SIZE"),
+    OTHER(MOU, "MOU_OBJECTIVES"),
+    OTHER(MOU, "MOU_MAX_ARCHIVE_SIZE"),
+    OTHER(MOU, "MOU_RISK_OBJECTIVE"),
+    OTHER(MOU, "MOU_VERBOSE_LEVEL"),
+    OTHER(MOU, "MOU_ENV_SELECTOR"),
+    OTHER(MOU, "MOU_MATING_SELECTOR"),
+    OTHER(MOU, "MOU_CROSSOVER_PROBABILITY"),
+    OTHER(MOU, "MOU_MUTATION_PROBABILITY"),
+    OTHER(MOU, "MOU_DE_F"),
+    OTHER(MOU, "MOU_SAVE_POPULATION_EVERY"),
+    OTHER(MOU, "MOU_PSO_OMEGA"),
+    OTHER(MOU, "MOU_PSO_SOCIAL_CONST"),
+    OTHER(MOU, "MOU_PSO_COGNITIVE_CONST"),
+    OTHER(MOU, "MOU_PSO_ALPHA"),
+    OTHER(MOU, "MOU_PSO_RRAMP"),
+    OTHER(MOU, "MOU_PSO_RFIT"),
+    OTHER(MOU, "MOU_PSO_INERTIA"),
+    OTHER(MOU, "MOU_PSO_VMAX_FACTOR"),
+    OTHER(MOU, "MOU_PSO_DV_BOUND_HANDLING"),
+    OTHER(MOU, "MOU_MAX_NN_SEARCH"),
+    OTHER(MOU, "MOU_HYPERVOLUME_EXTREME"),
+    OTHER(MOU, "MOU_INFILL_SIZE"),
+    OTHER(MOU, "MOU_RESAMPLE_EVERY"),
+    OTHER(MOU, "MOU_RESAMPLE_COMMAND"),
+    OTHER(MOU, "MOU_PPD_BETA"),
+    OTHER(MOU, "MOU_FIT_GAMMA"),
+    OTHER(MOU, "MOU_FIT_EPSILON"),
+    OTHER(MOU, "MOU_SIMPLEX_REFLECTIONS"),
+    OTHER(MOU, "MOU_SIMPLEX_FACTORS"),
+    OTHER(MOU, "MOU_SIMPLEX_MUTATION"),
+    OTHER(MOU, "MOU_USE_MULTIGEN_POPULATION"),
+    OTHER(MOU, "MOU_SHUFFLE_FIXED_PARS"),
+    OTHER(MOU, "MOU_DEBUG_DV_HANDLING"),
+
+    /* pestpp-sqp */
+    OTHER_FILE(SQP, "SQP_DV_EN"),
+    OTHER_FILE(SQP, "SQP_RESTART_OBS_EN"),
+    OTHER(SQP, "SQP_NUM_REALS"),
+    OTHER(SQP, "SQP_UPDATE_HESSIAN"),
+    OTHER(SQP, "SQP_SCALE_FACS"),
 };
+
+/* The fields of '* control data', '* singular value decomposition', '* regularization' and
+ * '* parameter groups' (also the keys of '* control data keyword'), with what PEST++ does with
+ * them (Pest::process_ctl_file, ControlInfo, SVDInfo and DynamicRegularization::
+ * assign_value_by_key) and what pestrun does, per command as above. Defaults are PEST++'s
+ * (ControlInfo::set_defaults, SVDInfo::set_defaults, DynamicRegularization::set_defaults).
+ * The parameter-group rows are never reported (every field is implemented or ignored); they
+ * are here to say so. */
+#define CTL(section, status, type, dflt, flags, note, name)                                        \
+    {                                                                                              \
+        {name}, ALL, (status), (type), (dflt), (flags), (note), (section)                          \
+    }
+#define CTL_IGNORED(section, note, name) CTL(section, "PPPPP", 0, NULL, 0, note, name)
+
+#define CD "control data"
+#define SVD "singular value decomposition"
+#define REG "regularization"
+#define PG "parameter groups"
+#define LAMBDA_NOTE "PEST's lambda controls: PEST++ uses ++lambdas instead"
+#define OUTPUT_FLAG "PEST's output flags"
+
+static const struct pst_option_info control_table[] = {
+    CTL_IGNORED(CD, "PEST++ writes its own restart files", "RSTFLE"),
+    CTL(CD, REGUL_GLM, 's', "estimation", REGUL,
+        "Tikhonov regularization with a dynamic weight factor", "PESTMODE"),
+    CTL(CD, "IIIII", 'i', NULL, 0, NULL, "NPAR"),
+    CTL_IGNORED(CD, "PEST++ counts them", "NOBS"),
+    CTL_IGNORED(CD, "PEST++ counts them", "NPARGP"),
+    CTL_IGNORED(CD, "PEST++ counts them", "NPRIOR"),
+    CTL_IGNORED(CD, "PEST++ counts them", "NOBSGP"),
+    CTL_IGNORED(CD, NULL, "MAXCOMPDIM"),
+    CTL(CD, "IIIII", 'i', NULL, 0, NULL, "NTPLFLE"),
+    CTL_IGNORED(CD, "PEST++ counts them", "NINSFLE"),
+    CTL_IGNORED(CD, "PEST++ writes numbers its own way", "PRECIS"),
+    CTL_IGNORED(CD, "PEST++ writes numbers its own way", "DPOINT"),
+    CTL(CD, "IIIII", 'i', NULL, 0, NULL, "NUMCOM"),
+    CTL_IGNORED(CD, "read, never used", "JACFILE"),
+    CTL_IGNORED(CD, NULL, "MESSFILE"),
+    CTL_IGNORED(CD, NULL, "OBSREREF"),
+    CTL_IGNORED(CD, LAMBDA_NOTE, "RLAMBDA1"),
+    CTL_IGNORED(CD, LAMBDA_NOTE, "RLAMFAC"),
+    CTL_IGNORED(CD, LAMBDA_NOTE, "PHIRATSUF"),
+    CTL_IGNORED(CD, LAMBDA_NOTE, "PHIREDLAM"),
+    CTL_IGNORED(CD, LAMBDA_NOTE, "NUMLAM"),
+    CTL_IGNORED(CD, NULL, "JACUPDATE"),
+    CTL_IGNORED(CD, NULL, "LAMFORGIVE"),
+    CTL_IGNORED(CD, "PEST++ uses ++der_forgive instead", "DERFORGIVE"),
+    CTL(CD, "---I-", 'd', "1", 0, NULL, "RELPARMAX"),
+    CTL(CD, "---I-", 'd', "1.1", 0, NULL, "FACPARMAX"),
+    CTL(CD, "---I-", 'd', "0.001", 0, NULL, "FACORIG"),
+    CTL_IGNORED(CD, NULL, "IBOUNDSTICK"),
+    CTL_IGNORED(CD, NULL, "UPVECBEND"),
+    CTL(CD, "---I-", 'd', "0.1", 0, NULL, "PHIREDSWH"),
+    CTL(CD, "---I-", 'i', "1", 0, NULL, "NOPTSWITCH"),
+    CTL(CD, "---X-", 'd', "1.1", 0,
+        "pestpp-glm switches to split-threshold derivatives when phi rises by this factor",
+        "SPLITSWH"),
+    CTL_IGNORED(CD, NULL, "DOAUI"),
+    CTL_IGNORED(CD, NULL, "DOSENREUSE"),
+    CTL_IGNORED(CD, NULL, "DOSENRESUSE"), /* PEST++'s spelling in its list of keywords */
+    CTL_IGNORED(CD, NULL, "BOUNDSCALE"),
+    CTL(CD, "-III-", 'i', "0", 0, NULL, "NOPTMAX"), /* NOPTMAX 0: max_run_fail 1 */
+    CTL(CD, "---I-", 'd', "0.01", 0, NULL, "PHIREDSTP"),
+    CTL(CD, "---I-", 'i', "3", 0, NULL, "NPHISTP"),
+    CTL(CD, "---I-", 'i', "3", 0, NULL, "NPHINORED"),
+    CTL(CD, "---I-", 'd', "0.01", 0, NULL, "RELPARSTP"),
+    CTL(CD, "---I-", 'i', "3", 0, NULL, "NRELPAR"),
+    CTL_IGNORED(CD, NULL, "PHISTOPTHRESH"),
+    CTL_IGNORED(CD, NULL, "LASTRUN"),
+    CTL_IGNORED(CD, NULL, "PHIABANDON"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "ICOV"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "ICOR"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "IEIG"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "IRES"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "JCOSAVE"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "VERBOSEREC"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "JCOSAVEITN"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "REISAVEITN"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "PARSAVEITN"),
+    CTL_IGNORED(CD, OUTPUT_FLAG, "PARSAVERUN"),
+
+    CTL_IGNORED(SVD, "PEST++ always uses SVD", "SVDMODE"),
+    CTL(SVD, "---I-", 'i', "1000000", 0, NULL, "MAXSING"),
+    CTL(SVD, "---I-", 'd', "1e-6", 0, NULL, "EIGTHRESH"),
+    CTL(SVD, "---H-", 'i', "0", 0, "output only: how much PEST++ writes to CASE.svd", "EIGWRITE"),
+
+    CTL(REG, REGUL_GLM, 'd', "1e-10", REGUL, NULL, "PHIMLIM"),
+    CTL(REG, REGUL_GLM, 'd', "1.1e-10", REGUL, NULL, "PHIMACCEPT"),
+    CTL(REG, REGUL_GLM, 'd', "1", REGUL, NULL, "FRACPHIM"),
+    CTL(REG, REGUL_GLM, 'd', "1", REGUL, NULL, "WFINIT"),
+    CTL(REG, REGUL_GLM, 'd', "1e-10", REGUL, NULL, "WFMIN"),
+    CTL(REG, REGUL_GLM, 'd', "1e10", REGUL, NULL, "WFMAX"),
+    CTL(REG, REGUL_GLM, 'd', "1.3", REGUL, NULL, "WFFAC"),
+    CTL(REG, REGUL_GLM, 'd', "0.01", REGUL, NULL, "WFTOL"),
+    CTL(REG, REGUL_GLM, 'i', "0", REGUL, NULL, "IREGADJ"),
+    CTL_IGNORED(REG, NULL, "MEMSAVE"),
+    CTL_IGNORED(REG, NULL, "LINREG"),
+    CTL_IGNORED(REG, NULL, "REGCONTINUE"),
+
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "INCTYP"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "DERINC"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "DERINCLB"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "FORCEN"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "DERINCMUL"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "DERMTHD"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "SPLITTHRESH"),
+    CTL(PG, "--II-", 0, NULL, 0, NULL, "SPLITRELDIFF"),
+    CTL_IGNORED(PG, NULL, "SPLITACTION"),
+};
+
+#define NROWS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct pst_option_info *find_row(const struct pst_option_info *t, size_t n,
+                                              const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < 5 && t[i].names[j]; j++)
+            if (pr_strieq(t[i].names[j], key)) return &t[i];
+    return NULL;
+}
+
+/* pestpp-da's copy DA_X of the pestpp-ies option IES_X (assign_da_value_by_key). PEST++ keeps
+ * DA_X apart from IES_X and from the copies of IES_X's aliases, so DA_X is its own canonical
+ * name. */
+static const struct pst_option_info *da_copy(const char *key)
+{
+    char ies[256];
+    if (!pr_istarts(key, "DA_") || strlen(key) + 2 >= sizeof(ies)) return NULL;
+    snprintf(ies, sizeof(ies), "IES_%s", key + 3);
+    return find_row(option_table, NROWS(option_table), ies);
+}
+
+const struct pst_option_info *pst_option_info(const char *key)
+{
+    const struct pst_option_info *r = find_row(option_table, NROWS(option_table), key);
+    return r ? r : da_copy(key);
+}
 
 const char *pst_option_canonical(const char *key, char *buf, size_t bufsz, int *known)
 {
-    for (size_t i = 0; option_table[i][0]; i++)
-        for (size_t j = 0; j < 4 && option_table[i][j]; j++)
-            if (pr_strieq(option_table[i][j], key)) {
-                *known = 1;
-                return option_table[i][0];
-            }
-    *known = 0;
+    const struct pst_option_info *r = find_row(option_table, NROWS(option_table), key);
+    *known = r != NULL;
+    if (r) return r->names[0];
+    *known = da_copy(key) != NULL;
     snprintf(buf, bufsz, "%s", key);
     pr_upper(buf);
     return buf;
@@ -128,26 +508,31 @@ const char *pst_option_canonical(const char *key, char *buf, size_t bufsz, int *
 
 int pst_option_keeps_case(const char *canonical)
 {
-    static const char *const files[] = {"CONDOR_SUBMIT_FILE",
-                                        "SWEEP_PARAMETER_FILE",
-                                        "SWEEP_OUTPUT_FILE",
-                                        "PANTHER_TRANSFER_ON_FINISH",
-                                        "PANTHER_TRANSFER_ON_FAIL",
-                                        "PARCOV",
-                                        "OBSCOV",
-                                        "BASE_JACOBIAN",
-                                        "HOTSTART_RESFILE",
-                                        "IES_PARAMETER_ENSEMBLE",
-                                        "IES_OBSERVATION_ENSEMBLE",
-                                        "IES_LOCALIZER",
-                                        "IES_OBS_RESTART_CSV",
-                                        "IES_PAR_RESTART_CSV",
-                                        "IES_WEIGHTS_ENSEMBLE",
-                                        "IES_PHI_FACTOR_FILE",
-                                        "OBS_RESTART_CSV",
-                                        "PAR_RESTART_CSV",
-                                        NULL};
-    for (size_t i = 0; files[i]; i++)
-        if (strcmp(files[i], canonical) == 0) return 1;
-    return 0;
+    const struct pst_option_info *r = pst_option_info(canonical);
+    return r && (r->flags & PST_OPT_KEEP_CASE);
+}
+
+const struct pst_option_info *pst_control_info(const char *key)
+{
+    return find_row(control_table, NROWS(control_table), key);
+}
+
+size_t pst_option_table_size(void)
+{
+    return NROWS(option_table);
+}
+
+const struct pst_option_info *pst_option_table_row(size_t i)
+{
+    return i < NROWS(option_table) ? &option_table[i] : NULL;
+}
+
+size_t pst_control_table_size(void)
+{
+    return NROWS(control_table);
+}
+
+const struct pst_option_info *pst_control_table_row(size_t i)
+{
+    return i < NROWS(control_table) ? &control_table[i] : NULL;
 }
