@@ -187,8 +187,8 @@ static void set_defaults(struct pst_control *ctl)
     ctl->maxsing = 1000000;
     ctl->eigthresh = 1e-6;
     ctl->phimlim = 1e-10;
-    ctl->phimaccept = 1.05e-10;
-    ctl->fracphim = 0.1;
+    ctl->phimaccept = 1.1e-10;
+    ctl->fracphim = 1.0;
     ctl->wfinit = 1.0;
     ctl->wfmin = 1e-10;
     ctl->wfmax = 1e10;
