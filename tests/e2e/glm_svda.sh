@@ -59,7 +59,7 @@ done
 # kill -9 the master in the second super iteration, then --resume: identical outputs
 mkdir k && cp seg.pst seg k.dat.tpl out.dat.ins count.sh k/
 cd k || exit 1
-sed -i 's#^\./count.sh$#sh -c "sleep 0.02; ./count.sh"#' seg.pst
+sed -i 's#^\./count.sh$#sh -c "sleep 0.05; ./count.sh"#' seg.pst
 : >"$T/runs.count"
 "$PESTRUN" glm seg.pst -j 2 -q --journal j &
 m=$!
