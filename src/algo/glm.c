@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "algo/fosm.h"
 #include "algo/jacobian.h"
 #include "algo/parspace.h"
 #include "algo/regul.h"
@@ -49,6 +50,8 @@ struct glm {
     double *prior_inv;      /* per numeric parameter: 1 / prior variance */
     double *init_num;       /* the initial values in numeric space */
     struct regul *reg;      /* regularization mode's weights (identity in estimation mode) */
+    struct fosm *fosm;      /* FOSM: prior and posterior uncertainty, forecasts, realizations */
+    double *obs0;           /* the simulated values at the initial parameters */
     struct regul_phi parts; /* the current point's phi parts */
     /* SVD-assist */
     struct super_tf sup;
@@ -963,7 +966,9 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, 
     for (size_t l = 0; l < g->nlambdas; l++)
         g->lambdas[l] /= g->center;
     g->reg = regul_create(c);
+    g->obs0 = xcalloc(g->nobs + 1, sizeof(double));
     if (read_options(g, err) < 0) return -1;
+    if (!(g->fosm = fosm_create(&g->ps, pst_path, err))) return -1;
     for (size_t k = 0; k < g->ncols; k++) {
         const struct pst_param *p = pst_param(c, g->ps.adj[k]);
         g->central[k] = pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3;
@@ -978,6 +983,8 @@ static void teardown(struct glm *g)
     jacobian_free(&g->jac);
     super_free(&g->sup);
     regul_destroy(g->reg);
+    fosm_destroy(g->fosm);
+    free(g->obs0);
     free(g->Js);
     free(g->s_cur);
     free(g->prior_inv);
@@ -1081,6 +1088,7 @@ static int base_jacobian(struct glm *g, struct glm_summary *sum, struct pr_error
         memcpy(g->ctl, g->jac.base_ctl, g->npar * sizeof(double));
         memcpy(g->obs, g->jac.base_obs, g->nobs * sizeof(double));
         set_current(g);
+        memcpy(g->obs0, g->obs, g->nobs * sizeof(double));
         g->phi_start = sum->phi_start = g->phi;
         g->have_base = 1;
         rec(g, "iteration 0: initial parameters\n");
@@ -1188,6 +1196,102 @@ static void adjust_weight(struct glm *g, int super)
     parts_of(g, g->obs, g->ctl, &g->parts);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* FOSM                                                                                       */
+
+/* The analysis at the current point with Jacobian jac, written as iteration iter (-1: final).
+ * An iteration's analysis that fails is reported and the calibration goes on (as PEST++);
+ * the final one's failure is an error. */
+static int fosm_at(struct glm *g, const struct jacobian *jac, int iter, struct pr_error *err)
+{
+    if (!fosm_enabled(g->fosm)) return 0;
+    struct fosm_input fi = {jac, g->ctl, g->obs, g->obs0};
+    struct strbuf t = {0};
+    struct pr_error e = {{0}};
+    int rc = fosm_write(g->fosm, &fi, iter, &t, &e);
+    if (rc < 0 && iter >= 0)
+        rec(g, "  FOSM: %s; continuing\n", e.msg);
+    else if (rc < 0)
+        pr_error_set(err, "the posterior FOSM analysis: %s", e.msg);
+    else if (t.len)
+        rec(g, "%s", t.data);
+    sb_free(&t);
+    return rc < 0 && iter < 0 ? -1 : 0;
+}
+
+/* A super iteration's analysis uses the super Jacobian mapped back to the base parameters
+ * (J_s V, as PEST++), a base iteration's the base Jacobian. */
+static int fosm_iteration(struct glm *g, int iter, int super, struct pr_error *err)
+{
+    if (!fosm_enabled(g->fosm)) return 0;
+    if (!super) return fosm_at(g, &g->jac, iter, err);
+    struct jacobian back = g->jac;
+    size_t k = g->sup.k, n = g->ncols;
+    back.J = xcalloc(g->nrows * n + 1, sizeof(double));
+    for (size_t r = 0; r < g->nrows; r++)
+        for (size_t i = 0; i < k; i++) {
+            double d = g->Js[r * k + i];
+            if (d != 0.0)
+                for (size_t j = 0; j < n; j++)
+                    back.J[r * n + j] += d * g->sup.V[i * n + j];
+        }
+    int rc = fosm_at(g, &back, iter, err);
+    free(back.J);
+    return rc;
+}
+
+struct real_ctx {
+    size_t nobs, npar;
+    const struct pst_case *c;
+    double *obs;
+    unsigned char *ok;
+};
+
+static void real_done(void *vctx, size_t index, const struct run_result *res, int from_journal)
+{
+    struct real_ctx *x = vctx;
+    (void)from_journal;
+    if (res->status != RUN_OK) return;
+    memcpy(x->obs + index * x->nobs, res->obs, x->nobs * sizeof(double));
+    x->ok[index] = 1;
+}
+
+/* ++glm_num_reals posterior realizations, run in one batch. Returns 0, 2 when stopped, -1. */
+static int fosm_realizations(struct glm *g, int iter, struct pr_error *err)
+{
+    size_t n = fosm_num_reals(g->fosm, iter), npar = g->npar;
+    if (n == 0) return 0;
+    double *reals = fosm_draw(g->fosm, n, err);
+    if (!reals) return -1;
+    double *model = xcalloc(n * npar + 1, sizeof(double));
+    char **info = xcalloc(n + 1, sizeof(char *));
+    struct real_ctx x = {g->nobs, npar, g->c, xcalloc(n * g->nobs + 1, sizeof(double)),
+                         xcalloc(n + 1, 1)};
+    for (size_t i = 0; i < n; i++) {
+        pst_ctl_to_model(g->c, reals + i * npar, model + i * npar);
+        struct strbuf sb = {0};
+        sb_printf(&sb, "fosm_real:%zu", i);
+        info[i] = sb_take(&sb);
+    }
+    int b = sched_run_batch(g->s, n, model, (const char *const *)info, real_done, &x, err);
+    int rc = b < 0 ? -1 : b ? 2 : 0;
+    if (rc == 0) {
+        g->runs += n;
+        struct strbuf t = {0};
+        rc = fosm_write_reals(g->fosm, iter, reals, x.obs, x.ok, n, &t, err);
+        if (t.len) rec(g, "%s", t.data);
+        sb_free(&t);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(info[i]);
+    free(info);
+    free(model);
+    free(reals);
+    free(x.obs);
+    free(x.ok);
+    return rc;
+}
+
 /* One upgrade iteration, base or super, and its bookkeeping. Returns 1 when the calibration
  * ends (sum->stop_reason set), 0 to go on, 2 when stopped, -1 on error; *moved tells whether
  * the parameters changed. */
@@ -1197,6 +1301,9 @@ static int iteration(struct glm *g, struct stop_state *st, int iter, int super, 
     rec(g, "\niteration %d (%s): %zu model runs so far, phi %.8g\n", iter,
         super ? "super parameters" : "base parameters", g->runs, g->phi);
     memcpy(prev, g->ctl, g->npar * sizeof(double));
+    if (fosm_iteration(g, iter, super, err) < 0) return -1;
+    int mc = fosm_realizations(g, iter, err);
+    if (mc != 0) return mc < 0 ? -1 : 2;
     adjust_weight(g, super);
     double phi_before = g->phi, best_lambda = g->center;
     int m = test_lambdas(g, super ? super_candidate : base_candidate, super, &best_lambda, err);
@@ -1237,6 +1344,8 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
     st.best_phis = xcalloc((size_t)(ctl->nphistp > 0 ? ctl->nphistp : 1) + 1, sizeof(double));
     describe(&g);
     pst_support_fprint(g.rec, c, jacobian_only ? PST_CMD_JACOBIAN : PST_CMD_GLM);
+    if (fosm_disabled_why(g.fosm))
+        rec(&g, "no FOSM uncertainty analysis: %s\n\n", fosm_disabled_why(g.fosm));
     if (ctl->noptmax == 0 && !jacobian_only) {
         rc = run_once(&g, sum, err);
         goto done;
@@ -1248,7 +1357,7 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
             goto done;
         }
         snprintf(sum->stop_reason, sizeof(sum->stop_reason), "Jacobian written (NOPTMAX < 0)");
-        rc = 0;
+        rc = fosm_at(&g, &g.jac, -1, err) < 0 ? -1 : 0;
         goto done;
     }
     for (;;) { /* one cycle: base iterations, then super iterations */
@@ -1278,8 +1387,10 @@ int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int
         g.jac_current = 0;
         if (r != 0) break;
     }
-    if (r == 1) {
-        rc = 0;
+    if (r == 1) { /* the final analysis: the last base Jacobian at the best parameters */
+        r = fosm_at(&g, &g.jac, -1, err) < 0 ? -1 : fosm_realizations(&g, -1, err);
+        rc = r == 0 ? 0 : r == 2 ? 1 : -1;
+        if (rc != 0) goto done;
     } else {
         rc = r == 2 ? 1 : -1;
         goto done;

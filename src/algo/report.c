@@ -49,6 +49,19 @@ struct resid {
     double meas, mod, res, weight;
 };
 
+/* One row of CASE.par.usum.csv or CASE.pred.usum.csv (FOSM, as pestpp-glm writes them). */
+struct usum_row {
+    char *name; /* lower case */
+    int index;  /* parameter or observation of the case */
+    double prior_mean, prior_sd, post_mean, post_sd;
+};
+
+struct usum {
+    int have; /* the file exists */
+    size_t n;
+    struct usum_row *row;
+};
+
 struct report {
     const struct pst_case *c;
     const char *pst_path;
@@ -60,9 +73,10 @@ struct report {
     int have_iruns;
     struct resid *res;
     size_t nres;
-    int rei_iter;  /* -2 when the header does not say */
-    double *final; /* npar, NAN when CASE.par lacks the parameter */
-    char *stop;    /* NULL when CASE.rec holds no stop line */
+    int rei_iter;            /* -2 when the header does not say */
+    double *final;           /* npar, NAN when CASE.par lacks the parameter */
+    char *stop;              /* NULL when CASE.rec holds no stop line */
+    struct usum upar, upred; /* optional FOSM summaries */
     char when_outputs[64], when_now[64];
 };
 
@@ -434,6 +448,55 @@ done:
     return rc;
 }
 
+/* CASE.par.usum.csv (params) or CASE.pred.usum.csv, when it exists: every row must name a
+ * parameter (an observation) of the case and hold numbers in the four columns the charts use. */
+static int read_usum(struct report *r, const char *ext, int params, struct usum *u,
+                     struct pr_error *err)
+{
+    char *path = output_path(r, ext), *text = NULL;
+    struct csv *t = NULL;
+    int rc = -1;
+    if (access(path, F_OK) != 0) {
+        rc = 0;
+        goto done;
+    }
+    size_t len;
+    text = read_output(r, path, &len, err);
+    t = text ? csv_parse(text, len, path, ',', err) : NULL;
+    if (!t) goto done;
+    int hl = header_line(text);
+    static const char *const cols[] = {"prior_mean", "prior_stdev", "post_mean", "post_stdev"};
+    int cn = need_col(t, path, hl, "name", err), ci[4];
+    for (int k = 0; k < 4 && cn >= 0; k++)
+        if ((ci[k] = need_col(t, path, hl, cols[k], err)) < 0) cn = -1;
+    if (cn < 0) goto done;
+    u->n = csv_nrows(t);
+    u->row = xcalloc(u->n + 1, sizeof(*u->row));
+    for (size_t i = 0; i < u->n; i++) {
+        struct usum_row *w = &u->row[i];
+        const char *name = csv_field(t, i, (size_t)cn);
+        w->name = lower_dup(name);
+        w->index = names_find(params ? pst_param_names(r->c) : pst_obs_names(r->c), name);
+        if (w->index < 0) {
+            pr_error_set(err,
+                         "%s:%d: '%s' is not %s of %s (are these the outputs of another case?)",
+                         path, csv_row_line(t, i), w->name,
+                         params ? "a parameter" : "an observation", r->pst_path);
+            goto done;
+        }
+        double *v[4] = {&w->prior_mean, &w->prior_sd, &w->post_mean, &w->post_sd};
+        for (int k = 0; k < 4; k++)
+            if (field_num(t, path, i, ci[k], v[k], err) < 0) goto done;
+    }
+    u->have = 1;
+    rc = 0;
+done:
+    csv_destroy(t);
+    free(text);
+    free(path);
+    return rc;
+}
+
 /* The stop reason: the last "stopped: REASON" line of CASE.rec, when there is one. */
 static void read_rec(struct report *r)
 {
@@ -513,12 +576,20 @@ static void report_free(struct report *r)
     free(r->res);
     free(r->final);
     free(r->stop);
+    struct usum *us[2] = {&r->upar, &r->upred};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < us[k]->n; i++)
+            free(us[k]->row[i].name);
+        free(us[k]->row);
+    }
 }
 
 static int read_all(struct report *r, struct pr_error *err)
 {
     if (read_iobj(r, err) < 0 || read_ipar(r, err) < 0 || read_iruns(r, err) < 0 ||
-        read_rei(r, err) < 0 || read_par(r, err) < 0)
+        read_rei(r, err) < 0 || read_par(r, err) < 0 ||
+        read_usum(r, "par.usum.csv", 1, &r->upar, err) < 0 ||
+        read_usum(r, "pred.usum.csv", 0, &r->upred, err) < 0)
         return -1;
     read_rec(r);
     char *iobj = output_path(r, "iobj");
@@ -961,6 +1032,216 @@ static void chart_runs(const struct report *r, struct strbuf *sb)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* 6. FOSM uncertainty: forecasts prior against posterior, parameter uncertainty reduction     */
+
+#define MAX_FORECAST_CHARTS 24 /* small charts; the table lists every forecast */
+#define MAX_PARAM_BARS 40      /* more parameters: one bar per parameter group */
+
+static void interval_tip(char *buf, size_t n, const char *what, double mean, double sd)
+{
+    char m[32], s[32], lo[32], hi[32];
+    svg_fmt(m, sizeof(m), mean);
+    svg_fmt(s, sizeof(s), sd);
+    svg_fmt(lo, sizeof(lo), mean - 2 * sd);
+    svg_fmt(hi, sizeof(hi), mean + 2 * sd);
+    snprintf(buf, n, "%s: mean %s, stdev %s (%s to %s)", what, m, s, lo, hi);
+}
+
+/* One forecast: its prior and posterior mean (a diamond) and mean +/- 2 stdev (a bar). */
+static void forecast_chart(const struct usum_row *w, struct strbuf *sb)
+{
+    static const char *const cats[] = {"prior", "posterior"};
+    const double mean[2] = {w->prior_mean, w->post_mean}, sd[2] = {w->prior_sd, w->post_sd};
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < 2; k++) {
+        double v[2] = {mean[k] - 2 * sd[k], mean[k] + 2 * sd[k]};
+        svg_extent(&lo, &hi, v, 2, SVG_LINEAR);
+    }
+    struct svg_axis x = {.categories = cats, .ncategories = 2}, y = {.label = "value"};
+    svg_axis_fit(&y, lo, hi, 0.08);
+    struct svg_plot *p = svg_plot_create(270, 260, w->name, &x, &y);
+    for (int k = 0; k < 2; k++) {
+        double xk = k;
+        char tip[256];
+        const char *tips[1] = {tip};
+        interval_tip(tip, sizeof(tip), cats[k], mean[k], sd[k]);
+        struct svg_style bar = {.color = palette[k], .width = 16};
+        struct svg_style dot = {.color = "#111", .mark = SVG_MARK_DIAMOND, .size = 4.5};
+        if (isfinite(sd[k]) && sd[k] > 0)
+            svg_plot_segment(p, xk, mean[k] - 2 * sd[k], xk, mean[k] + 2 * sd[k], &bar, NULL);
+        svg_plot_points(p, &xk, &mean[k], 1, &dot, NULL, tips);
+    }
+    render_plot(p, sb);
+}
+
+static double reduction(const struct usum_row *w)
+{
+    return w->prior_sd > 0 ? 1 - w->post_sd / w->prior_sd : NAN;
+}
+
+static void table_forecasts(const struct report *r, struct strbuf *sb)
+{
+    sb_puts(sb, "<table>\n<tr><th class=\"name\">forecast</th><th>prior mean</th><th>prior "
+                "stdev</th><th>posterior mean</th><th>posterior stdev</th><th>stdev "
+                "reduction</th></tr>\n");
+    for (size_t i = 0; i < r->upred.n; i++) {
+        const struct usum_row *w = &r->upred.row[i];
+        sb_puts(sb, "<tr><td class=\"name\">");
+        svg_escape(sb, w->name);
+        const double v[] = {w->prior_mean, w->prior_sd, w->post_mean, w->post_sd};
+        for (size_t j = 0; j < 4; j++) {
+            sb_puts(sb, "</td><td>");
+            put_num(sb, v[j]);
+        }
+        double red = reduction(w);
+        if (isfinite(red))
+            sb_printf(sb, "</td><td>%.1f%%</td></tr>\n", 100 * red);
+        else
+            sb_puts(sb, "</td><td>&#8211;</td></tr>\n");
+    }
+    sb_puts(sb, "</table>\n");
+}
+
+static void chart_forecasts(const struct report *r, struct strbuf *sb)
+{
+    const struct usum *u = &r->upred;
+    sb_puts(sb, "<div class=\"charts\">\n");
+    for (size_t i = 0; i < u->n && i < MAX_FORECAST_CHARTS; i++)
+        forecast_chart(&u->row[i], sb);
+    sb_puts(sb, "</div>\n");
+    struct strbuf cap = {0};
+    sb_printf(&cap,
+              "Each forecast from %s.pred.usum.csv: the mean (diamond) and mean +/- 2 standard "
+              "deviations (bar) before calibration (prior: the value simulated with the initial "
+              "parameters, the spread the prior parameter uncertainty gives it) and after "
+              "(posterior: at the best parameters, conditioned on the observations). First-order, "
+              "second-moment (linear) estimates.",
+              r->case_name);
+    if (u->n > MAX_FORECAST_CHARTS)
+        sb_printf(&cap, " The first %d of %zu forecasts are drawn; the table lists them all.",
+                  MAX_FORECAST_CHARTS, u->n);
+    caption(sb, cap.data);
+    sb_free(&cap);
+    table_forecasts(r, sb);
+}
+
+/* Bars of 1 - posterior/prior stdev: one per parameter, or the mean of each parameter group. */
+static void chart_reduction(const struct report *r, struct strbuf *sb)
+{
+    const struct usum *u = &r->upar;
+    size_t ngp = pst_npargps(r->c), n = u->n, ncat = 0;
+    int by_group = n > MAX_PARAM_BARS;
+    const char **cats = xcalloc((by_group ? ngp : n) + 1, sizeof(char *));
+    char **gnames = xcalloc(ngp + 1, sizeof(char *));
+    int *gcat = xcalloc(ngp + 1, sizeof(int));
+    double *x = xcalloc(n + ngp + 1, sizeof(double)), *y = xcalloc(n + ngp + 1, sizeof(double));
+    char **tips = xcalloc(n + ngp + 1, sizeof(char *));
+    double lo = 0, hi = 1;
+    for (size_t g = 0; g < ngp; g++) {
+        gnames[g] = lower_dup(pst_pargp(r->c, g)->name);
+        gcat[g] = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int g = pst_param(r->c, (size_t)u->row[i].index)->group;
+        if (by_group && gcat[g] < 0) {
+            gcat[g] = (int)ncat;
+            cats[ncat++] = gnames[g];
+        } else if (!by_group) {
+            cats[ncat++] = u->row[i].name;
+        }
+        double v = reduction(&u->row[i]);
+        if (isfinite(v)) lo = fmin(lo, v), hi = fmax(hi, v);
+    }
+    struct svg_axis xa = {.categories = cats,
+                          .ncategories = ncat,
+                          .label = by_group ? "parameter group" : "parameter"};
+    struct svg_axis ya = {.label = "1 - posterior / prior stdev"};
+    svg_axis_fit(&ya, lo, hi, 0.04);
+    if (lo >= 0) ya.lo = 0;
+    int w = (int)fmin(WIDE, fmax(560, 260 + 34 * (double)ncat));
+    struct svg_plot *p = svg_plot_create(w, 380, "Parameter uncertainty reduction", &xa, &ya);
+    for (size_t g = 0; g < ngp; g++) {
+        size_t m = 0, cnt = 0;
+        double sum = 0, mn = INFINITY, mx = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            const struct usum_row *row = &u->row[i];
+            if (pst_param(r->c, (size_t)row->index)->group != (int)g) continue;
+            double v = reduction(row);
+            if (by_group) {
+                if (isfinite(v)) sum += v, cnt++, mn = fmin(mn, v), mx = fmax(mx, v);
+                continue;
+            }
+            char tip[256], a[32], b[32], c[32];
+            svg_fmt(a, sizeof(a), row->prior_sd);
+            svg_fmt(b, sizeof(b), row->post_sd);
+            svg_fmt(c, sizeof(c), v);
+            snprintf(tip, sizeof(tip), "%s (%s): stdev %s prior, %s posterior: reduction %s",
+                     row->name, gnames[g], a, b, c);
+            x[m] = (double)i;
+            y[m] = v;
+            tips[m++] = xstrdup(tip);
+        }
+        if (by_group && gcat[g] >= 0 && cnt) {
+            char tip[256], a[32], b[32], c[32];
+            svg_fmt(a, sizeof(a), sum / (double)cnt);
+            svg_fmt(b, sizeof(b), mn);
+            svg_fmt(c, sizeof(c), mx);
+            snprintf(tip, sizeof(tip), "%s: %zu parameters, mean reduction %s (%s to %s)",
+                     gnames[g], cnt, a, b, c);
+            x[m] = gcat[g];
+            y[m] = sum / (double)cnt;
+            tips[m++] = xstrdup(tip);
+        }
+        struct svg_style st = {.color = palette[g % NPALETTE], .barw = 0.7};
+        if (m)
+            svg_plot_bars(p, x, y, m, &st, ngp > 1 && !by_group ? gnames[g] : NULL,
+                          (const char *const *)tips);
+        free_tips(tips, m);
+        struct svg_style range = {.color = "#333", .width = 1.5};
+        if (by_group && m && mx > mn) svg_plot_segment(p, x[0], mn, x[0], mx, &range, NULL);
+    }
+    if (n == 0) svg_plot_note(p, "no parameter in the analysis");
+    render_plot(p, sb);
+    struct strbuf cap = {0};
+    sb_printf(&cap,
+              "1 - posterior stdev / prior stdev %s, from %s.par.usum.csv (numeric space: log10 "
+              "for log-transformed parameters): 0 when the observations say nothing about a "
+              "parameter, near 1 when they pin it down.",
+              by_group ? "averaged over each parameter group (the line spans its smallest to "
+                         "largest)"
+                       : "of each adjustable parameter",
+              r->case_name);
+    caption(sb, cap.data);
+    sb_free(&cap);
+    for (size_t g = 0; g < ngp; g++)
+        free(gnames[g]);
+    free(gnames);
+    free(gcat);
+    free(cats);
+    free(x);
+    free(y);
+    free(tips);
+}
+
+static void section_uncertainty(const struct report *r, struct strbuf *sb)
+{
+    if (r->upred.have && r->upred.n)
+        chart_forecasts(r, sb);
+    else if (r->upred.have)
+        caption(sb, "The forecast summary lists no forecast.");
+    else {
+        struct strbuf cap = {0};
+        sb_printf(&cap,
+                  "No forecast summary (%s.pred.usum.csv): ++forecasts(NAMES) or zero-weight "
+                  "observations give one.",
+                  r->case_name);
+        caption(sb, cap.data);
+        sb_free(&cap);
+    }
+    if (r->upar.have) chart_reduction(r, sb);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* header and tables                                                                          */
 
 static const char *const page_style =
@@ -1063,7 +1344,9 @@ static void head(const struct report *r, struct strbuf *sb)
     sb_puts(sb, "<nav><a href=\"#phi\">phi</a><a href=\"#fit\">fit</a><a href=\"#residuals\">"
                 "residuals</a><a href=\"#parameters\">parameters</a><a href=\"#runs\">runs</a>"
                 "<a href=\"#final\">final parameters</a><a href=\"#largest\">largest residuals"
-                "</a></nav>\n");
+                "</a>");
+    if (r->upar.have || r->upred.have) sb_puts(sb, "<a href=\"#uncertainty\">uncertainty</a>");
+    sb_puts(sb, "</nav>\n");
     facts(r, sb);
 }
 
@@ -1194,6 +1477,10 @@ static void render(const struct report *r, struct strbuf *sb)
     table_params(r, sb);
     section(sb, "largest", "Largest weighted residuals");
     table_resid(r, sb);
+    if (r->upar.have || r->upred.have) {
+        section(sb, "uncertainty", "Uncertainty (FOSM)");
+        section_uncertainty(r, sb);
+    }
     sb_puts(sb, "</main>\n</body>\n</html>\n");
 }
 

@@ -8,18 +8,20 @@
 
 static void report_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pestrun report [--out FILE] CASE.pst\n\n"
-            "Writes CASE.report.html beside the control file from the outputs of\n"
-            "'pestrun glm': phi per iteration and group, measured against modelled values,\n"
-            "residuals by group, each parameter's path between its bounds, model runs and\n"
-            "wall time per iteration, the final parameters and the largest weighted\n"
-            "residuals. One self-contained file: charts are inline SVG; no network, no\n"
-            "JavaScript. Reads CASE.iobj, CASE.ipar, CASE.rei and CASE.par (and CASE.iruns.csv\n"
-            "and CASE.rec when present). Exit status: 0 written, 1 an input is missing or\n"
-            "malformed (the message names the file and line), 2 bad usage.\n\n"
-            "  -o, --out FILE   write the report to FILE instead\n"
-            "  -h, --help       this help\n");
+    fprintf(out, "usage: pestrun report [--out FILE] CASE.pst\n\n"
+                 "Writes CASE.report.html beside the control file from the outputs of\n"
+                 "'pestrun glm': phi per iteration and group, measured against modelled values,\n"
+                 "residuals by group, each parameter's path between its bounds, model runs and\n"
+                 "wall time per iteration, the final parameters and the largest weighted\n"
+                 "residuals, and with the FOSM summaries each forecast's prior and posterior\n"
+                 "(mean +/- 2 stdev) and each parameter's uncertainty reduction. One\n"
+                 "self-contained file: charts are inline SVG; no network, no JavaScript. Reads\n"
+                 "CASE.iobj, CASE.ipar, CASE.rei and CASE.par (and CASE.iruns.csv, CASE.rec,\n"
+                 "CASE.par.usum.csv and CASE.pred.usum.csv when present). Exit status: 0 written,\n"
+                 "1 an input is missing or malformed (the message names the file and line), 2 bad\n"
+                 "usage.\n\n"
+                 "  -o, --out FILE   write the report to FILE instead\n"
+                 "  -h, --help       this help\n");
 }
 
 int cmd_report(int argc, char **argv)
