@@ -1035,8 +1035,7 @@ static void describe(struct glm *g)
            "not accepted (PEST); the lambda window moves with the best lambda instead of\n"
            "growing (SPEC §9 items 21, 24); central derivatives are computed from both\n"
            "perturbed runs; the prior normal form pulls towards the initial values (PEST++\n"
-           "5.2.23 adds 1 + lambda to every element of J'QJ and pushes away from them); super\n"
-           "parameters come from J'QJ (+ C^-1) without PEST++'s added matrix of ones; a super\n"
+           "5.2.23 adds 1 + lambda to every element of J'QJ and pushes away from them); a super\n"
            "iteration that lowers no phi ends the cycle and a fresh base Jacobian follows.\n\n");
 }
 
@@ -1116,7 +1115,7 @@ static void maybe_switch(struct glm *g, int iter, double phi_before)
             any = 1;
         }
     }
-    if (any || g->n_iter_super > 0) {
+    if (any) { /* super parameters too, but only when base groups switch (as PEST++) */
         g->switched = 1;
         g->jac_current = 0;
         rec(g, "  switching to central derivatives (phi fell by less than PHIREDSWH)\n");

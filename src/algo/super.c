@@ -31,9 +31,16 @@ int super_define(struct super_tf *t, size_t m, size_t n, const double *Jw,
                 A[a * nf + b] += x * row[col[b]];
         }
     }
-    if (prior_inv)
+    /* composite sensitivities (PEST++'s dss): |column| / rows; below 1e-6 a parameter takes
+     * no part in any super parameter */
+    unsigned char *insens = xcalloc(nf + 1, 1);
+    for (size_t a = 0; a < nf; a++)
+        insens[a] = m == 0 || sqrt(A[a * nf + a]) / (double)m < 1e-6;
+    if (prior_inv) /* PEST++'s prior form: J'QJ + C^-1 + a matrix of ones, sensitive pars only */
         for (size_t a = 0; a < nf; a++)
-            A[a * nf + a] += prior_inv[col[a]];
+            for (size_t b = 0; b < nf; b++)
+                if (!insens[a] && !insens[b])
+                    A[a * nf + b] += 1.0 + (a == b ? prior_inv[col[a]] : 0.0);
     double *w = xcalloc(nf, sizeof(double));
     /* symmetric: eigenvectors are the singular vectors; dsyev gives ascending eigenvalues */
     lapack_int info =
@@ -42,6 +49,7 @@ int super_define(struct super_tf *t, size_t m, size_t n, const double *Jw,
         free(col);
         free(A);
         free(w);
+        free(insens);
         return pr_error_set(err,
                             "the eigen-decomposition for super parameters did not converge "
                             "(LAPACK info %d)",
@@ -56,6 +64,7 @@ int super_define(struct super_tf *t, size_t m, size_t n, const double *Jw,
         free(col);
         free(A);
         free(w);
+        free(insens);
         return pr_error_set(err, "the Jacobian is zero: no super parameter can be formed");
     }
     t->n = n;
@@ -71,8 +80,9 @@ int super_define(struct super_tf *t, size_t m, size_t n, const double *Jw,
             if (fabs(A[a * nf + e]) > fabs(big)) big = A[a * nf + e];
         double sgn = big < 0 ? -1.0 : 1.0;
         for (size_t a = 0; a < nf; a++)
-            t->V[i * n + col[a]] = sgn * A[a * nf + e];
+            t->V[i * n + col[a]] = insens[a] ? 0.0 : sgn * A[a * nf + e];
     }
+    free(insens);
     free(col);
     free(A);
     free(w);

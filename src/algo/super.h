@@ -1,6 +1,9 @@
-/* Super parameters for SVD-assist (++n_iter_super, SPEC §6.5): the leading right singular
- * vectors of the weighted base Jacobian, Q^1/2 J (with the prior C^-1 added to J'QJ for the
- * prior normal form), as directions in numeric space. A super parameter's value is
+/* Super parameters for SVD-assist (++n_iter_super, SPEC §6.5): the leading eigenvectors of
+ * J'QJ from the weighted base Jacobian, as directions in numeric space. With the prior normal
+ * form PEST++ 5.2.23 factors J'QJ + C^-1 + 1 1' instead (a matrix of ones: it weights the
+ * direction that moves every parameter alike), and so does pestrun: on the mf6_valley example
+ * it takes the first iteration's phi from 257 to 229 (PEST++: 247). Parameters whose composite
+ * sensitivity |Q^1/2 J_j| / rows is below 1e-6 take no part. A super parameter's value is
  * 10 + v_i . (p - p0), as in PEST++, so that ++super_relparmax is a relative limit on a value
  * that is never zero. Base parameters at a bound or without a derivative are frozen: they have
  * no weight in any direction. */
@@ -21,7 +24,8 @@ struct super_tf {
 };
 
 /* Define t from the m x n weighted Jacobian Jw (row-major). frozen[j] excludes column j;
- * prior_inv (n values or NULL) is added to the diagonal of J'QJ. At most max_n_super super
+ * prior_inv (n values, or NULL when not the prior form) is added to the diagonal of J'QJ with
+ * the matrix of ones. At most max_n_super super
  * parameters, and none whose singular value is at most eigthres times the largest. Returns the
  * number of super parameters (>= 1), or -1 with err set (t left empty). Free with
  * super_free. */

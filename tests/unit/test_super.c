@@ -26,13 +26,25 @@ int main(void)
     CHECK_NEAR(dp[2], 0, 1e-12);
     CHECK_NEAR(super_along(&t, 1, dp), -2, 1e-12);
     super_free(&t);
-    /* at most max_n_super; the prior adds to the diagonal; a frozen column has no weight */
+    /* at most max_n_super; the prior form adds C^-1 and ones (PEST++) to the sensitive
+     * columns; a frozen column and an insensitive one (column 3) have no weight */
     unsigned char frozen[3] = {0, 1, 0};
     double pinv[3] = {0.5, 0.5, 0.5};
     CHECK(super_define(&t, 2, 3, J, frozen, pinv, 1, 1e-6, &err) == 1);
-    CHECK_NEAR(t.sv[0], 1.5, 1e-12);
+    CHECK_NEAR(t.sv[0], 2.5, 1e-12); /* 1 + 1 + 0.5 */
+    CHECK_NEAR(t.V[2], 0.0, 0);
     CHECK_NEAR(t.V[1], 0.0, 0);
     CHECK_NEAR(t.V[0], 1.0, 1e-12);
+    super_free(&t);
+    /* the matrix of ones couples independent parameters: J'J = I, C^-1 = 0 gives
+     * [2 1; 1 2], eigenvalues 3 along (1, 1)/sqrt(2) and 1 along (1, -1)/sqrt(2) */
+    double I2[4] = {1, 0, 0, 1}, zero[2] = {0, 0};
+    CHECK(super_define(&t, 2, 2, I2, NULL, zero, 5, 1e-6, &err) == 2);
+    CHECK_NEAR(t.sv[0], 3.0, 1e-12);
+    CHECK_NEAR(t.sv[1], 1.0, 1e-12);
+    CHECK_NEAR(t.V[0], sqrt(0.5), 1e-12);
+    CHECK_NEAR(t.V[1], sqrt(0.5), 1e-12);
+    CHECK_NEAR(fabs(t.V[2] - t.V[3]), 2 * sqrt(0.5), 1e-12);
     super_free(&t);
     /* a correlated pair: J = [1 1] gives the direction (1, 1)/sqrt(2) */
     double J2[2] = {1, 1};
