@@ -608,6 +608,19 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
         rc = 0;
         goto done;
     }
+    /* how many parameters moved by more than FACPARMAX (in super iterations nothing limits the
+     * base parameters but their bounds: that is how pestpp-glm moves them far) */
+    int past = 0;
+    for (size_t k = 0; k < g->ncols; k++) {
+        size_t i = g->ps.adj[k];
+        double a = g->ctl[i], v = x.written[(size_t)best * npar + i];
+        if (a != 0 && v / a > 0 && fmax(v / a, a / v) > pst_control(g->c)->facparmax * (1 + 1e-9))
+            past++;
+    }
+    if (past)
+        rec(g, "  %d parameters moved by more than FACPARMAX (%g)%s\n", past,
+            pst_control(g->c)->facparmax,
+            super ? ": super iterations limit super parameters, not base ones, as PEST++" : "");
     if (super) { /* the super parameters' values at the accepted point */
         parspace_to_num(&g->ps, x.written + (size_t)best * npar, num);
         for (size_t j = 0; j < g->ncols; j++)
