@@ -511,6 +511,46 @@ static void cand_done(void *vctx, size_t index, const struct run_result *res, in
     x->ok[index] = 1;
 }
 
+static void cand_init(struct cand_ctx *x, const struct glm *g, size_t n)
+{
+    x->nobs = g->nobs;
+    x->npar = g->npar;
+    x->c = g->c;
+    x->obs = xcalloc(n * g->nobs + 1, sizeof(double));
+    x->written = xcalloc(n * g->npar + 1, sizeof(double));
+    x->ok = xcalloc(n + 1, 1);
+}
+
+static void cand_free(struct cand_ctx *x)
+{
+    free(x->obs);
+    free(x->written);
+    free(x->ok);
+}
+
+/* Run the current control values once (label names the run in the journal and the logs); the
+ * values as written and the observations become the current point. Returns 0, 2 when
+ * stopped, -1 with err set (what names the run in the message). */
+static int run_current(struct glm *g, const char *label, const char *what, struct pr_error *err)
+{
+    struct cand_ctx x;
+    cand_init(&x, g, 1);
+    double *model = xcalloc(g->npar + 1, sizeof(double));
+    const char *info[1] = {label};
+    pst_ctl_to_model(g->c, g->ctl, model);
+    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err), rc = b < 0 ? -1 : b ? 2 : 0;
+    if (rc == 0 && !x.ok[0]) rc = pr_error_set(err, "the model run %s failed", what);
+    if (rc == 0) {
+        g->runs++;
+        memcpy(g->ctl, x.written, g->npar * sizeof(double));
+        memcpy(g->obs, x.obs, g->nobs * sizeof(double));
+        set_current(g);
+    }
+    free(model);
+    cand_free(&x);
+    return rc;
+}
+
 typedef int (*candidate_fn)(struct glm *g, double lambda, double *cand, char *note, size_t notesz,
                             struct pr_error *err);
 
@@ -528,12 +568,8 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
     double *num = xcalloc(g->ncols + 1, sizeof(double));
     double *pl = xcalloc(g->ncols + 1, sizeof(double));
     char **info = xcalloc(nc + 1, sizeof(char *));
-    struct cand_ctx x = {nobs,
-                         npar,
-                         g->c,
-                         xcalloc(nc * nobs + 1, sizeof(double)),
-                         xcalloc(nc * npar + 1, sizeof(double)),
-                         xcalloc(nc + 1, 1)};
+    struct cand_ctx x;
+    cand_init(&x, g, nc);
     int rc = -1;
     size_t n = 0;
 
@@ -645,9 +681,7 @@ done:
     free(cur_num);
     free(num);
     free(pl);
-    free(x.obs);
-    free(x.written);
-    free(x.ok);
+    cand_free(&x);
     return rc;
 }
 
@@ -697,30 +731,11 @@ static int define_super(struct glm *g, struct pr_error *err)
  * stopped, -1 on error. */
 static int rebase(struct glm *g, struct pr_error *err)
 {
-    struct cand_ctx x = {g->nobs,
-                         g->npar,
-                         g->c,
-                         xcalloc(g->nobs + 1, sizeof(double)),
-                         xcalloc(g->npar + 1, sizeof(double)),
-                         xcalloc(2, 1)};
-    double *model = xcalloc(g->npar + 1, sizeof(double));
-    const char *info[1] = {"par_name:__rebase__"};
-    pst_ctl_to_model(g->c, g->ctl, model);
-    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err), rc = b < 0 ? -1 : b ? 2 : 0;
-    if (rc == 0 && !x.ok[0]) rc = pr_error_set(err, "the re-run of the current parameters failed");
-    if (rc == 0) {
-        g->runs++;
-        memcpy(g->ctl, x.written, g->npar * sizeof(double));
-        memcpy(g->obs, x.obs, g->nobs * sizeof(double));
-        double before = g->phi;
-        set_current(g);
+    double before = g->phi;
+    int rc = run_current(g, "par_name:__rebase__", "of the current parameters again", err);
+    if (rc == 0)
         rec(g, "  current parameters run again (glm_rebase_super): phi %.8g (was %.8g)\n", g->phi,
             before);
-    }
-    free(model);
-    free(x.obs);
-    free(x.written);
-    free(x.ok);
     return rc;
 }
 
@@ -740,12 +755,8 @@ static int super_jacobian(struct glm *g, struct pr_error *err)
     double *ds = xcalloc(k + 1, sizeof(double));
     double *dp = xcalloc(ncols + 1, sizeof(double));
     char **info = xcalloc(nr + 1, sizeof(char *));
-    struct cand_ctx x = {nobs,
-                         npar,
-                         g->c,
-                         xcalloc(nr * nobs + 1, sizeof(double)),
-                         xcalloc(nr * npar + 1, sizeof(double)),
-                         xcalloc(nr + 1, 1)};
+    struct cand_ctx x;
+    cand_init(&x, g, nr);
     int rc = -1, nfail = 0;
 
     parspace_to_num(&g->ps, g->ctl, cur);
@@ -821,9 +832,7 @@ done:
     free(cand);
     free(ds);
     free(dp);
-    free(x.obs);
-    free(x.written);
-    free(x.ok);
+    cand_free(&x);
     return rc;
 }
 
@@ -1055,36 +1064,13 @@ static void describe(struct glm *g)
 /* NOPTMAX = 0: one run at the initial values and the report. */
 static int run_once(struct glm *g, struct glm_summary *sum, struct pr_error *err)
 {
-    struct cand_ctx x = {g->nobs,
-                         g->npar,
-                         g->c,
-                         xcalloc(g->nobs + 1, sizeof(double)),
-                         xcalloc(g->npar + 1, sizeof(double)),
-                         xcalloc(2, 1)};
-    double *model = xcalloc(g->npar + 1, sizeof(double));
-    const char *info[1] = {"par_name:__base__"};
-    int rc;
-    pst_ctl_to_model(g->c, g->ctl, model);
-    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err);
-    if (b == 0 && !x.ok[0]) pr_error_set(err, "the model run at the initial parameters failed");
-    if (b == 0 && x.ok[0]) {
-        memcpy(g->ctl, x.written, g->npar * sizeof(double));
-        memcpy(g->obs, x.obs, g->nobs * sizeof(double));
-        set_current(g);
-        g->phi_start = sum->phi_start = g->phi;
-        g->runs = 1;
-        rec(g, "iteration 0: initial parameters (NOPTMAX is 0)\n");
-        write_iteration_rows(g, 0);
-        snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX is 0");
-        rc = write_best(g, 0, err) < 0 ? -1 : 0;
-    } else {
-        rc = b > 0 ? 1 : -1;
-    }
-    free(model);
-    free(x.obs);
-    free(x.written);
-    free(x.ok);
-    return rc;
+    int rc = run_current(g, "par_name:__base__", "at the initial parameters", err);
+    if (rc != 0) return rc == 2 ? 1 : -1;
+    g->phi_start = sum->phi_start = g->phi;
+    rec(g, "iteration 0: initial parameters (NOPTMAX is 0)\n");
+    write_iteration_rows(g, 0);
+    snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX is 0");
+    return write_best(g, 0, err) < 0 ? -1 : 0;
 }
 
 /* The base Jacobian at the current point (the base run too, the first time). Returns 0, 2
