@@ -52,7 +52,7 @@ PY
 # the same with one worker: identical outputs
 mkdir one && cp seg.pst seg k.dat.tpl out.dat.ins count.sh one/
 (cd one && "$PESTRUN" glm seg.pst -j 1 -q --journal j) || fail "glm -j 1"
-for f in par iobj ipar rei jcb; do
+for f in par iobj ipar rei jcb par.usum.csv post.cov; do
   cmp -s "seg.$f" "one/seg.$f" && ok || fail "seg.$f differs between 1 and 2 workers"
 done
 
@@ -69,7 +69,7 @@ killed_at=$(wc -l <"$T/runs.count")
 [ "$killed_at" -lt 69 ] && ok || fail "the kill came after the super Jacobian ($killed_at runs)"
 "$PESTRUN" glm seg.pst -j 2 -q --journal j --resume; expect_eq "resumed glm" $? 0
 cd ..
-for f in par iobj ipar rei jcb; do
+for f in par iobj ipar rei jcb par.usum.csv post.cov; do
   cmp -s "seg.$f" "k/seg.$f" && ok || fail "seg.$f after kill and resume differs"
 done
 total=$(wc -l <"$T/runs.count")
