@@ -196,11 +196,22 @@ static void write_iteration_rows(struct glm *g, int iter)
     if (regul_active(g->reg))
         rec(g, "  regularization weight factor %.8g; regularization phi with unit weights %.8g\n",
             regul_weight(g->reg), rp.regul);
+    size_t *items = xcalloc(2 * ng + 1, sizeof(size_t)), *weighted = items + ng;
+    for (size_t i = 0; i < pst_nobs(g->c); i++) { /* what phi is made of, per group */
+        items[pst_obs(g->c, i)->group]++;
+        weighted[pst_obs(g->c, i)->group] += pst_obs(g->c, i)->weight != 0.0;
+    }
+    for (size_t i = 0; i < pst_nprior(g->c); i++) {
+        items[pst_prior(g->c, i)->group]++;
+        weighted[pst_prior(g->c, i)->group] += pst_prior(g->c, i)->weight != 0.0;
+    }
     for (size_t k = 0; k < ng; k++) {
         char name[1024];
-        rec(g, "    group %-20s %.8g\n", lname(pst_obsgp(g->c, k)->name, name, sizeof(name)),
-            groups[k]);
+        rec(g, "    group %-20s %-16.8g %zu item%s, %zu weighted\n",
+            lname(pst_obsgp(g->c, k)->name, name, sizeof(name)), groups[k], items[k],
+            items[k] == 1 ? "" : "s", weighted[k]);
     }
+    free(items);
     free(groups);
 }
 

@@ -1,10 +1,30 @@
 /* pestrun's subcommands. Each takes argc/argv from the subcommand name on and returns the
- * process exit status: 0 success, 1 the job failed (a failed run, problems found), 2 bad usage
- * or input that could not be read. */
+ * process exit status, the same convention for every command (README, "Exit status"):
+ *   0    the work was done;
+ *   1    the work failed or found problems: check's errors, a failed model run (run), a data
+ *        file the work reads (a sweep's CSV, glm's outputs for report) that cannot be read,
+ *        workers, journal or transport that failed;
+ *   2    nothing was done: bad usage, or the control file cannot be read, the case has errors
+ *        or sets an option that changes the result and that the command does not implement;
+ *   130  stopped by SIGINT, SIGTERM or a pest.stp file.
+ * Each command's cli_command (options.h) states what they mean for it in its --help. */
 #ifndef PR_CLI_H
 #define PR_CLI_H
 
+#include "options.h"
 #include "pest/pst_support.h"
+
+/* The exit statuses every command that loads and checks a case shares (cli_command). */
+#define CLI_EXIT_INVALID_CASE(cmd)                                                                 \
+    "nothing was run: bad usage, or the control file cannot be read, the case has errors "         \
+    "('pestrun check' lists them) or sets an option that changes the result and that "             \
+    "'pestrun " cmd "' does not implement"
+#define CLI_EXIT_STOPPED                                                                           \
+    "stopped by Ctrl-C, SIGTERM or a pest.stp file: every finished run is in the journal, and "    \
+    "the same command with --resume goes on"
+
+extern const struct cli_command cli_cmd_check, cli_cmd_run, cli_cmd_sweep, cli_cmd_jacobian,
+    cli_cmd_glm, cli_cmd_report, cli_cmd_panther, cli_cmd_agent;
 
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);

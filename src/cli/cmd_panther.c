@@ -28,24 +28,50 @@ struct bridge {
     size_t ok, failed;
 };
 
-static void panther_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: pestrun panther [OPTIONS] CASE.pst --master HOST:PORT\n\n"
-            "Serves a PEST++ master (pestpp-ies, -glm, -mou, -da, -sen, -swp started with\n"
-            "'/h :PORT') as PANTHER agents: one connection per pestrun worker, each run the\n"
-            "master sends is run by pestrun's workers (local cores, MPI ranks) with their\n"
-            "pinning and retries of lost workers, and its result is sent back at once.\n"
-            "CASE.pst must have the master's parameter and observation names; the master\n"
-            "keeps the books (no journal here). A lost connection is retried with a back-off\n"
-            "(the master may restart); the command ends when the master says TERMINATE.\n\n"
-            "      --master HOST:PORT  the PEST++ master (HOST empty: this machine)\n"
-            "      --allow-remote   allow a master that is not on this machine: PANTHER has no\n"
-            "                       authentication or encryption (see docs/panther.md: use an\n"
-            "                       SSH tunnel or a private subnet)\n"
-            "%s  -h, --help           this help\n",
-            engine_help);
-}
+enum { PANTHER_OPT_MASTER = 2001, PANTHER_OPT_ALLOW_REMOTE };
+
+static const struct cli_option panther_options[] = {
+    {"master", PANTHER_OPT_MASTER, "HOST:PORT",
+     "the PEST++ master (needed; HOST empty: this machine)"},
+    {"allow-remote", PANTHER_OPT_ALLOW_REMOTE, NULL,
+     "allow a master that is not on this machine: PANTHER has no authentication or encryption "
+     "(see docs/panther.md: use an SSH tunnel or a private subnet)"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* No journal options: the PEST++ master keeps the books of its runs. */
+static const struct cli_group panther_groups[] = {
+    {NULL, panther_options},
+    {engine_case_title, engine_case_options},
+    {engine_workers_title, engine_worker_options},
+    {engine_progress_title, engine_progress_options},
+    {engine_sqs_title, engine_sqs_options},
+    {NULL, NULL},
+};
+
+const struct cli_command cli_cmd_panther = {
+    .name = "panther",
+    .fn = cmd_panther,
+    .summary = "serve a PEST++ master (PANTHER) with pestrun's workers",
+    .synopsis = "[OPTIONS] CASE.pst --master HOST:PORT",
+    .about = "Serves a PEST++ master (pestpp-ies, -glm, -mou, -da, -sen, -swp started with\n"
+             "'/h :PORT') as PANTHER agents: one connection per pestrun worker, each run the\n"
+             "master sends is run by pestrun's workers (local cores, MPI ranks, SQS agents)\n"
+             "with their pinning and retries of lost workers, and its result is sent back at\n"
+             "once. CASE.pst must have the master's parameter and observation names. The\n"
+             "master keeps the books, so the bridge keeps no journal and has no --resume. A\n"
+             "lost connection is retried with a back-off (the master may restart); the\n"
+             "command ends when the master says TERMINATE.\n",
+    .exit_status = {"the master said TERMINATE",
+                    "the master refused the bridge (names that differ from the case's: the "
+                    "message names them), or the workers or the transport failed",
+                    "nothing was run: bad usage (no --master, a master that is not this "
+                    "machine without --allow-remote), or the control file cannot be read, the "
+                    "case has errors or sets an option that changes the result and that "
+                    "'pestrun panther' does not implement",
+                    "stopped by Ctrl-C, SIGTERM or a pest.stp file"},
+    .groups = panther_groups,
+};
 
 /* HOST:PORT to an IPv4 address (PANTHER is IPv4 only); loopback unless allow_remote. */
 static int resolve_master(const char *spec, int allow_remote, struct sockaddr_in *out,
@@ -210,16 +236,12 @@ static struct names *case_names(const struct pst_case *c, int obs)
 
 int cmd_panther(int argc, char **argv)
 {
-    static const struct option own[] = {{"master", required_argument, NULL, 2001},
-                                        {"allow-remote", no_argument, NULL, 2002},
-                                        {"help", no_argument, NULL, 'h'},
-                                        {NULL, 0, NULL, 0}};
-    struct option *longopts = engine_merge_longopts(own);
     struct engine_opts eo;
     struct pr_error err;
     struct bridge b;
     struct sockaddr_in addr = {.sin_family = AF_INET};
-    const char *master = NULL;
+    struct cli_parser p;
+    const char *master = NULL, *arg;
     int opt, rc = 2, allow_remote = 0;
     struct pst_case *c = NULL;
     struct pst_support_report sup = {0};
@@ -229,41 +251,26 @@ int cmd_panther(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     b.epfd = -1;
     engine_opts_init(&eo);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "j:qh", longopts, NULL)) != -1) {
-        int e = engine_parse_opt(&eo, opt, optarg);
-        if (e < 0) goto done;
-        if (e > 0) continue;
-        switch (opt) {
-        case 2001:
-            master = optarg;
-            break;
-        case 2002:
-            allow_remote = 1;
-            break;
-        case 'h':
-            panther_usage(stdout);
-            rc = 0;
-            goto done;
-        default:
-            panther_usage(stderr);
-            goto done;
-        }
+    cli_parser_init(&p, &cli_cmd_panther, argc, argv);
+    while ((opt = cli_next(&p, &arg)) > 0) {
+        if (engine_parse_opt(&eo, opt, arg) < 0) return 2;
+        if (opt == PANTHER_OPT_MASTER) master = arg;
+        if (opt == PANTHER_OPT_ALLOW_REMOTE) allow_remote = 1;
     }
-    if (optind != argc - 1 || !master) {
-        panther_usage(stderr);
-        goto done;
+    if (opt == CLI_STOP) return p.status;
+    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0 ||
+        engine_check_opts(&eo, "panther") < 0)
+        return 2;
+    if (!master) {
+        cli_error("panther: --master HOST:PORT is needed (the PEST++ master to serve)");
+        return 2;
     }
-    if (eo.resume || eo.journal_path) {
-        cli_error("panther: --resume and --journal do not apply: the PEST++ master keeps the "
-                  "books of its runs");
-        goto done;
-    }
+    const char *pst = argv[p.next];
     if (resolve_master(master, allow_remote, &addr, &err) < 0) {
         cli_error("%s", err.msg);
         goto done;
     }
-    c = cli_load_checked(argv[optind], PST_CMD_PANTHER, eo.forgive_unimplemented, &rc, &sup);
+    c = cli_load_checked(pst, PST_CMD_PANTHER, eo.forgive_unimplemented, &rc, &sup);
     if (!c) goto done;
     double poll_s, no_ping_s;
     if (pst_opt_double(c, "panther_poll_interval", 1.0, &poll_s, &err) < 0 ||
@@ -273,11 +280,11 @@ int cmd_panther(int argc, char **argv)
         goto done;
     }
     if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "pestrun");
-    for (char *p = cwd; *p; p++) /* the master drops an agent whose RUNDIR is not printable */
-        if ((unsigned char)*p < 32 || (unsigned char)*p > 126) *p = '?';
+    for (char *ch = cwd; *ch; ch++) /* the master drops an agent whose RUNDIR is not printable */
+        if ((unsigned char)*ch < 32 || (unsigned char)*ch > 126) *ch = '?';
     eo.no_journal = 1; /* the PEST++ master keeps the books of its runs */
 
-    struct engine *e = engine_start(c, argv[optind], &eo, &err);
+    struct engine *e = engine_start(c, pst, &eo, &err);
     if (!e) {
         fprintf(stderr, "pestrun: %s\n", err.msg);
         rc = 1;
@@ -326,6 +333,5 @@ done:
     names_destroy(on);
     pst_support_report_free(&sup);
     pst_destroy(c);
-    free(longopts);
     return rc;
 }

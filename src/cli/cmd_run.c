@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +12,39 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
-static void run_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: pestrun run [OPTIONS] CASE.pst\n\n"
-            "Runs the model once at the initial parameter values (PARVAL1) in a temporary copy\n"
-            "of the case folder, writes CASE.rei beside the control file and prints phi in\n"
-            "total and per observation group. Exit status 1 when the run fails, with the\n"
-            "reason.\n\n"
-            "  -t, --timeout SEC   kill the model's process group after SEC seconds\n"
-            "      --exec          run commands as PEST++ does on Linux (split on spaces,\n"
-            "                      no shell) instead of through /bin/sh -c\n"
-            "      --workdir DIR   make the temporary copy under DIR (default $TMPDIR or /tmp)\n"
-            "  -k, --keep-workdir  keep the temporary copy (it is always kept after a failure)\n"
-            "      --forgive-unimplemented\n"
-            "                      go on, with a warning, when the case sets an option that\n"
-            "                      changes the result and that pestrun does not implement\n"
-            "                      (without it: exit status 2 before the model run)\n"
-            "  -h, --help          this help\n");
-}
+enum { RUN_OPT_EXEC = 256, RUN_OPT_WORKDIR, RUN_OPT_FORGIVE };
+
+static const struct cli_option run_options[] = {
+    {"timeout", 't', "SEC", "kill the model's process group after SEC seconds"},
+    {"exec", RUN_OPT_EXEC, NULL,
+     "run commands as PEST++ does on Linux (split on spaces, no shell) instead of through "
+     "/bin/sh -c"},
+    {"workdir", RUN_OPT_WORKDIR, "DIR",
+     "make the temporary copy under DIR (default $TMPDIR or /tmp)"},
+    {"keep-workdir", 'k', NULL, "keep the temporary copy (it is always kept after a failure)"},
+    {"forgive-unimplemented", RUN_OPT_FORGIVE, NULL,
+     "go on, with a warning, when the case sets an option that changes the result and that "
+     "pestrun does not implement (without it: exit status 2 before the model run)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const struct cli_group run_groups[] = {{NULL, run_options}, {NULL, NULL}};
+
+const struct cli_command cli_cmd_run = {
+    .name = "run",
+    .fn = cmd_run,
+    .summary = "run the model once at the initial parameter values; write CASE.rei",
+    .synopsis = "[OPTIONS] CASE.pst",
+    .about = "Runs the model once at the initial parameter values (PARVAL1) in a temporary copy\n"
+             "of the case folder, writes CASE.rei beside the control file and prints phi in\n"
+             "total and per observation group, with each group's count of observations and\n"
+             "prior information and how many of them carry weight.\n",
+    .exit_status = {"the model run succeeded and CASE.rei was written",
+                    "the model run failed (the reason is printed and the working copy kept), "
+                    "or the working copy or CASE.rei could not be written",
+                    CLI_EXIT_INVALID_CASE("run"), NULL},
+    .groups = run_groups,
+};
 
 struct run_args {
     const char *pst;
@@ -41,54 +54,40 @@ struct run_args {
     struct runner_opts ropts;
 };
 
+/* -1 to go on, else the exit status */
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-    static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
-                                             {"exec", no_argument, NULL, 'x'},
-                                             {"workdir", required_argument, NULL, 'w'},
-                                             {"keep-workdir", no_argument, NULL, 'k'},
-                                             {"forgive-unimplemented", no_argument, NULL, 'F'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    struct cli_parser p;
+    const char *arg;
     int opt;
 
     memset(a, 0, sizeof(*a));
     a->ropts.exec = RUNNER_SHELL;
     a->ropts.log_name = "pestrun-model.log";
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "t:kh", longopts, NULL)) != -1) {
+    cli_parser_init(&p, &cli_cmd_run, argc, argv);
+    while ((opt = cli_next(&p, &arg)) > 0) {
         switch (opt) {
         case 't':
-            if (pr_parse_double(optarg, &a->ropts.timeout_s, 1) < 0 || a->ropts.timeout_s <= 0) {
-                cli_error("--timeout: expected a number of seconds, got '%s'", optarg);
-                return 2;
-            }
+            if (pr_parse_double(arg, &a->ropts.timeout_s, 1) < 0 || a->ropts.timeout_s <= 0)
+                return cli_bad_value(&p, "--timeout", "a number of seconds", arg);
             break;
-        case 'x':
+        case RUN_OPT_EXEC:
             a->ropts.exec = RUNNER_EXEC;
             break;
-        case 'w':
-            a->workroot = optarg;
+        case RUN_OPT_WORKDIR:
+            a->workroot = arg;
             break;
         case 'k':
             a->keep = 1;
             break;
-        case 'F':
+        case RUN_OPT_FORGIVE:
             a->forgive = 1;
             break;
-        case 'h':
-            run_usage(stdout);
-            return 0;
-        default:
-            run_usage(stderr);
-            return 2;
         }
     }
-    if (optind != argc - 1) {
-        run_usage(stderr);
-        return 2;
-    }
-    a->pst = argv[optind];
+    if (opt == CLI_STOP) return p.status;
+    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0) return p.status;
+    a->pst = argv[p.next];
     return -1;
 }
 
@@ -98,29 +97,37 @@ static void print_error(void *ctx, int is_error, const char *msg)
     if (is_error) fprintf(stderr, "%s\n", msg);
 }
 
+/* Phi in total and per group, with each group's count of observations and prior information
+ * and how many of them carry weight (those are what phi is made of). */
 static void print_phi(const struct pst_case *c, const double *obs, const double *ctl)
 {
     size_t ng = pst_nobsgps(c);
     double *group = xcalloc(ng + 1, sizeof(double));
     size_t *count = xcalloc(ng + 1, sizeof(size_t));
+    size_t *weighted = xcalloc(ng + 1, sizeof(size_t));
     struct phi_parts phi = {.group = group};
 
     pst_phi(c, obs, ctl, &phi);
-    for (size_t i = 0; i < pst_nobs(c); i++)
+    for (size_t i = 0; i < pst_nobs(c); i++) {
         count[pst_obs(c, i)->group]++;
-    for (size_t i = 0; i < pst_nprior(c); i++)
+        weighted[pst_obs(c, i)->group] += pst_obs(c, i)->weight != 0.0;
+    }
+    for (size_t i = 0; i < pst_nprior(c); i++) {
         count[pst_prior(c, i)->group]++;
+        weighted[pst_prior(c, i)->group] += pst_prior(c, i)->weight != 0.0;
+    }
     printf("phi: %.10g (measurement %.10g, regularization %.10g)\n", phi.total, phi.meas,
            phi.regul);
     for (size_t g = 0; g < ng; g++) {
         char name[1024];
         snprintf(name, sizeof(name), "%s", pst_obsgp(c, g)->name);
         pr_lower(name);
-        printf("  group %-20s phi %-18.10g %zu item%s\n", name, group[g], count[g],
-               count[g] == 1 ? "" : "s");
+        printf("  group %-20s phi %-18.10g %zu item%s, %zu weighted\n", name, group[g], count[g],
+               count[g] == 1 ? "" : "s", weighted[g]);
     }
     free(group);
     free(count);
+    free(weighted);
 }
 
 int cmd_run(int argc, char **argv)

@@ -43,66 +43,71 @@ struct engine {
     struct sigaction old_int, old_term;
 };
 
-const struct option engine_longopts[] = {
-    {"workers", required_argument, NULL, 'j'},
-    {"no-pin", no_argument, NULL, 1001},
-    {"workdir", required_argument, NULL, 1002},
-    {"keep-workdirs", no_argument, NULL, 1003},
-    {"timeout", required_argument, NULL, 1004},
-    {"exec", no_argument, NULL, 1005},
-    {"resume", no_argument, NULL, 1006},
-    {"journal", required_argument, NULL, 1007},
-    {"quiet", no_argument, NULL, 'q'},
-    {"log-format", required_argument, NULL, 1008},
-    {"transport", required_argument, NULL, 1009},
-    {"dry", no_argument, NULL, 1011},
-    {"worker-silence", required_argument, NULL, 1010},
-    {"queue-url", required_argument, NULL, 1012},
-    {"result-queue-url", required_argument, NULL, 1013},
-    {"bucket", required_argument, NULL, 1014},
-    {"prefix", required_argument, NULL, 1015},
-    {"kms-key-id", required_argument, NULL, 1016},
-    {"max-inflight", required_argument, NULL, 1017},
-    {"forgive-unimplemented", no_argument, NULL, 1018},
-    {NULL, 0, NULL, 0},
+const char engine_case_title[] = "the case:";
+const char engine_workers_title[] = "workers and model runs:";
+const char engine_progress_title[] = "progress:";
+const char engine_journal_title[] = "run journal:";
+const char engine_sqs_title[] =
+    "SQS/S3 transport (only with --transport sqs, which needs the first three; credentials and "
+    "region from the standard AWS chain, endpoints from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS "
+    "and AWS_ENDPOINT_URL_S3):";
+
+const struct cli_option engine_case_options[] = {
+    {"forgive-unimplemented", ENGINE_OPT_FORGIVE, NULL,
+     "go on, with a warning, when the case sets an option that changes the result and that "
+     "pestrun does not implement (without it the command stops with status 2 before any model "
+     "run)"},
+    {NULL, 0, NULL, NULL},
 };
 
-const char engine_help[] =
-    "  -j, --workers N      worker processes (default: one per core this process may use)\n"
-    "      --no-pin         do not bind each worker and its model to its own core\n"
-    "      --workdir DIR    put the workers' copies of the model folder under DIR\n"
-    "                       (default: a new folder under $TMPDIR or /tmp)\n"
-    "      --keep-workdirs  keep the workers' folders at the end\n"
-    "      --timeout SEC    kill a model run (its whole process group) after SEC seconds;\n"
-    "                       it counts as a failed run and is retried\n"
-    "      --exec           run model commands as PEST++ does on Linux (no shell)\n"
-    "      --resume         reuse the runs in the journal: none is run again\n"
-    "      --journal FILE   the run journal (default: CASE.journal beside the control file)\n"
-    "  -q, --quiet          no progress lines, no summary\n"
-    "      --log-format F   text (default) or json: one JSON object a line on stderr\n"
-    "      --transport T    local (worker processes on this machine), mpi (rank 0 is the\n"
-    "                       master, the other ranks are workers) or sqs (runs go through\n"
-    "                       Amazon SQS to `pestrun agent`s, the model folder through S3);\n"
-    "                       default: mpi when started by mpirun or srun with more than one\n"
-    "                       rank, else local\n"
-    "      --dry            do not run the model: each run returns the observed values at\n"
-    "                       once (measures the run engine itself)\n"
-    "      --forgive-unimplemented\n"
-    "                       go on, with a warning, when the case sets an option that changes\n"
-    "                       the result and that pestrun does not implement (without it the\n"
-    "                       command stops with status 2 before any model run)\n"
-    "      --worker-silence SEC\n"
-    "                       MPI: a worker rank silent for SEC seconds is lost and its run is\n"
-    "                       given to another (default 60)\n"
-    "  SQS/S3 transport (credentials and region from the standard AWS chain; endpoints from\n"
-    "  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_S3):\n"
-    "      --queue-url URL  the task queue (give it a dead-letter queue)\n"
-    "      --result-queue-url URL\n"
-    "                       the result queue (one per master)\n"
-    "      --bucket NAME    the bucket for the model bundle and large payloads\n"
-    "      --prefix P       key prefix in the bucket (default pestrun)\n"
-    "      --kms-key-id K   SSE-KMS with this key for what the master stores\n"
-    "      --max-inflight N runs out at once (default: the slots of the registered agents)\n";
+const struct cli_option engine_worker_options[] = {
+    {"workers", 'j', "N", "worker processes (default: one per core this process may use)"},
+    {"no-pin", ENGINE_OPT_NO_PIN, NULL, "do not bind each worker and its model to its own core"},
+    {"workdir", ENGINE_OPT_WORKDIR, "DIR",
+     "put the workers' copies of the model folder under DIR (default: a new folder under "
+     "$TMPDIR or /tmp)"},
+    {"keep-workdirs", ENGINE_OPT_KEEP_WORKDIRS, NULL, "keep the workers' folders at the end"},
+    {"timeout", ENGINE_OPT_TIMEOUT, "SEC",
+     "kill a model run (its whole process group) after SEC seconds; it counts as a failed run "
+     "and is retried"},
+    {"exec", ENGINE_OPT_EXEC, NULL, "run model commands as PEST++ does on Linux (no shell)"},
+    {"dry", ENGINE_OPT_DRY, NULL,
+     "do not run the model: each run returns the observed values at once (measures the run "
+     "engine itself)"},
+    {"transport", ENGINE_OPT_TRANSPORT, "T",
+     "local (worker processes on this machine), mpi (rank 0 is the master, the other ranks are "
+     "workers) or sqs (runs go through Amazon SQS to `pestrun agent`s, the model folder through "
+     "S3); default: mpi when started by mpirun or srun with more than one rank, else local"},
+    {"worker-silence", ENGINE_OPT_WORKER_SILENCE, "SEC",
+     "MPI only: a worker rank silent for SEC seconds is lost and its run is given to another "
+     "(default 60)"},
+    {NULL, 0, NULL, NULL},
+};
+
+const struct cli_option engine_progress_options[] = {
+    {"quiet", 'q', NULL, "no progress lines, no summary"},
+    {"log-format", ENGINE_OPT_LOG_FORMAT, "F",
+     "text (default) or json: one JSON object a line on stderr"},
+    {NULL, 0, NULL, NULL},
+};
+
+const struct cli_option engine_journal_options[] = {
+    {"resume", ENGINE_OPT_RESUME, NULL, "reuse the runs in the journal: none is run again"},
+    {"journal", ENGINE_OPT_JOURNAL, "FILE",
+     "the run journal (default: CASE.journal beside the control file)"},
+    {NULL, 0, NULL, NULL},
+};
+
+const struct cli_option engine_sqs_options[] = {
+    {"queue-url", ENGINE_OPT_QUEUE_URL, "URL", "the task queue (give it a dead-letter queue)"},
+    {"result-queue-url", ENGINE_OPT_RESULT_QUEUE_URL, "URL", "the result queue (one per master)"},
+    {"bucket", ENGINE_OPT_BUCKET, "NAME", "the bucket for the model bundle and large payloads"},
+    {"prefix", ENGINE_OPT_PREFIX, "P", "key prefix in the bucket (default pestrun)"},
+    {"kms-key-id", ENGINE_OPT_KMS_KEY_ID, "K", "SSE-KMS with this key for what the master stores"},
+    {"max-inflight", ENGINE_OPT_MAX_INFLIGHT, "N",
+     "runs out at once (default: the slots of the registered agents)"},
+    {NULL, 0, NULL, NULL},
+};
 
 void engine_opts_init(struct engine_opts *o)
 {
@@ -121,34 +126,34 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             return -1;
         }
         return 1;
-    case 1001:
+    case ENGINE_OPT_NO_PIN:
         o->pin = 0;
         return 1;
-    case 1002:
+    case ENGINE_OPT_WORKDIR:
         o->workroot = arg;
         return 1;
-    case 1003:
+    case ENGINE_OPT_KEEP_WORKDIRS:
         o->keep_workdirs = 1;
         return 1;
-    case 1004:
+    case ENGINE_OPT_TIMEOUT:
         if (pr_parse_double(arg, &o->ropts.timeout_s, 1) < 0 || o->ropts.timeout_s <= 0) {
             cli_error("--timeout: expected a number of seconds, got '%s'", arg);
             return -1;
         }
         return 1;
-    case 1005:
+    case ENGINE_OPT_EXEC:
         o->ropts.exec = RUNNER_EXEC;
         return 1;
-    case 1006:
+    case ENGINE_OPT_RESUME:
         o->resume = 1;
         return 1;
-    case 1007:
+    case ENGINE_OPT_JOURNAL:
         o->journal_path = arg;
         return 1;
     case 'q':
         o->quiet = 1;
         return 1;
-    case 1008:
+    case ENGINE_OPT_LOG_FORMAT:
         if (strcmp(arg, "json") == 0)
             o->json = 1;
         else if (strcmp(arg, "text") == 0)
@@ -158,7 +163,7 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             return -1;
         }
         return 1;
-    case 1009:
+    case ENGINE_OPT_TRANSPORT:
         if (strcmp(arg, "local") == 0)
             o->transport = ENGINE_TR_LOCAL;
         else if (strcmp(arg, "mpi") == 0)
@@ -170,37 +175,37 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             return -1;
         }
         return 1;
-    case 1011:
+    case ENGINE_OPT_DRY:
         o->ropts.dry = 1;
         return 1;
-    case 1010:
+    case ENGINE_OPT_WORKER_SILENCE:
         if (pr_parse_double(arg, &o->worker_silence_s, 1) < 0 || o->worker_silence_s <= 0) {
             cli_error("--worker-silence: expected a number of seconds, got '%s'", arg);
             return -1;
         }
         return 1;
-    case 1012:
+    case ENGINE_OPT_QUEUE_URL:
         o->queue_url = arg;
         return 1;
-    case 1013:
+    case ENGINE_OPT_RESULT_QUEUE_URL:
         o->result_queue_url = arg;
         return 1;
-    case 1014:
+    case ENGINE_OPT_BUCKET:
         o->bucket = arg;
         return 1;
-    case 1015:
+    case ENGINE_OPT_PREFIX:
         o->prefix = arg;
         return 1;
-    case 1016:
+    case ENGINE_OPT_KMS_KEY_ID:
         o->kms_key_id = arg;
         return 1;
-    case 1017:
+    case ENGINE_OPT_MAX_INFLIGHT:
         if (pr_parse_int(arg, &o->max_inflight) < 0 || o->max_inflight < 1) {
             cli_error("--max-inflight: expected a number of runs, got '%s'", arg);
             return -1;
         }
         return 1;
-    case 1018:
+    case ENGINE_OPT_FORGIVE:
         o->forgive_unimplemented = 1;
         return 1;
     default:
@@ -208,17 +213,30 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
     }
 }
 
-struct option *engine_merge_longopts(const struct option *own)
+int engine_check_opts(const struct engine_opts *o, const char *cmd)
 {
-    size_t n = 0, m = 0;
-    while (own[n].name)
-        n++;
-    while (engine_longopts[m].name)
-        m++;
-    struct option *all = xcalloc(n + m + 1, sizeof(*all));
-    memcpy(all, own, n * sizeof(*all));
-    memcpy(all + n, engine_longopts, m * sizeof(*all));
-    return all;
+    int sqs_given = o->queue_url || o->result_queue_url || o->bucket || o->prefix ||
+                    o->kms_key_id || o->max_inflight > 0;
+    if (o->transport != ENGINE_TR_SQS && sqs_given) {
+        fprintf(stderr,
+                "pestrun %s: --queue-url, --result-queue-url, --bucket, --prefix, --kms-key-id "
+                "and --max-inflight go with --transport sqs\n",
+                cmd);
+        return -1;
+    }
+    if (o->transport == ENGINE_TR_SQS && (!o->queue_url || !o->result_queue_url || !o->bucket)) {
+        fprintf(stderr,
+                "pestrun %s: --transport sqs needs --queue-url, --result-queue-url and --bucket\n",
+                cmd);
+        return -1;
+    }
+#ifndef PESTRUN_HAVE_MPI
+    if (o->transport == ENGINE_TR_MPI) {
+        fprintf(stderr, "pestrun %s: --transport mpi: this pestrun was built without MPI\n", cmd);
+        return -1;
+    }
+#endif
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */

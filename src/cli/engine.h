@@ -4,8 +4,7 @@
 #ifndef PR_ENGINE_H
 #define PR_ENGINE_H
 
-#include <getopt.h>
-
+#include "options.h"
 #include "model/runner.h"
 #include "pest/pst.h"
 #include "sched/sched.h"
@@ -36,14 +35,46 @@ struct engine_opts {
     int max_inflight;
 };
 
-/* getopt_long entries and help text for the shared options, and their parser: returns 1 when
- * opt was one of them (consumed), 0 when not, -1 on a bad value (message printed). */
-extern const struct option engine_longopts[];
-extern const char engine_help[];
+/* The ids of the shared options in the tables below (-j and -q are their letters). */
+enum engine_opt_id {
+    ENGINE_OPT_NO_PIN = 1001,
+    ENGINE_OPT_WORKDIR,
+    ENGINE_OPT_KEEP_WORKDIRS,
+    ENGINE_OPT_TIMEOUT,
+    ENGINE_OPT_EXEC,
+    ENGINE_OPT_RESUME,
+    ENGINE_OPT_JOURNAL,
+    ENGINE_OPT_LOG_FORMAT,
+    ENGINE_OPT_TRANSPORT,
+    ENGINE_OPT_WORKER_SILENCE,
+    ENGINE_OPT_DRY,
+    ENGINE_OPT_QUEUE_URL,
+    ENGINE_OPT_RESULT_QUEUE_URL,
+    ENGINE_OPT_BUCKET,
+    ENGINE_OPT_PREFIX,
+    ENGINE_OPT_KMS_KEY_ID,
+    ENGINE_OPT_MAX_INFLIGHT,
+    ENGINE_OPT_FORGIVE,
+};
+
+/* The shared options, in groups a command takes whole (cli_group), with their headings. A
+ * command that keeps no journal (panther) leaves engine_journal_options out. */
+extern const struct cli_option engine_case_options[];     /* --forgive-unimplemented */
+extern const struct cli_option engine_worker_options[];   /* -j, --no-pin, --transport, ... */
+extern const struct cli_option engine_progress_options[]; /* -q, --log-format */
+extern const struct cli_option engine_journal_options[];  /* --resume, --journal */
+extern const struct cli_option engine_sqs_options[];      /* --queue-url, ... */
+extern const char engine_case_title[], engine_workers_title[], engine_progress_title[],
+    engine_journal_title[], engine_sqs_title[];
+
 void engine_opts_init(struct engine_opts *o);
+/* Parse one option of the tables above: 1 when opt was one of them (consumed), 0 when not, -1
+ * on a bad value (message printed). */
 int engine_parse_opt(struct engine_opts *o, int opt, const char *arg);
-/* Append engine_longopts to a command's own options (NULL-terminated, malloc'd). */
-struct option *engine_merge_longopts(const struct option *own);
+/* Options that do not go together or that this build cannot honour (SQS options without
+ * --transport sqs, --transport sqs without its queues and bucket, --transport mpi without
+ * MPI): 0, or -1 with the message printed (a usage error: exit status 2). */
+int engine_check_opts(const struct engine_opts *o, const char *cmd);
 
 struct engine;
 

@@ -9,22 +9,10 @@
 #include "pest/check.h"
 #include "pest/outputs.h"
 
-static const struct {
-    const char *name;
-    int (*fn)(int, char **);
-    const char *summary;
-} commands[] = {
-    {"check", cmd_check, "check a PEST case: control file, templates, instruction files"},
-    {"run", cmd_run, "run the model once at the initial parameter values; write CASE.rei"},
-    {"sweep", cmd_sweep, "run the model for every row of a CSV of parameter values, in parallel"},
-    {"jacobian", cmd_jacobian, "fill the Jacobian in parallel and write CASE.jcb"},
-    {"glm", cmd_glm, "calibrate with Gauss-Levenberg-Marquardt, in parallel"},
-    {"report", cmd_report,
-     "write CASE.report.html: phi, fits, residuals and parameter paths of a calibration"},
-    {"panther", cmd_panther, "serve a PEST++ master (PANTHER) with pestrun's workers"},
-    {"agent", cmd_agent,
-     "serve an SQS task queue: run the model runs of masters using --transport sqs"},
-    {NULL, NULL, NULL},
+static const struct cli_command *const commands[] = {
+    &cli_cmd_check,    &cli_cmd_run,   &cli_cmd_sweep,
+    &cli_cmd_jacobian, &cli_cmd_glm,   &cli_cmd_report,
+    &cli_cmd_panther,  &cli_cmd_agent, NULL,
 };
 
 static void usage(FILE *out)
@@ -32,10 +20,18 @@ static void usage(FILE *out)
     fprintf(out, "usage: pestrun COMMAND [OPTIONS] CASE.pst\n\n"
                  "pestrun reads PEST and PEST++ cases (control, template and instruction files)\n"
                  "and runs their model evaluations.\n\ncommands:\n");
-    for (size_t i = 0; commands[i].name; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'pestrun COMMAND --help' describes a command's options.\n"
-                 "  --version  print the version\n  --help     print this help\n");
+    for (size_t i = 0; commands[i]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out,
+            "\n'pestrun COMMAND --help' describes a command's options.\n"
+            "  --version  print the version\n  --help     print this help\n\n"
+            "exit status, the same for every command (its --help says what each means there):\n"
+            "  0    the work was done\n"
+            "  1    the work failed or found problems (check's errors, a failed model run, a\n"
+            "       data file the work reads that cannot be read, workers that failed)\n"
+            "  2    nothing was done: bad usage, or the control file cannot be read, the case\n"
+            "       has errors or sets an option the command does not implement\n"
+            "  130  stopped by Ctrl-C, SIGTERM or a pest.stp file\n");
 }
 
 void cli_error(const char *fmt, ...)
@@ -153,8 +149,8 @@ int main(int argc, char **argv)
         printf("pestrun %s\n", PESTRUN_VERSION);
         return 0;
     }
-    for (size_t i = 0; commands[i].name; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; commands[i]; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0) return commands[i]->fn(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see 'pestrun --help')", argv[1]);
     return 2;
 }

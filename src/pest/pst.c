@@ -1392,6 +1392,61 @@ static int check_exclusive(struct parser *ps)
     return 0;
 }
 
+/* The length of the UTF-8 sequence at b (left bytes available), or 0 when it is not one:
+ * a stray continuation byte, an overlong form, a surrogate or a code point past U+10FFFF. */
+static size_t utf8_length(const unsigned char *b, size_t left)
+{
+    size_t n = b[0] < 0x80   ? 1
+               : b[0] < 0xc2 ? 0
+               : b[0] < 0xe0 ? 2
+               : b[0] < 0xf0 ? 3
+               : b[0] < 0xf5 ? 4
+                             : 0;
+    if (n == 0 || n > left) return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((b[k] & 0xc0) != 0x80) return 0;
+    if ((b[0] == 0xe0 && b[1] < 0xa0) || (b[0] == 0xed && b[1] >= 0xa0) ||
+        (b[0] == 0xf0 && b[1] < 0x90) || (b[0] == 0xf4 && b[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* A control file is plain text. Binary data and UTF-16 (a NUL byte would end the text early,
+ * and the file would read as empty or cut short) are refused naming the line; bytes that are
+ * not UTF-8 are read as they are (as PEST++ does), with one warning. 0, or -1 with err set. */
+static int check_text(struct pst_case *c, const char *buf, size_t len, const char *name,
+                      struct pr_error *err)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    int line = 1;
+    if (len >= 2 && ((b[0] == 0xff && b[1] == 0xfe) || (b[0] == 0xfe && b[1] == 0xff)))
+        return pr_error_set(err,
+                            "%s:1: the file is UTF-16 text; a control file is plain text: save it "
+                            "as ASCII or UTF-8",
+                            name);
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] == '\n') line++;
+        if (b[i] == 0)
+            return pr_error_set(err,
+                                "%s:%d: a NUL byte (byte %zu of %zu): this is a binary file or "
+                                "UTF-16 text, not a plain-text PEST control file",
+                                name, line, i + 1, len);
+    }
+    line = 1;
+    for (size_t i = 0, n; i < len; i += n) {
+        n = utf8_length(b + i, len - i);
+        if (n == 0) {
+            warn(c,
+                 "%s:%d: byte 0x%02x is not UTF-8 text (another encoding, such as Latin-1?): "
+                 "names and values are read as the bytes they are",
+                 name, line, b[i]);
+            return 0;
+        }
+        line += b[i] == '\n';
+    }
+    return 0;
+}
+
 struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const char *dir,
                            struct pr_error *err)
 {
@@ -1414,6 +1469,7 @@ struct pst_case *pst_parse(const char *buf, size_t len, const char *name, const 
     ps.c = c;
     ps.file = keep(c, name);
     ps.err = err;
+    if (check_text(c, buf ? buf : "", buf ? len : 0, name, err) < 0) goto error;
 
     while (p) {
         char *nl = memchr(p, '\n', (size_t)(end - p));

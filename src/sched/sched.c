@@ -667,6 +667,10 @@ int sched_run_batch(struct sched *s, size_t n, const double *values, const char 
                 rc = 1;
                 break;
             }
+            /* a worker this event freed takes the next queued run now, so that a progress line
+             * sampled here counts it busy (it was shown idle between its result and its next
+             * run: half the lines of a run on 2 workers said 1 busy) */
+            if (!stop_requested(s)) dispatch(s, err);
             /* drain what is ready before syncing the journal, but under a steady stream of
              * events still sync, report and show progress every progress_interval_s */
             if (!s->npending || now(s) - s->pending_since < s->cfg.progress_interval_s) {
@@ -933,6 +937,7 @@ int sched_stream_poll(struct sched *s, int timeout_ms, struct sched_stream_event
             }
         } else if (got > 0) {
             if (handle_event(s, &tev, err) < 0) return -1;
+            if (!stop_requested(s)) dispatch(s, err); /* before progress() samples, as in a batch */
             size_t alive = workers_in(s, W_IDLE) + workers_in(s, W_BUSY);
             if (alive != s->stream_workers && !s->npending) {
                 s->stream_workers = alive;

@@ -115,4 +115,9 @@ sed 's/^50 0.005 4 4 0.005 4$/0 0.005 4 4 0.005 4/' rosen.pst >zero.pst
 "$PESTRUN" glm zero.pst -q --journal j.zero; expect_eq "NOPTMAX 0 exit" $? 0
 expect_eq "NOPTMAX 0 runs once" "$(wc -l <"$T/runs.count")" 1
 expect_grep "NOPTMAX 0 residuals" "^ r1 +resid +0.00000000000 +-4.40000000000" zero.rei
+# the .rec's phi summary says how many of a group's observations carry weight
+expect_grep "group phi with counts" "^    group resid +24.2 +2 items, 2 weighted$" zero.rec
+sed 's/^r2 0.0 1.0 resid$/r2 0.0 0.0 resid/' zero.pst >zero_w.pst
+"$PESTRUN" glm zero_w.pst -q --journal j.zero_w; expect_eq "NOPTMAX 0, r2 weight 0" $? 0
+expect_grep "zero weight not counted" "^    group resid +19.36 +2 items, 1 weighted$" zero_w.rec
 done_testing

@@ -21,7 +21,7 @@ expect_grep "help names --out" "--out FILE" help.txt
 expect_grep "missing output named" "gwflow\.iobj: cannot read" err.txt
 expect_grep "says what writes it" "pestrun glm" err.txt
 [ -e $H ] && fail "a report was written without outputs" || ok
-"$PESTRUN" report nothere.pst >/dev/null 2>err.txt; expect_eq "missing control file" $? 1
+"$PESTRUN" report nothere.pst >/dev/null 2>err.txt; expect_eq "missing control file (2: input not read)" $? 2
 expect_grep "missing control file named" "nothere\.pst" err.txt
 
 "$PESTRUN" glm -q gwflow.pst; expect_eq "glm" $? 0

@@ -15,7 +15,11 @@ expect_grep "bad bound named" "^bad.pst:15: parameter 'x2': initial value 9 is a
 "$PESTRUN" run rosen.pst >run.out 2>&1; expect_eq "run exit" $? 0
 phi=$(sed -n 's/^phi: \([^ ]*\) .*/\1/p' run.out)
 expect_near "phi at the start" "$phi" 24.2 1e-9
-expect_grep "group phi" '^  group resid +phi 24.2 +2 items$' run.out
+expect_grep "group phi" '^  group resid +phi 24.2 +2 items, 2 weighted$' run.out
+# each group says how many of its observations carry weight: r2 at weight 0 leaves r1's 4.4^2
+sed 's/^r2 0.0 1.0 resid$/r2 0.0 0.0 resid/' rosen.pst >w0.pst
+"$PESTRUN" run w0.pst >w0.out 2>&1; expect_eq "run with a zero weight" $? 0
+expect_grep "weighted count" '^  group resid +phi 19.36 +2 items, 1 weighted$' w0.out
 [ -f rosen.rei ] && ok || fail "no rosen.rei"
 # r1 = 10 (x2 - x1^2) = -4.4, r2 = 1 - x1 = 2.2; residual = measured - modelled
 expect_eq "rei header" "$(sed -n 1p rosen.rei)" " MODEL OUTPUTS AT END OF OPTIMISATION ITERATION NO. 0:-"

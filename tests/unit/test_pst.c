@@ -271,12 +271,98 @@ static void test_v2_fixture(void)
     }
 }
 
+/* Binary and UTF-16 files are refused naming the line of the first NUL byte (a NUL used to end
+ * the text, so a file of NULs read as "empty file"); bytes that are not UTF-8 are read as they
+ * are, with one warning naming the line. */
+static void test_binary_text(void)
+{
+    struct pr_error err = {{0}};
+    char zeros[300] = {0};
+    struct pst_case *c = pst_parse(zeros, sizeof(zeros), "z.pst", ".", &err);
+    CHECK(c == NULL);
+    CHECK_STR(err.msg, "z.pst:1: a NUL byte (byte 1 of 300): this is a binary file or UTF-16 "
+                       "text, not a plain-text PEST control file");
+    pst_destroy(c);
+
+    /* a valid case with a NUL on its third line */
+    size_t n = strlen(rosen);
+    char *t = xstrdup(rosen);
+    char *third = strchr(strchr(t, '\n') + 1, '\n') + 1;
+    third[3] = '\0';
+    c = pst_parse(t, n, "t.pst", ".", &err);
+    CHECK(c == NULL);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "t.pst:3: a NUL byte (byte %zu of %zu): this is a binary file or UTF-16 text, not "
+             "a plain-text PEST control file",
+             (size_t)(third - t) + 4, n);
+    CHECK_STR(err.msg, want);
+    pst_destroy(c);
+    free(t);
+
+    static const char u16[] = "\xff\xfep\0c\0f\0\n\0";
+    c = pst_parse(u16, sizeof(u16) - 1, "u.pst", ".", &err);
+    CHECK(c == NULL);
+    CHECK_STR(err.msg, "u.pst:1: the file is UTF-16 text; a control file is plain text: save it as "
+                       "ASCII or UTF-8");
+    pst_destroy(c);
+    static const char u16be[] = "\xfe\xff\0p\0c\0f";
+    c = pst_parse(u16be, sizeof(u16be) - 1, "u.pst", ".", &err);
+    CHECK(c == NULL && strstr(err.msg, "UTF-16") != NULL);
+    pst_destroy(c);
+
+    /* Latin-1 in a comment on line 2: read, one warning; valid UTF-8 (and its BOM): none */
+    char *latin = edit(rosen, "pcf\n",
+                       "pcf\n# K in m/d, 20\xb0"
+                       "C\n");
+    c = parse(latin, &err);
+    CHECK_MSG(c != NULL, "%s", err.msg);
+    CHECK(c && pst_nwarnings(c) == 1);
+    if (c && pst_nwarnings(c) == 1)
+        CHECK_STR(pst_warning(c, 0), "t.pst:2: byte 0xb0 is not UTF-8 text (another encoding, "
+                                     "such as Latin-1?): names and values are read as the bytes "
+                                     "they are");
+    pst_destroy(c);
+    free(latin);
+    char *utf8 = edit(rosen, "pcf\n",
+                      "pcf\n# K in m/d, 20\xc2\xb0"
+                      "C, \xe2\x82\xac, \xf0\x9f\x8c\x8a\n");
+    char *bom = malloc(strlen(utf8) + 4);
+    memcpy(bom, "\xef\xbb\xbf", 3);
+    strcpy(bom + 3, utf8);
+    for (int k = 0; k < 2; k++) {
+        c = parse(k ? bom : utf8, &err);
+        CHECK_MSG(c != NULL, "%s", err.msg);
+        CHECK_MSG(c && pst_nwarnings(c) == 0, "%s", c && pst_nwarnings(c) ? pst_warning(c, 0) : "");
+        pst_destroy(c);
+    }
+    free(utf8);
+    free(bom);
+    /* not UTF-8: an overlong form, a surrogate, a cut-off sequence at the end (line 26) */
+    static const char *const bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82"};
+    for (int k = 0; k < 3; k++) {
+        struct strbuf sb = {0};
+        sb_puts(&sb, rosen);
+        sb_puts(&sb, "# ");
+        sb_puts(&sb, bad[k]);
+        char *text = sb_take(&sb);
+        c = parse(text, &err);
+        snprintf(want, sizeof(want), "t.pst:26: byte 0x%02x is not UTF-8 text",
+                 (unsigned char)bad[k][0]);
+        CHECK_MSG(c && pst_nwarnings(c) == 1 && strncmp(pst_warning(c, 0), want, strlen(want)) == 0,
+                  "bad UTF-8 %d: %s", k, c && pst_nwarnings(c) ? pst_warning(c, 0) : err.msg);
+        pst_destroy(c);
+        free(text);
+    }
+}
+
 int main(void)
 {
     test_classic();
     test_sections_and_options();
     test_tied_and_defaults();
     test_errors();
+    test_binary_text();
     test_v2_fixture();
     return check_done();
 }

@@ -1487,6 +1487,64 @@ static void test_progress(void)
     free(v);
 }
 
+/* The busy count a progress line shows is the number of models running: while runs wait in the
+ * queue, a worker whose result was just taken is given the next run before the line is sampled
+ * (a worker is never shown idle between its result and its next run). 2 workers, runs of 1 s
+ * and 1.5 s so that results arrive one at a time, a progress view after nearly every event. */
+static void step_two_lengths(struct sim *s)
+{
+    s->t += 0.125; /* time passes in every poll, as it does while a result travels */
+    for (size_t i = s->first_open; i < nsub(s); i++) {
+        struct loop_submit *u = sub_at(s, i);
+        double len = u->worker == 0 ? 1.0 : 1.5;
+        if (is_open(u) && s->t >= s->sub_t[i] + len) answer_obs(s, i, NULL, len);
+    }
+}
+
+static void test_progress_busy(void)
+{
+    enum { N = 30, W = 2 };
+    double *v = make_values(N, 2, 0.5);
+    struct sim s;
+    sim_init(&s, 2, 2);
+    s.step = step_two_lengths;
+    s.tick = 0.25;
+    struct sched_config cfg = base_cfg(&s);
+    cfg.progress = on_progress;
+    cfg.progress_interval_s = 0.1;
+    cfg.overdue_resched_fac = 1e6;
+    struct sched *sc = sched_create(sim_transport(&s), &cfg, NULL, 2, 2);
+    ups(&s, 0, W);
+    CHECK(sim_run(&s, sc, N, v) == 0);
+    check_clean(&s, "progress busy");
+    CHECK_MSG(bad_ok_reports(&s, 0, N) == 0, "progress busy: bad reports");
+    size_t under = 0, sampled = 0, first_bad = SIZE_MAX;
+    for (size_t k = 0; k + 1 < s.nprog && k < 512; k++) {
+        const struct sched_stats_view *p = &s.prog[k];
+        size_t left = p->batch_total - p->batch_done - p->batch_failed;
+        size_t want = left < p->workers_alive ? left : p->workers_alive;
+        sampled++;
+        if (p->workers_busy != want || p->batch_running != want) {
+            under++;
+            if (first_bad == SIZE_MAX) first_bad = k;
+        }
+    }
+    /* 30 runs over ~18 s of fake time, a view every 0.25 s at least */
+    CHECK_MSG(sampled >= 40, "progress busy: only %zu progress views", sampled);
+    CHECK_MSG(under == 0,
+              "progress busy: %zu of %zu views show fewer busy workers than models running "
+              "(first: view %zu, busy %zu, running %zu, %zu left)",
+              under, sampled, first_bad, first_bad < 512 ? s.prog[first_bad].workers_busy : 0,
+              first_bad < 512 ? s.prog[first_bad].batch_running : 0,
+              first_bad < 512 ? N - s.prog[first_bad].batch_done : 0);
+    /* the final view: nothing left, nobody busy */
+    CHECK(s.nprog > 0 && s.prog[s.nprog - 1].workers_busy == 0 &&
+          s.prog[s.nprog - 1].batch_done == N);
+    sched_destroy(sc);
+    sim_free(&s);
+    free(v);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* 8. the journal (needs src/sched/journal.c)                                                 */
 
@@ -1661,6 +1719,7 @@ int main(void)
     test_submit_failure();
     test_stop();
     test_progress();
+    test_progress_busy();
     test_journal();
     return check_done();
 }

@@ -361,6 +361,58 @@ static void test_overdue(void)
     destroy(&s, sc);
 }
 
+/* Progress views while runs wait in the queue count every worker with a run as busy: a worker
+ * whose result was just taken gets the next queued run before the view is sampled. */
+static size_t g_views, g_under;
+
+static void count_busy(void *ctx, const struct sched_stats_view *v)
+{
+    size_t left = v->batch_total - v->batch_done - v->batch_failed;
+    size_t want = left < v->workers_alive ? left : v->workers_alive;
+    g_views++;
+    if (v->workers_busy != want) g_under++;
+}
+
+static void test_progress_busy(void)
+{
+    struct sim s;
+    struct pr_error err;
+    struct sched_config cfg;
+    memset(&s, 0, sizeof(s));
+    s.l = loop_create(NPAR, NOBS);
+    s.answer = 1;
+    s.fail_worker = -1;
+    loop_set_idle(s.l, idle, &s);
+    loop_push_up(s.l, 0);
+    loop_push_up(s.l, 1);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_run_fail = 1;
+    cfg.now = sim_now;
+    cfg.ctx = &s;
+    cfg.extra_fd = -1;
+    cfg.progress = count_busy;
+    cfg.progress_interval_s = 0.005; /* the idle hook advances the clock 0.01 a poll */
+    struct sched *sc = sched_create(loop_transport(s.l), &cfg, NULL, NPAR, NOBS);
+    struct sched_stream_opts so = {.max_run_fail = 1, .overdue = 0, .watch_fd = -1};
+    struct sched_stream_event ev;
+    CHECK(sched_stream_begin(sc, &so, &err) == 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(sched_stream_poll(sc, 0, &ev, &err) == 1 && ev.type == SCHED_STREAM_WORKERS);
+    double v[NPAR] = {1, 2};
+    for (int i = 0; i < 20; i++)
+        sched_stream_submit(sc, v, NULL);
+    g_views = g_under = 0;
+    int results = 0;
+    while (results < 20 && next_result(sc, &ev) == 1)
+        results++;
+    CHECK(results == 20);
+    CHECK_MSG(g_views >= 20, "%zu progress views", g_views);
+    CHECK_MSG(g_under == 0, "%zu of %zu views show fewer busy workers than runs going", g_under,
+              g_views);
+    sched_stream_end(sc);
+    destroy(&s, sc);
+}
+
 static void test_inval(void)
 {
     struct sim s;
@@ -385,6 +437,7 @@ int main(void)
     test_cancel();
     test_fds_and_stop();
     test_overdue();
+    test_progress_busy();
     test_inval();
     return check_done();
 }
