@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev python3
       libcjson-dev libhwloc-dev hwloc libcurl4-openssl-dev libssl-dev
-      liblapacke-dev libopenblas-dev libarchive-dev openmpi-bin libopenmpi-dev)
+      liblapacke-dev libopenblas-dev libarchive-dev openmpi-bin libopenmpi-dev libpmix-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,10 +5,12 @@
 # gwflow example; the sweep must equal the local transport's byte for byte.
 # Needs root and Debian's docker.io + debootstrap (installed with apt when missing). dockerd is
 # started by hand with its own data root and socket, and the debian:12 base image is made
-# locally with debootstrap (registries may be unreachable); its rootfs tarball is cached in
-# /var/cache/pestrun-debian12.tar. Skips (77) when that is not possible.
+# locally with debootstrap (registries may be unreachable) from the mirror apt uses
+# (scripts/debian-mirror.sh); its rootfs tarball is cached in /var/cache/pestrun-debian12.tar,
+# except under CI=true, where it is always made afresh. Skips (77) when that is not possible,
+# which under CI=true is a failure (lib.bash).
 . "$(dirname "$0")/lib.bash"
-[ "$(id -u)" -eq 0 ] || skip "needs root (dockerd)"
+[ "$(id -u)" -eq 0 ] || skip_root "dockerd needs root"
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
   command -v apt-get >/dev/null || skip "no dockerd/debootstrap and no apt-get"
@@ -43,16 +45,18 @@ for _ in $(seq 1 100); do "$DOCKER" version >/dev/null 2>&1 && break; sleep 0.2;
 "$DOCKER" version >/dev/null 2>&1 || skip "dockerd did not start: $(tail -2 "$D/dockerd.log")"
 
 # --- debian:12 made locally -------------------------------------------------------------------
+# The mirrors are the ones apt uses here (the active entries of its sources, never a commented
+# one). Under CI=true the cached rootfs is not used: CI proves the image builds from nothing.
 cache=/var/cache/pestrun-debian12.tar
-if [ ! -s "$cache" ]; then
-  mirror=$(grep -hoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-    /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security | head -1)
-  mirror=${mirror:-http://deb.debian.org/debian}
+if [ ! -s "$cache" ] || [ "${CI:-}" = true ]; then
+  mirror=$("$SRC/scripts/debian-mirror.sh" bookworm)
+  security=$("$SRC/scripts/debian-mirror.sh" bookworm-security)
+  echo "debootstrap from $mirror"
   root=$D/rootfs
   debootstrap --variant=minbase bookworm "$root" "$mirror" >"$T/debootstrap.log" 2>&1 ||
     skip "debootstrap failed: $(tail -1 "$T/debootstrap.log")"
-  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
-    "$mirror" "$mirror" >"$root/etc/apt/sources.list"
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
+    "$mirror" "$mirror" "$security" >"$root/etc/apt/sources.list"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
   tar -C "$root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
   rm -rf "$root"
