@@ -21,7 +21,7 @@ sed 's#^\./rosen$#false#' rosen.pst >fail.pst                      # every model
 unimpl() { { cat rosen.pst; echo "++$1"; } >"unimpl_$2.pst"; }    # changes the result, not done
 unimpl 'sweep_base_run(true)' sweep
 unimpl 'tie_by_group(true)' jacobian
-unimpl 'glm_iter_mc(true)' glm
+unimpl 'glm_accept_mc_phi(true)' glm
 unimpl 'panther_debug_loop(true)' panther
 
 # status WANT WHAT COMMAND...: run it, assert its exit status; on a mismatch show its stderr

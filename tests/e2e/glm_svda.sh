@@ -56,6 +56,25 @@ for f in par iobj ipar rei jcb par.usum.csv post.cov; do
   cmp -s "seg.$f" "one/seg.$f" && ok || fail "seg.$f differs between 1 and 2 workers"
 done
 
+# posterior realizations: ++glm_num_reals each iteration (++glm_iter_mc) and at the end, run in
+# the same parallel batches; one forecast's prior and posterior
+mkdir mc && cp seg.pst seg k.dat.tpl out.dat.ins count.sh mc/
+cd mc || exit 1
+sed -i 's/^8 0.005 4 4 0.005 4$/2 0.005 4 4 0.005 4/; s/^++glm_normal_form(prior)$/&\n++glm_num_reals(4)\n++glm_iter_mc(true)\n++forecasts(h19)/' seg.pst
+"$PESTRUN" glm seg.pst -j 2 -q --journal j; expect_eq "glm with realizations" $? 0
+expect_eq "iteration 1 runs: 51 + 4 realizations" "$(awk -F, 'NR==3{print $2}' seg.iobj)" 55
+for f in seg.1.post.paren.csv seg.2.post.paren.csv seg.post.paren.csv seg.post.obsen.csv; do
+  expect_eq "$f rows" "$(($(wc -l <"$f") - 1))" 4
+done
+python3 - <<'PY' && ok || fail "realizations outside the bounds or forecast not narrowed"
+import csv
+for r in csv.DictReader(open("seg.post.paren.csv")):
+    assert all(0.01 <= float(v) <= 100.0 for k, v in r.items() if k != "real_name"), r
+f = next(csv.DictReader(open("seg.pred.usum.csv")))
+assert f["name"] == "h19" and 0 < float(f["post_stdev"]) < float(f["prior_stdev"]), f
+PY
+cd ..
+
 # kill -9 the master in the second super iteration, then --resume: identical outputs
 mkdir k && cp seg.pst seg k.dat.tpl out.dat.ins count.sh k/
 cd k || exit 1

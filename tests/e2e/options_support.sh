@@ -16,10 +16,10 @@ grep -qiE 'n_iter_super|ies_num_reals' err && fail "sweep spoke of another progr
 expect_eq "sweep rows" "$(wc -l <sweep_out.csv)" 3
 
 # an unimplemented option that changes glm's result: exit 2, nothing run
-{ cat base.pst; echo "++glm_iter_mc(true)"; } >rosen.pst
+{ cat base.pst; echo "++glm_accept_mc_phi(true)"; } >rosen.pst
 rm -f rosen.rec
 "$PESTRUN" glm rosen.pst -j 2 --journal j.2 >out 2>err; expect_eq "glm refuses" $? 2
-expect_grep "names option, file and line" "^rosen.pst:26: \+\+glm_iter_mc\(true\) is not implemented by 'pestrun glm'" err
+expect_grep "names option, file and line" "^rosen.pst:26: \+\+glm_accept_mc_phi\(true\) is not implemented by 'pestrun glm'" err
 expect_grep "says how to go on" "forgive-unimplemented" err
 [ -e rosen.rec ] || [ -e j.2 ] && fail "glm wrote outputs before refusing" || ok
 # irrelevant to sweep
@@ -28,10 +28,10 @@ expect_grep "says how to go on" "forgive-unimplemented" err
 # the same with --forgive-unimplemented: it runs, with the warning on stderr and in the .rec
 "$PESTRUN" glm rosen.pst -j 2 --journal j.4 --forgive-unimplemented >out 2>err
 expect_eq "glm --forgive-unimplemented" $? 0
-expect_grep "warning on stderr" "^pestrun: warning: rosen.pst:26: \+\+glm_iter_mc\(true\) .*ignored \(--forgive-unimplemented\)" err
+expect_grep "warning on stderr" "^pestrun: warning: rosen.pst:26: \+\+glm_accept_mc_phi\(true\) .*ignored \(--forgive-unimplemented\)" err
 # CASE.rec gets the findings from the glm driver (pst_support_fprint)
 if grep -q pst_support_fprint "$SRC/src/algo/glm.c"; then
-  expect_grep "warning in the .rec" "rosen.pst:26: \+\+glm_iter_mc\(true\)" rosen.rec
+  expect_grep "warning in the .rec" "rosen.pst:26: \+\+glm_accept_mc_phi\(true\)" rosen.rec
 else
   echo "note: src/algo/glm.c does not call pst_support_fprint yet: .rec not checked"
 fi
@@ -41,11 +41,11 @@ expect_eq "glm -q --forgive-unimplemented" "$(wc -c <err)" 0
 # pestrun check lists them as warnings, exit 0 (no errors)
 {
   cat base.pst
-  echo "++glm_iter_mc(true) panther_echo(false) num_tpl_ins_threads(4)"
+  echo "++glm_accept_mc_phi(true) panther_echo(false) num_tpl_ins_threads(4)"
   echo "++frobnicate(2)"
 } >rosen.pst
 "$PESTRUN" check rosen.pst >out 2>&1; expect_eq "check exit" $? 0
-expect_grep "check: changes the result" "^warning: rosen.pst:26: \+\+glm_iter_mc\(true\) is not implemented by pestrun and changes the result of 'pestrun glm'" out
+expect_grep "check: changes the result" "^warning: rosen.pst:26: \+\+glm_accept_mc_phi\(true\) is not implemented by pestrun and changes the result of 'pestrun glm'" out
 expect_grep "check: transport setting" "^warning: rosen.pst:26: \+\+panther_echo\(false\) is a transport setting" out
 expect_grep "check: harmless" "^warning: rosen.pst:26: \+\+num_tpl_ins_threads\(4\) is read but not implemented" out
 expect_grep "check: unknown option" "^warning: rosen.pst:27: \+\+frobnicate\(2\) is not an option of PEST\+\+" out

@@ -174,12 +174,12 @@ static void test_irrelevant_and_implemented(void)
 static void test_changes_result(void)
 {
     struct pr_error err;
-    struct pst_case *c = make(NULL, NULL, "++glm_iter_mc(true)\n");
+    struct pst_case *c = make(NULL, NULL, "++glm_accept_mc_phi(true)\n");
     EXPECT_HAS(c, PST_CMD_GLM, 0, -1,
-               "t.pst:26: ++glm_iter_mc(true) is not implemented by 'pestrun glm' and changes "
+               "t.pst:26: ++glm_accept_mc_phi(true) is not implemented by 'pestrun glm' and changes "
                "the result");
     char *t = findings(c, PST_CMD_GLM, 0, NULL, &err);
-    CHECK(strstr(err.msg, "t.pst:26: ++glm_iter_mc(true)") == err.msg);
+    CHECK(strstr(err.msg, "t.pst:26: ++glm_accept_mc_phi(true)") == err.msg);
     CHECK(strstr(err.msg, "--forgive-unimplemented") != NULL);
     free(t);
     EXPECT_HAS(c, PST_CMD_GLM, 1, 0, "ignored (--forgive-unimplemented)");
@@ -279,7 +279,7 @@ static void test_keyword_format(void)
                        "dercom\nx1,none,relative,1,0,5,xg,1,0,1\n";
     CHECK(pr_write_file(csv, rows, strlen(rows), &err) == 0);
     const char *text = "pcf\n* control data keyword\nnoptmax 3\nsvdmode 1\neigwrite 1\n"
-                       "numlam 4\nglm_iter_mc true\nsplitswh 1.1\n"
+                       "numlam 4\nglm_accept_mc_phi true\nsplitswh 1.1\n"
                        "* parameter data external\nk.par.csv\n"
                        "* observation data\nr1 0 1 g\n* model command line\nm\n"
                        "* model input\na.tpl a\n* model output\na.ins a.out\n";
@@ -290,7 +290,7 @@ static void test_keyword_format(void)
     free(csv);
     if (!c) return;
     CHECK(pst_nwarnings(c) == 0);
-    EXPECT_HAS(c, PST_CMD_GLM, 0, -1, "k.pst:7: 'glm_iter_mc true' is not implemented");
+    EXPECT_HAS(c, PST_CMD_GLM, 0, -1, "k.pst:7: 'glm_accept_mc_phi true' is not implemented");
     EXPECT_HAS(c, PST_CMD_GLM, 0, -1, "k.pst:5: EIGWRITE 1 (singular value decomposition) is read");
     struct pst_support_report r;
     pst_check_support(c, PST_CMD_GLM, 0, &r, NULL);
@@ -303,7 +303,7 @@ static void test_keyword_format(void)
     pst_support_fprint(f, c, PST_CMD_GLM);
     fclose(f);
     CHECK(strncmp(buf, "Options and control data 'pestrun glm' does not implement:\n", 59) == 0);
-    CHECK(strstr(buf, "  k.pst:7: 'glm_iter_mc true'") && strstr(buf, "ignored (--forgive"));
+    CHECK(strstr(buf, "  k.pst:7: 'glm_accept_mc_phi true'") && strstr(buf, "ignored (--forgive"));
     free(buf);
     pst_destroy(c);
     /* nothing to say: nothing written */
