@@ -35,11 +35,12 @@ static void optimal_length(const struct upgrade_problem *p, double *u)
 
 int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, struct pr_error *err)
 {
-    size_t m = p->m, n = p->n;
+    size_t m = p->m, n = p->n, na = 0;
     if (n == 0) return 0;
     double *N = xcalloc(n * n, sizeof(double));
     double *g = xcalloc(n, sizeof(double));
     double *S = xcalloc(n, sizeof(double));
+    size_t *act = xcalloc(n, sizeof(size_t));
     double *A = xcalloc(n * n, sizeof(double));
     double *Uv = xcalloc(n * n, sizeof(double));
     double *VT = xcalloc(n * n, sizeof(double));
@@ -58,35 +59,48 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
                 N[i * n + j] += row[i] * row[j];
         }
     }
-    /* A = S M S and b = S g, where M is the damped normal matrix of the form; S only changes
-     * what truncation removes */
+    /* A = S M S over the active columns and b = S g, where M is the damped normal matrix of
+     * the form; S only changes what truncation removes. In the diag form a column whose N_ii is
+     * nothing next to the largest carries no information: scaled by 1/sqrt(N_ii) its damping
+     * would swamp every other singular value, and truncation would keep none that matters, so
+     * it takes no step. */
+    double top = 0;
+    for (size_t i = 0; i < n; i++)
+        top = fmax(top, N[i * n + i]);
     for (size_t i = 0; i < n; i++) {
         if (p->form == UPGRADE_PRIOR)
             S[i] = p->prior_inv[i] > 0 ? 1.0 / sqrt(p->prior_inv[i]) : 1.0;
         else if (p->form == UPGRADE_DIAG)
-            S[i] = N[i * n + i] > 0 ? 1.0 / sqrt(N[i * n + i]) : 1.0;
+            S[i] = N[i * n + i] > 1e-14 * top ? 1.0 / sqrt(N[i * n + i]) : 0.0;
         else
             S[i] = 1.0;
         if (p->form == UPGRADE_PRIOR) g[i] -= p->prior_inv[i] * p->prior_dev[i];
+        if (S[i] != 0.0) act[na++] = i;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
+    if (na == 0) {
+        kept = 0;
+        memset(u, 0, n * sizeof(double));
+        goto done;
+    }
+    for (size_t a = 0; a < na; a++)
+        for (size_t b = 0; b < na; b++) {
+            size_t i = act[a], j = act[b];
             double d = 0;
             if (i == j && p->form == UPGRADE_DIAG) d = lambda;
             if (i == j && p->form == UPGRADE_PRIOR) d = (1.0 + lambda) * p->prior_inv[i];
-            A[i * n + j] = S[i] * (N[i * n + j] + d) * S[j];
+            A[a * na + b] = S[i] * (N[i * n + j] + d) * S[j];
         }
     lapack_int info =
-        LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (lapack_int)n, (lapack_int)n, A, (lapack_int)n,
-                       sv, Uv, (lapack_int)n, VT, (lapack_int)n, superb);
+        LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (lapack_int)na, (lapack_int)na, A,
+                       (lapack_int)na, sv, Uv, (lapack_int)na, VT, (lapack_int)na, superb);
     if (info != 0) {
         pr_error_set(err, "the SVD of the normal matrix did not converge (LAPACK info %d)",
                      (int)info);
         goto done;
     }
     kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (sv[0] <= 0 || sv[i] / sv[0] <= p->eigthresh || (int)i >= p->maxsing) break;
+    for (size_t k = 0; k < na; k++) {
+        if (sv[0] <= 0 || sv[k] / sv[0] <= p->eigthresh || (int)k >= p->maxsing) break;
         kept++;
     }
     /* y = V diag(1/s) U' (S g) */
@@ -94,19 +108,21 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
         double s = sv[k];
         if (p->form == UPGRADE_IDENT) s *= 1.0 + sqrt(lambda);
         double t = 0;
-        for (size_t i = 0; i < n; i++)
-            t += Uv[i * n + (size_t)k] * S[i] * g[i];
+        for (size_t a = 0; a < na; a++)
+            t += Uv[a * na + (size_t)k] * S[act[a]] * g[act[a]];
         t /= s;
-        for (size_t j = 0; j < n; j++)
-            y[j] += VT[(size_t)k * n + j] * t;
+        for (size_t b = 0; b < na; b++)
+            y[b] += VT[(size_t)k * na + b] * t;
     }
-    for (size_t i = 0; i < n; i++)
-        u[i] = S[i] * y[i];
+    memset(u, 0, n * sizeof(double));
+    for (size_t a = 0; a < na; a++)
+        u[act[a]] = S[act[a]] * y[a];
     if (p->jac_scale) optimal_length(p, u);
 done:
     free(N);
     free(g);
     free(S);
+    free(act);
     free(A);
     free(Uv);
     free(VT);

@@ -75,6 +75,15 @@ int main(void)
         CHECK(upgrade_form_parse("ident") == UPGRADE_IDENT);
         CHECK(upgrade_form_parse("marquardt") == -1);
     }
+    /* diag form: a column with next to no sensitivity takes no step and does not swamp the
+     * truncation of the others: u0 = J'r / (J'J + lambda) = 5 / (5 + lambda) */
+    {
+        double Jt[4] = {1, 1e-20, 2, 0}, rt[2] = {1, 2};
+        struct upgrade_problem pt = {2, 2, Jt, rt, 5e-7, 100, 0, UPGRADE_DIAG, NULL, NULL};
+        CHECK(upgrade_solve(&pt, 1000.0, u, &err) >= 1);
+        CHECK_NEAR(u[0], 5.0 / 1005.0, 1e-12);
+        CHECK(u[1] == 0.0);
+    }
     /* no columns: nothing to do */
     struct upgrade_problem p4 = {4, 0, J, r, 1e-12, 100, 0, UPGRADE_DIAG, NULL, NULL};
     CHECK(upgrade_solve(&p4, 1.0, u, &err) == 0);
