@@ -1296,6 +1296,11 @@ int fosm_enabled(const struct fosm *f)
     return f->enabled;
 }
 
+const double *fosm_parcov(const struct fosm *f)
+{
+    return f->parcov;
+}
+
 const char *fosm_disabled_why(const struct fosm *f)
 {
     return f->disabled_why;

@@ -66,6 +66,9 @@ void fosm_destroy(struct fosm *f); /* NULL is fine */
 
 /* ++uncertainty (default true). When 0, fosm_write does nothing and returns 0. */
 int fosm_enabled(const struct fosm *f);
+/* The ++parcov prior covariance of the adjustable parameters (nadj x nadj, numeric order,
+ * row-major; owned by f), or NULL when the prior comes from the bounds. */
+const double *fosm_parcov(const struct fosm *f);
 /* Why the default analysis was left out (the bounds give no prior), or NULL. */
 const char *fosm_disabled_why(const struct fosm *f);
 /* How many posterior realizations to run after the analysis of iteration (-1 = final):

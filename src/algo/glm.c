@@ -1,6 +1,7 @@
 #include "glm.h"
 
 #include <float.h>
+#include <lapacke.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -47,7 +48,9 @@ struct glm {
     int tied_bounds, rebase_super;
     int n_iter_base, n_iter_super, max_n_super;
     double super_eigthres, super_relparmax;
-    double *prior_inv;      /* per numeric parameter: 1 / prior variance */
+    double *prior_sd;       /* per numeric parameter: prior stdev from the bounds */
+    const double *parcov;   /* ++parcov (ncols x ncols, numeric order), or NULL */
+    double *prior_inv;      /* C^-1 of all adjustable parameters (ncols x ncols) */
     double *init_num;       /* the initial values in numeric space */
     struct regul *reg;      /* regularization mode's weights (identity in estimation mode) */
     struct fosm *fosm;      /* FOSM: prior and posterior uncertainty, forecasts, realizations */
@@ -368,6 +371,39 @@ static void scale_whole(const struct glm *g, const double *cur, const double *u,
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* the prior                                                                                  */
+
+/* C^-1 of the n numeric parameters col[] (all of them when col is NULL) into out (n x n): the
+ * inverse of their block of C, from ++parcov or the bounds (diagonal). Returns 0, or -1 with
+ * err set when the block is not positive definite. */
+static int prior_inverse(const struct glm *g, const size_t *col, size_t n, double *out,
+                         struct pr_error *err)
+{
+    memset(out, 0, n * n * sizeof(double));
+    if (!g->parcov) {
+        for (size_t a = 0; a < n; a++) {
+            double sd = g->prior_sd[col ? col[a] : a];
+            out[a * n + a] = 1.0 / (sd * sd);
+        }
+        return 0;
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++)
+            out[a * n + b] = g->parcov[(col ? col[a] : a) * g->ncols + (col ? col[b] : b)];
+    lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, out, (lapack_int)n);
+    if (info == 0) info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, out, (lapack_int)n);
+    if (info != 0)
+        return pr_error_set(err,
+                            "++parcov: the prior covariance is not positive definite "
+                            "(LAPACK info %d)",
+                            (int)info);
+    for (size_t a = 0; a < n; a++) /* dpotri fills the upper triangle */
+        for (size_t b = 0; b < a; b++)
+            out[a * n + b] = out[b * n + a];
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* candidates                                                                                 */
 
 /* The base-parameter upgrade for lambda as a control vector in cand. Parameters at a bound
@@ -381,7 +417,7 @@ static int base_candidate(struct glm *g, double lambda, double *cand, char *note
     double *u = xcalloc(ncols + 1, sizeof(double));
     double *full = xcalloc(ncols + 1, sizeof(double));
     double *num = xcalloc(ncols + 1, sizeof(double));
-    double *pinv = xcalloc(ncols + 1, sizeof(double));
+    double *pinv = xcalloc(ncols * ncols + 1, sizeof(double));
     double *pdev = xcalloc(ncols + 1, sizeof(double));
     size_t *col = xcalloc(ncols + 1, sizeof(size_t));
     double *Jw = xcalloc(g->nrows * ncols + 1, sizeof(double));
@@ -395,10 +431,10 @@ static int base_candidate(struct glm *g, double lambda, double *cand, char *note
         size_t n = 0;
         for (size_t k = 0; k < ncols; k++)
             if (!frozen[k]) {
-                pinv[n] = g->prior_inv[k];
                 pdev[n] = cur[k] - g->init_num[k];
                 col[n++] = k;
             }
+        if (g->form == UPGRADE_PRIOR && prior_inverse(g, col, n, pinv, err) < 0) goto done;
         size_t m = weighted_rows(g, g->jac.J, ncols, col, n, Jw, rw);
         struct upgrade_problem prob = {m,
                                        n,
@@ -947,7 +983,7 @@ static int read_options(struct glm *g, struct pr_error *err)
     if (!(sigma_range > 0))
         return pr_error_set(err, "++par_sigma_range: expected a positive number");
     /* the prior: a standard deviation of (upper - lower) / par_sigma_range in numeric space */
-    g->prior_inv = xcalloc(g->ncols + 1, sizeof(double));
+    g->prior_sd = xcalloc(g->ncols + 1, sizeof(double));
     g->init_num = xcalloc(g->ncols + 1, sizeof(double));
     double *init = xcalloc(g->npar + 1, sizeof(double));
     pst_initial_values(c, init);
@@ -958,7 +994,7 @@ static int read_options(struct glm *g, struct pr_error *err)
         double lo = g->ps.is_log[k] ? log10(p->lbnd) : p->lbnd;
         double hi = g->ps.is_log[k] ? log10(p->ubnd) : p->ubnd;
         double sd = (hi - lo) / sigma_range;
-        g->prior_inv[k] = sd > 0 && isfinite(sd) ? 1.0 / (sd * sd) : 1.0;
+        g->prior_sd[k] = sd > 0 && isfinite(sd) ? sd : 1.0;
     }
     return 0;
 }
@@ -1002,6 +1038,11 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, 
     g->obs0 = xcalloc(g->nobs + 1, sizeof(double));
     if (read_options(g, err) < 0) return -1;
     if (!(g->fosm = fosm_create(&g->ps, pst_path, err))) return -1;
+    /* the prior normal form and the super parameters use ++parcov when it is given */
+    g->parcov = fosm_parcov(g->fosm);
+    g->prior_inv = xcalloc(g->ncols * g->ncols + 1, sizeof(double));
+    if (g->form == UPGRADE_PRIOR && prior_inverse(g, NULL, g->ncols, g->prior_inv, err) < 0)
+        return -1;
     for (size_t k = 0; k < g->ncols; k++) {
         const struct pst_param *p = pst_param(c, g->ps.adj[k]);
         g->central[k] = pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3;
@@ -1020,6 +1061,7 @@ static void teardown(struct glm *g)
     free(g->obs0);
     free(g->Js);
     free(g->s_cur);
+    free(g->prior_sd);
     free(g->prior_inv);
     free(g->init_num);
     free(g->ctl);
@@ -1147,16 +1189,18 @@ static void project(void *vctx, double mu, double *group_phi)
     size_t ncols = g->ncols, ldj = px->super ? g->sup.k : ncols, n = 0;
     const double *J = px->super ? g->Js : g->jac.J;
     size_t *col = xcalloc(ldj + 1, sizeof(size_t));
-    double *pinv = xcalloc(ldj + 1, sizeof(double)), *pdev = xcalloc(ldj + 1, sizeof(double));
+    double *pinv = xcalloc(ldj * ldj + 1, sizeof(double)), *pdev = xcalloc(ldj + 1, sizeof(double));
     double *Jw = xcalloc(g->nrows * ldj + 1, sizeof(double));
     double *rw = xcalloc(g->nrows + 1, sizeof(double)), *u = xcalloc(ldj + 1, sizeof(double));
     double *cur = xcalloc(ncols + 1, sizeof(double));
     parspace_to_num(&g->ps, g->ctl, cur);
     for (size_t k = 0; k < ldj; k++) {
         if (!px->super && !g->jac.ok[k]) continue;
-        if (!px->super) pinv[n] = g->prior_inv[k], pdev[n] = cur[k] - g->init_num[k];
+        if (!px->super) pdev[n] = cur[k] - g->init_num[k];
         col[n++] = k;
     }
+    if (!px->super && g->form == UPGRADE_PRIOR && prior_inverse(g, col, n, pinv, NULL) < 0)
+        memset(pinv, 0, n * n * sizeof(double));
     size_t m = weighted_rows_at(g, mu, J, ldj, col, n, Jw, rw);
     double lam = pow(10.0, floor(log10(g->parts.meas > 0 ? g->parts.meas : 1e-300)));
     if (lam < 1e-10) lam = 10000;

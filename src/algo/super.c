@@ -39,8 +39,7 @@ int super_define(struct super_tf *t, size_t m, size_t n, const double *Jw,
     if (prior_inv) /* PEST++'s prior form: J'QJ + C^-1 + a matrix of ones, sensitive pars only */
         for (size_t a = 0; a < nf; a++)
             for (size_t b = 0; b < nf; b++)
-                if (!insens[a] && !insens[b])
-                    A[a * nf + b] += 1.0 + (a == b ? prior_inv[col[a]] : 0.0);
+                if (!insens[a] && !insens[b]) A[a * nf + b] += 1.0 + prior_inv[col[a] * n + col[b]];
     double *w = xcalloc(nf, sizeof(double));
     /* symmetric: eigenvectors are the singular vectors; dsyev gives ascending eigenvalues */
     lapack_int info =

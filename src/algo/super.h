@@ -24,7 +24,7 @@ struct super_tf {
 };
 
 /* Define t from the m x n weighted Jacobian Jw (row-major). frozen[j] excludes column j;
- * prior_inv (n values, or NULL when not the prior form) is added to the diagonal of J'QJ with
+ * prior_inv (n x n, C^-1 of every column; NULL when not the prior form) is added to J'QJ with
  * the matrix of ones. At most max_n_super super
  * parameters, and none whose singular value is at most eigthres times the largest. Returns the
  * number of super parameters (>= 1), or -1 with err set (t left empty). Free with

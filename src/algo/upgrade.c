@@ -69,12 +69,14 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
         top = fmax(top, N[i * n + i]);
     for (size_t i = 0; i < n; i++) {
         if (p->form == UPGRADE_PRIOR)
-            S[i] = p->prior_inv[i] > 0 ? 1.0 / sqrt(p->prior_inv[i]) : 1.0;
+            S[i] = p->prior_inv[i * n + i] > 0 ? 1.0 / sqrt(p->prior_inv[i * n + i]) : 1.0;
         else if (p->form == UPGRADE_DIAG)
             S[i] = N[i * n + i] > 1e-14 * top ? 1.0 / sqrt(N[i * n + i]) : 0.0;
         else
             S[i] = 1.0;
-        if (p->form == UPGRADE_PRIOR) g[i] -= p->prior_inv[i] * p->prior_dev[i];
+        if (p->form == UPGRADE_PRIOR)
+            for (size_t j = 0; j < n; j++)
+                g[i] -= p->prior_inv[i * n + j] * p->prior_dev[j];
         if (S[i] != 0.0) act[na++] = i;
     }
     if (na == 0) {
@@ -87,7 +89,7 @@ int upgrade_solve(const struct upgrade_problem *p, double lambda, double *u, str
             size_t i = act[a], j = act[b];
             double d = 0;
             if (i == j && p->form == UPGRADE_DIAG) d = lambda;
-            if (i == j && p->form == UPGRADE_PRIOR) d = (1.0 + lambda) * p->prior_inv[i];
+            if (p->form == UPGRADE_PRIOR) d = (1.0 + lambda) * p->prior_inv[i * n + j];
             A[a * na + b] = S[i] * (N[i * n + j] + d) * S[j];
         }
     lapack_int info =

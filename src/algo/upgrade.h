@@ -4,7 +4,7 @@
  *   diag  (J'QJ + lambda I) u = J'Q r, scaled by S_ii = 1/sqrt(N_ii) for the truncation;
  *   ident the SVD of J'QJ, each kept singular value s replaced by s (1 + sqrt(lambda));
  *   prior (J'QJ + (1 + lambda) C^-1) u = J'Q r - C^-1 (p - p0): a Tikhonov pull towards the
- *         initial values p0 weighted by the prior covariance C (diagonal), scaled by C^1/2.
+ *         initial values p0 weighted by the prior covariance C, scaled by diag(C^-1)^-1/2.
  *         PEST++ 5.2.23 adds (1 + lambda) to every element of the matrix and the pull with the
  *         opposite sign (it pushes away from p0); pestrun solves the regularized problem. */
 #ifndef PR_UPGRADE_H
@@ -24,7 +24,7 @@ struct upgrade_problem {
     int maxsing;
     int jac_scale; /* shorten the step to its optimal length along J u (PEST++ jac_scale) */
     enum upgrade_form form;
-    const double *prior_inv; /* UPGRADE_PRIOR: n, the diagonal of C^-1 (numeric space) */
+    const double *prior_inv; /* UPGRADE_PRIOR: n x n, C^-1 of these columns (numeric space) */
     const double *prior_dev; /* UPGRADE_PRIOR: n, p - p0 (numeric space) */
 };
 

@@ -56,6 +56,24 @@ for f in par iobj ipar rei jcb par.usum.csv post.cov; do
   cmp -s "seg.$f" "one/seg.$f" && ok || fail "seg.$f differs between 1 and 2 workers"
 done
 
+# ++parcov feeds the prior form and the super parameters (PEST++): a correlated prior gives
+# another first step than the one from the bounds, and still lowers phi
+mkdir pc && cp seg.pst seg k.dat.tpl out.dat.ins count.sh pc/
+cd pc || exit 1
+python3 - <<'PY'
+n = 40
+rows = [" ".join("%.6e" % (0.25 if i == j else 0.2 ** abs(i - j) * 0.25) for j in range(n)) for i in range(n)]
+open("prior.cov", "w").write("%6d%6d%6d\n" % (n, n, 1) + "\n".join(rows) +
+                             "\n* row and column names\n" + "\n".join("k%02d" % i for i in range(n)) + "\n")
+PY
+sed -i 's/^8 0.005 4 4 0.005 4$/1 0.005 4 4 0.005 4/; s/^++glm_normal_form(prior)$/&\n++parcov(prior.cov)/' seg.pst
+"$PESTRUN" glm seg.pst -j 2 -q --journal j; expect_eq "glm with ++parcov" $? 0
+p1=$(awk -F, 'NR==3{print $3}' seg.iobj); b1=$(awk -F, 'NR==3{print $3}' ../seg.iobj)
+awk -v a="$p1" -v b="$b1" -v z="$(awk -F, 'NR==2{print $3}' seg.iobj)" 'BEGIN{exit !(a != b && a < z)}' &&
+  ok || fail "++parcov did not change the first step (phi $p1, from the bounds $b1)"
+expect_grep "prior from ++parcov in the .rec" "from \\+\\+parcov: prior.cov" seg.rec
+cd ..
+
 # posterior realizations: ++glm_num_reals each iteration (++glm_iter_mc) and at the end, run in
 # the same parallel batches; one forecast's prior and posterior
 mkdir mc && cp seg.pst seg k.dat.tpl out.dat.ins count.sh mc/

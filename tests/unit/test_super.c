@@ -29,7 +29,7 @@ int main(void)
     /* at most max_n_super; the prior form adds C^-1 and ones (PEST++) to the sensitive
      * columns; a frozen column and an insensitive one (column 3) have no weight */
     unsigned char frozen[3] = {0, 1, 0};
-    double pinv[3] = {0.5, 0.5, 0.5};
+    double pinv[9] = {0.5, 0, 0, 0, 0.5, 0, 0, 0, 0.5};
     CHECK(super_define(&t, 2, 3, J, frozen, pinv, 1, 1e-6, &err) == 1);
     CHECK_NEAR(t.sv[0], 2.5, 1e-12); /* 1 + 1 + 0.5 */
     CHECK_NEAR(t.V[2], 0.0, 0);
@@ -38,7 +38,7 @@ int main(void)
     super_free(&t);
     /* the matrix of ones couples independent parameters: J'J = I, C^-1 = 0 gives
      * [2 1; 1 2], eigenvalues 3 along (1, 1)/sqrt(2) and 1 along (1, -1)/sqrt(2) */
-    double I2[4] = {1, 0, 0, 1}, zero[2] = {0, 0};
+    double I2[4] = {1, 0, 0, 1}, zero[4] = {0, 0, 0, 0};
     CHECK(super_define(&t, 2, 2, I2, NULL, zero, 5, 1e-6, &err) == 2);
     CHECK_NEAR(t.sv[0], 3.0, 1e-12);
     CHECK_NEAR(t.sv[1], 1.0, 1e-12);

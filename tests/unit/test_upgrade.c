@@ -54,7 +54,7 @@ int main(void)
     /* prior form, two parameters: (J'J + (1 + lambda) C^-1) u = J'r - C^-1 (p - p0), with
      * C^-1 = diag(1/4, 1) (prior standard deviations 2 and 1) and p - p0 = (0.5, -1) */
     {
-        double pinv[2] = {0.25, 1.0}, pdev[2] = {0.5, -1.0}, lam = 0.5;
+        double pinv[4] = {0.25, 0, 0, 1.0}, pdev[2] = {0.5, -1.0}, lam = 0.5;
         struct upgrade_problem pp = {4, 2, J, r, 1e-12, 100, 0, UPGRADE_PRIOR, pinv, pdev};
         CHECK(upgrade_solve(&pp, lam, u, &err) == 2);
         double a = 4 + 1.5 * 0.25, b = 6, d = 14 + 1.5 * 1.0; /* J'J = [4 6; 6 14] + ... */
