@@ -135,6 +135,7 @@ run "iam_least_privilege" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.agent_task.policy).Statement : s.Resource])) == toset([
       "arn:aws:sqs:eu-west-1:123456789012:t-tasks", "arn:aws:sqs:eu-west-1:123456789012:t-results",
+      "arn:aws:sqs:eu-west-1:123456789012:pestrun-ctl-*",
     "arn:aws:s3:::b/p/bundles/*", "arn:aws:s3:::b/p/jobs/*", "arn:aws:s3:::b/p/agents/*"])
     error_message = "the agent role reaches beyond its queues and bucket prefix"
   }
@@ -142,6 +143,10 @@ run "iam_least_privilege" {
     condition = [for s in jsondecode(aws_iam_role_policy.master.policy).Statement : s.Resource if contains(s.Action, "ecs:UpdateService")] == [
     ["arn:aws:ecs:eu-west-1:123456789012:service/t-agents/t-agent"]]
     error_message = "the master may scale its own ECS service only"
+  }
+  assert {
+    condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.master.policy).Statement : s.Resource if contains(s.Action, "sqs:SendMessage")]), "arn:aws:sqs:eu-west-1:123456789012:pestrun-ctl-*")
+    error_message = "the master must send cancels to the agents' control queues"
   }
   assert {
     condition     = contains(flatten([for s in jsondecode(aws_iam_role_policy.master.policy).Statement : s.Resource if contains(s.Action, "sqs:ReceiveMessage")]), "arn:aws:sqs:eu-west-1:123456789012:t-tasks-dlq")

@@ -46,6 +46,8 @@
 //   "skip": K lets the first K matching requests through before the rule starts; "count": -1 = forever
 //   (default count 1). "match" is a substring of the request's label: "sqs:<Operation>" for SQS
 //   (X-Amz-Target, or Action of a Query request), "s3:<METHOD> <path>" for S3; no match = any request.
+//   GET    /__delay   -> {"delay_ms":N}: the latency added to every request (SIGPROXY_DELAY_MS at start)
+//   POST   /__delay   {"delay_ms":N} sets it (every request then waits N ms before it is checked)
 // Rules can also be given at start in SIGPROXY_FAULTS (the same JSON). Rules are tried in order; the
 // first one that matches (after its skips) is used for a request.
 'use strict';
@@ -606,6 +608,18 @@ function admin(req, res, body) {
       }
       return json(res, 200, faults);
     }
+  } else if (path === '/__delay') {
+    if (req.method === 'POST' || req.method === 'PUT') {
+      let d;
+      try {
+        d = Number(JSON.parse(body.toString('utf8') || 'null').delay_ms);
+      } catch (err) {
+        d = NaN;
+      }
+      if (!(d >= 0)) return json(res, 400, { error: 'need {"delay_ms": N} with N >= 0' });
+      delayMs = d;
+    }
+    if (['GET', 'POST', 'PUT'].includes(req.method)) return json(res, 200, { delay_ms: delayMs });
   }
   return json(res, 404, { error: `no admin endpoint ${req.method} ${path}` });
 }
@@ -666,9 +680,21 @@ function forward(req, res, body, upstream, rule) {
 
 let upstreamAgent;
 
+// The latency every request gets before it is checked and forwarded (an AWS round trip from
+// an agent is 10-30 ms; loopback is ~0): SIGPROXY_DELAY_MS at start, /__delay at run time.
+let delayMs = Number(process.env.SIGPROXY_DELAY_MS || 0);
+
 function handle(req, res, body, upstream) {
   const path = req.url.split('?')[0];
-  if (path === '/__stats' || path === '/__faults') return admin(req, res, body);
+  if (path === '/__stats' || path === '/__faults' || path === '/__delay') return admin(req, res, body);
+  if (delayMs > 0) {
+    setTimeout(() => handleSigned(req, res, body, upstream), delayMs);
+    return undefined;
+  }
+  return handleSigned(req, res, body, upstream);
+}
+
+function handleSigned(req, res, body, upstream) {
   stats.total++;
   const guessed = guessService(req); // the answer's format and the counters follow the service addressed
   const what = label(req, guessed, body);

@@ -1,5 +1,6 @@
 /* The SQS transport's message envelopes: base64 against RFC 4648's vectors, run and result
- * envelopes round-tripped with the wire message inside, and bodies that are not ours refused. */
+ * envelopes round-tripped with the wire message inside, status and cancel envelopes with the
+ * run copies they name, and bodies that are not ours refused. */
 #include <stdint.h>
 
 #include "check.h"
@@ -97,6 +98,63 @@ static void test_result_payload(void)
     sb_free(&body);
 }
 
+static void test_status_and_cancel(void)
+{
+    struct run_key keys[3] = {{1, 0, 0}, {999999999999999ULL, 4294967295U, 7}, {12, 345, 2}};
+    struct sqs_msg m = {.type = SQS_MSG_STATUS,
+                        .agent = "host-2-beef",
+                        .ctl = "http://sqs.x/000000000000/pestrun-ctl-host-2-beef",
+                        .slots = 4,
+                        .keys = keys,
+                        .nkeys = 3};
+    memcpy(m.job, "00000000000000aa", 17);
+    memcpy(m.case_id, "00000000000000bb", 17);
+    struct strbuf body = {0};
+    sqs_msg_encode(&m, &body);
+    CHECK(strstr(body.data, "\"wire\"") == NULL && strstr(body.data, "\"payload\"") == NULL);
+    struct sqs_msg d;
+    struct pr_error err;
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_STATUS && d.slots == 4 && d.nkeys == 3);
+    CHECK_STR(d.agent, "host-2-beef");
+    CHECK_STR(d.ctl, "http://sqs.x/000000000000/pestrun-ctl-host-2-beef");
+    for (size_t i = 0; i < 3 && d.nkeys == 3; i++)
+        CHECK_MSG(run_key_eq(&d.keys[i], &keys[i]), "key %zu", i);
+    sqs_msg_free(&d);
+    sb_free(&body);
+
+    /* a cancel names the copies only; an empty list is fine */
+    struct sqs_msg c = {.type = SQS_MSG_CANCEL, .keys = keys + 2, .nkeys = 1};
+    memcpy(c.job, "00000000000000aa", 17);
+    memcpy(c.case_id, "00000000000000bb", 17);
+    sqs_msg_encode(&c, &body);
+    CHECK(strstr(body.data, "\"agent\"") == NULL);
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_CANCEL && d.nkeys == 1 && run_key_eq(&d.keys[0], &keys[2]));
+    CHECK(d.agent == NULL && d.wire.len == 0 && d.ended == 0);
+    sqs_msg_free(&d);
+    sb_free(&body);
+    c.ended = 1;
+    c.nkeys = 0;
+    sqs_msg_encode(&c, &body);
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_CANCEL && d.ended == 1 && d.nkeys == 0);
+    sqs_msg_free(&d);
+    sb_free(&body);
+
+    /* a result carries the copies still running beside its wire */
+    struct sqs_msg r = {.type = SQS_MSG_RESULT, .agent = "a", .slots = 1, .keys = keys, .nkeys = 1};
+    memcpy(r.job, "00000000000000aa", 17);
+    memcpy(r.case_id, "00000000000000bb", 17);
+    sb_append(&r.wire, "xyz", 3);
+    sqs_msg_encode(&r, &body);
+    CHECK(sqs_msg_decode(body.data, &d, &err) == 0);
+    CHECK(d.type == SQS_MSG_RESULT && d.nkeys == 1 && d.ctl == NULL && d.wire.len == 3);
+    sqs_msg_free(&d);
+    sb_free(&body);
+    sb_free(&r.wire);
+}
+
 static void test_not_ours(void)
 {
     static const char *bodies[] = {
@@ -117,6 +175,22 @@ static void test_not_ours(void)
         /* bad base64 */
         "{\"pestrun\":1,\"type\":\"result\",\"job\":\"0123456789abcdef\",\"case\":"
         "\"0123456789abcdef\",\"agent\":\"a\",\"wire\":\"@@@@\"}",
+        /* run copies that are not [batch, run, attempt] integers in range */
+        "{\"pestrun\":1,\"type\":\"status\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"agent\":\"a\",\"running\":[[1,2]]}",
+        "{\"pestrun\":1,\"type\":\"status\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"agent\":\"a\",\"running\":[[1,2,-1]]}",
+        "{\"pestrun\":1,\"type\":\"cancel\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"running\":[[1,4294967296,0]]}",
+        "{\"pestrun\":1,\"type\":\"cancel\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"running\":[[1.5,2,0]]}",
+        "{\"pestrun\":1,\"type\":\"cancel\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"running\":[[1000000000000000,2,0]]}",
+        "{\"pestrun\":1,\"type\":\"cancel\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"running\":{\"a\":1}}",
+        /* a status without its agent */
+        "{\"pestrun\":1,\"type\":\"status\",\"job\":\"0123456789abcdef\",\"case\":"
+        "\"0123456789abcdef\",\"running\":[]}",
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++) {
         struct sqs_msg d;
@@ -173,6 +247,7 @@ int main(void)
     test_base64();
     test_run_envelope();
     test_result_payload();
+    test_status_and_cancel();
     test_not_ours();
     test_ids();
     return check_done();

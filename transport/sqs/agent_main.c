@@ -39,13 +39,37 @@ struct held {
     struct strbuf decoded;
     int worker; /* local worker running it, -1 while it waits */
     double started, next_beat;
+    int reported;  /* its start was told to the master */
+    int cancelled; /* the master wrote it off: killed, and its task deleted */
 };
 
 struct outgoing {
     char *queue_url;
-    char *body;
-    char *receipt; /* the task message to delete once the result is sent */
+    struct sqs_msg sm; /* the result; its envelope is written when it is sent */
+    char *receipt;     /* the task message to delete once the result is sent; NULL: none */
 };
+
+/* A job whose runs this agent took: where its master listens, and when it last heard us. */
+struct job_link {
+    char job[17], case_id[17];
+    char *result_queue;
+    double last_sent;
+    int ended; /* its master is done: its runs are dropped */
+};
+
+/* A second copy of a run held here goes back to the queue, visible again after this long. */
+#define SIBLING_DELAY_S 2
+/* Finished runs' task messages are deleted in batches gathered this long (well inside any
+ * visibility timeout: the result is already sent). */
+#define DELETE_WINDOW_S 2.0
+/* While every slot has a run, results wait for others to share their SendMessageBatch a
+ * quarter of the mean run time, at most this long: the slot that ended is already running its
+ * next run, and the master has runs in the queue to spare (master.c). */
+#define RESULT_WINDOW_MAX_S 0.25
+/* A start not yet told to the master (no result went out with it) is told after this long. */
+#define START_NOTICE_S 1.0
+/* A job's master hears from an agent running its runs at least this often (its liveness). */
+#define AGENT_HEARTBEAT_S 10.0
 
 enum { WS_ABSENT = 0, WS_IDLE, WS_BUSY };
 
@@ -79,6 +103,13 @@ struct agent {
     size_t nheld, capheld;
     struct outgoing *out;
     size_t nout, capout;
+    double out_since;
+    struct job_link *links;
+    size_t nlinks;
+    char *ctl_url; /* this agent's control queue (cancels), NULL when it could not be made */
+    struct sqs_poller *ctl_poller;
+    unsigned long cancelled;
+    unsigned long rx_requests, ctl_requests; /* of pollers stopped */
     char **dels;
     size_t ndels, capdels;
     double dels_since;
@@ -103,6 +134,13 @@ static void on_signal(int sig)
         (void)w;
     }
     errno = saved;
+}
+
+static unsigned long client_requests(const struct aws_client *c)
+{
+    struct aws_client_stats st = {0};
+    if (c) aws_client_stats(c, &st);
+    return st.requests;
 }
 
 static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,7 +221,8 @@ static void release_held(struct agent *a, size_t i)
 
 static void flush_deletes(struct agent *a, int force)
 {
-    if (a->ndels == 0 || (!force && a->ndels < SQS_MAX_BATCH && pr_now_s() - a->dels_since < 0.5))
+    if (a->ndels == 0 ||
+        (!force && a->ndels < SQS_MAX_BATCH && pr_now_s() - a->dels_since < DELETE_WINDOW_S))
         return;
     for (size_t i = 0; i < a->ndels; i += SQS_MAX_BATCH) {
         size_t k = a->ndels - i < SQS_MAX_BATCH ? a->ndels - i : SQS_MAX_BATCH;
@@ -207,42 +246,193 @@ static void delete_later(struct agent *a, char *receipt)
     a->dels[a->ndels++] = receipt;
 }
 
-/* Send the results waiting, ten to a batch per result queue, then delete their tasks. */
-static void flush_results(struct agent *a)
+static struct job_link *link_for(struct agent *a, const char *job)
 {
+    for (size_t i = 0; i < a->nlinks; i++)
+        if (strcmp(a->links[i].job, job) == 0) return &a->links[i];
+    return NULL;
+}
+
+static void add_link(struct agent *a, const struct sqs_msg *sm)
+{
+    if (link_for(a, sm->job)) return;
+    a->links = xrealloc(a->links, (a->nlinks + 1) * sizeof(*a->links));
+    struct job_link *l = &a->links[a->nlinks++];
+    memset(l, 0, sizeof(*l));
+    memcpy(l->job, sm->job, 17);
+    memcpy(l->case_id, sm->case_id, 17);
+    l->result_queue = xstrdup(sm->result_queue);
+    l->last_sent = pr_now_s();
+}
+
+/* The envelope of a result or status for job l: who we are and the copies of the job running
+ * here, whose starts the master then knows (the clock of its overdue rule, and where to send
+ * a cancel). */
+static void encode_envelope(struct agent *a, struct job_link *l, struct sqs_msg *sm,
+                            struct strbuf *out)
+{
+    struct run_key keys[SQS_MSG_MAX_KEYS];
+    size_t n = 0;
+    for (size_t i = 0; i < a->nheld && n < SQS_MSG_MAX_KEYS; i++) {
+        struct held *h = &a->held[i];
+        if (h->worker < 0 || h->cancelled || strcmp(h->sm.job, l->job) != 0) continue;
+        keys[n++] = h->key;
+        h->reported = 1;
+    }
+    sm->agent = a->id;
+    sm->ctl = a->ctl_url;
+    sm->slots = a->slots;
+    sm->keys = keys;
+    sm->nkeys = n;
+    sqs_msg_encode(sm, out);
+    sm->agent = sm->ctl = NULL;
+    sm->keys = NULL;
+    sm->nkeys = 0;
+    l->last_sent = pr_now_s();
+}
+
+/* A status for each job whose master should hear from us: a start not told for
+ * START_NOTICE_S, or no word for AGENT_HEARTBEAT_S while its runs run here. Jobs with results
+ * waiting need none (the results carry the same). */
+static void queue_statuses(struct agent *a)
+{
+    double t = pr_now_s();
+    for (size_t k = 0; k < a->nlinks; k++) {
+        struct job_link *l = &a->links[k];
+        int due = 0, running = 0;
+        for (size_t i = 0; i < a->nheld; i++) {
+            const struct held *h = &a->held[i];
+            if (h->worker < 0 || h->cancelled || strcmp(h->sm.job, l->job) != 0) continue;
+            running = 1;
+            if (!h->reported && t - h->started >= START_NOTICE_S) due = 1;
+        }
+        if (!running || (!due && t - l->last_sent < AGENT_HEARTBEAT_S)) continue;
+        int waiting = 0;
+        for (size_t i = 0; i < a->nout && !waiting; i++)
+            waiting = strcmp(a->out[i].sm.job, l->job) == 0;
+        if (waiting) continue;
+        if (a->nout == a->capout) {
+            a->capout = a->capout ? a->capout * 2 : 16;
+            a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
+        }
+        struct outgoing *o = &a->out[a->nout++];
+        memset(o, 0, sizeof(*o));
+        o->queue_url = xstrdup(l->result_queue);
+        o->sm.type = SQS_MSG_STATUS;
+        memcpy(o->sm.job, l->job, 17);
+        memcpy(o->sm.case_id, l->case_id, 17);
+        a->out_since = t - RESULT_WINDOW_MAX_S; /* nothing to wait for */
+    }
+}
+
+/* Before the agent goes: a last status (nothing running) to the masters that heard from it
+ * lately, so that they do not wait for it (and do not take it for dead). */
+static void queue_goodbyes(struct agent *a)
+{
+    double t = pr_now_s();
+    for (size_t k = 0; k < a->nlinks; k++) {
+        struct job_link *l = &a->links[k];
+        if (t - l->last_sent > 3 * AGENT_HEARTBEAT_S) continue;
+        if (a->nout == a->capout) {
+            a->capout = a->capout ? a->capout * 2 : 16;
+            a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
+        }
+        struct outgoing *o = &a->out[a->nout++];
+        memset(o, 0, sizeof(*o));
+        o->queue_url = xstrdup(l->result_queue);
+        o->sm.type = SQS_MSG_STATUS;
+        memcpy(o->sm.job, l->job, 17);
+        memcpy(o->sm.case_id, l->case_id, 17);
+    }
+}
+
+/* When the earliest status is due (a large number when none is; a job with results waiting
+ * needs none). */
+static double next_status(const struct agent *a)
+{
+    double t = 1e300;
+    for (size_t k = 0; k < a->nlinks; k++) {
+        const struct job_link *l = &a->links[k];
+        int waiting = 0;
+        for (size_t i = 0; i < a->nout && !waiting; i++)
+            waiting = strcmp(a->out[i].sm.job, l->job) == 0;
+        if (waiting) continue;
+        for (size_t i = 0; i < a->nheld; i++) {
+            const struct held *h = &a->held[i];
+            if (h->worker < 0 || h->cancelled || strcmp(h->sm.job, l->job) != 0) continue;
+            double due = l->last_sent + AGENT_HEARTBEAT_S;
+            if (!h->reported && h->started + START_NOTICE_S < due)
+                due = h->started + START_NOTICE_S;
+            if (due < t) t = due;
+        }
+    }
+    return t;
+}
+
+static int idle_workers(const struct agent *a);
+
+static double result_window(const struct agent *a)
+{
+    if (!a->have_tr || idle_workers(a) > 0) return 0; /* a slot waits for more: go now */
+    double w = a->runs_ok ? a->sum_run_s / (double)a->runs_ok / 4.0 : 0.0;
+    return w > RESULT_WINDOW_MAX_S ? RESULT_WINDOW_MAX_S : w;
+}
+
+/* Send the results waiting, ten to a batch per result queue, then delete their tasks. Results
+ * wait result_window() for company, unless force (a stop) or ten are there. */
+static void flush_results(struct agent *a, int force)
+{
+    queue_statuses(a);
+    if (a->nout && !force && a->nout < SQS_MAX_BATCH &&
+        pr_now_s() - a->out_since < result_window(a)) {
+        flush_deletes(a, 0);
+        return;
+    }
     while (a->nout) {
         const char *q = a->out[0].queue_url;
-        const char *bodies[SQS_MAX_BATCH];
+        struct strbuf bodies[SQS_MAX_BATCH];
+        const char *bp[SQS_MAX_BATCH];
         size_t idx[SQS_MAX_BATCH], n = 0, bytes = 0;
         for (size_t i = 0; i < a->nout && n < SQS_MAX_BATCH; i++) {
-            size_t len = strlen(a->out[i].body);
-            if (strcmp(a->out[i].queue_url, q) != 0) continue;
-            if (n && bytes + len > SQS_MAX_MESSAGE_BYTES) break;
-            bodies[n] = a->out[i].body;
+            struct outgoing *o = &a->out[i];
+            if (strcmp(o->queue_url, q) != 0) continue;
+            struct job_link *l = link_for(a, o->sm.job);
+            struct strbuf body = {0};
+            if (l)
+                encode_envelope(a, l, &o->sm, &body);
+            else
+                sqs_msg_encode(&o->sm, &body);
+            if (n && bytes + body.len > SQS_MAX_MESSAGE_BYTES) {
+                sb_free(&body);
+                break;
+            }
+            bytes += body.len;
+            bodies[n] = body;
+            bp[n] = body.data;
             idx[n++] = i;
-            bytes += len;
         }
         int ok[SQS_MAX_BATCH];
         struct pr_error err;
-        int rc = sqs_send_batch(a->client, q, bodies, n, ok, &err);
+        int rc = sqs_send_batch(a->client, q, bp, n, ok, &err);
         if (rc != 0) say(a, "sending results to %s: %s", q, err.msg);
         char *rel[SQS_MAX_BATCH];
         size_t nrel = 0;
         for (size_t k = n; k-- > 0;) { /* from the back: removal keeps the lower indexes */
             struct outgoing *o = &a->out[idx[k]];
-            if (rc >= 0 && ok[k])
+            if (o->receipt && rc >= 0 && ok[k])
                 delete_later(a, o->receipt);
-            else
+            else if (o->receipt)
                 rel[nrel++] = o->receipt; /* let another agent run it again */
             free(o->queue_url);
-            free(o->body);
+            sqs_msg_free(&o->sm);
+            sb_free(&bodies[k]);
             a->out[idx[k]] = a->out[--a->nout];
         }
         release_receipts(a, (const char *const *)rel, nrel);
         for (size_t k = 0; k < nrel; k++)
             free(rel[k]);
     }
-    flush_deletes(a, 0);
+    flush_deletes(a, force);
 }
 
 static void queue_result(struct agent *a, size_t hi, const struct run_result *res)
@@ -278,16 +468,14 @@ static void queue_result(struct agent *a, size_t hi, const struct run_result *re
         }
         sm.payload_key = sb_take(&key);
     }
-    struct strbuf body = {0};
-    sqs_msg_encode(&sm, &body);
-    free(sm.payload_key);
-    sb_free(&sm.wire);
     if (a->nout == a->capout) {
         a->capout = a->capout ? a->capout * 2 : 16;
         a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
     }
+    if (a->nout == 0) a->out_since = pr_now_s();
+    sm.agent = NULL;
     a->out[a->nout].queue_url = xstrdup(h->sm.result_queue);
-    a->out[a->nout].body = sb_take(&body);
+    a->out[a->nout].sm = sm;
     a->out[a->nout].receipt = h->qm.receipt_handle;
     h->qm.receipt_handle = NULL;
     a->nout++;
@@ -486,6 +674,17 @@ static void dispatch(struct agent *a)
     }
 }
 
+static int holds_copy_of(const struct agent *a, const struct held *h)
+{
+    for (size_t i = 0; i < a->nheld; i++) {
+        const struct held *o = &a->held[i];
+        if (o->key.batch == h->key.batch && o->key.run == h->key.run &&
+            o->key.attempt != h->key.attempt && strcmp(o->sm.job, h->sm.job) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Take new task messages from the poller. */
 static void take_messages(struct agent *a)
 {
@@ -521,6 +720,24 @@ static void take_messages(struct agent *a)
         }
         h.key = h.run.key;
         sb_free(&h.sm.wire);
+        if (holds_copy_of(a, &h)) {
+            /* a second copy of a run held here (the master's overdue copy) must not wait
+             * behind the first: others take it, in a moment */
+            const char *r = h.qm.receipt_handle;
+            if (sqs_change_visibility_batch(a->client, a->o.queue_url, &r, 1, SIBLING_DELAY_S, NULL,
+                                            &err) != 0)
+                say(a, "returning a second copy to the queue: %s", err.msg);
+            held_free(&h);
+            continue;
+        }
+        add_link(a, &h.sm);
+        if (link_for(a, h.sm.job)->ended) { /* its master is gone: nobody wants the result */
+            delete_later(a, h.qm.receipt_handle);
+            h.qm.receipt_handle = NULL;
+            held_free(&h);
+            a->cancelled++;
+            continue;
+        }
         h.next_beat = pr_now_s() + a->vt / 2.0;
         if (a->nheld == a->capheld) {
             a->capheld = a->capheld ? a->capheld * 2 : 16;
@@ -529,6 +746,54 @@ static void take_messages(struct agent *a)
         a->held[a->nheld++] = h;
     }
     free(qm);
+}
+
+/* Cancels from the master: kill the copies named (a RESULT cancelled follows for each) and
+ * drop those not started; their task messages are deleted, as the master wrote them off. */
+static void take_cancels(struct agent *a)
+{
+    if (!a->ctl_poller) return;
+    struct sqs_message *qm;
+    size_t n = sqs_poller_take(a->ctl_poller, &qm);
+    sqs_poller_want(a->ctl_poller, SQS_MAX_BATCH);
+    const char *done[SQS_MAX_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        struct sqs_msg sm;
+        struct pr_error err;
+        done[i] = qm[i].receipt_handle;
+        if (sqs_msg_decode(qm[i].body, &sm, &err) < 0 || sm.type != SQS_MSG_CANCEL) {
+            say(a, "dropping a message on the control queue that is not a cancel");
+            if (sm.type) sqs_msg_free(&sm);
+            continue;
+        }
+        struct job_link *l = link_for(a, sm.job);
+        if (sm.ended && l) l->ended = 1;
+        for (size_t j = 0; j < a->nheld;) {
+            struct held *h = &a->held[j];
+            int named = 0;
+            for (size_t k = 0; k < sm.nkeys && !named; k++)
+                named = run_key_eq(&h->key, &sm.keys[k]);
+            if (h->cancelled || strcmp(h->sm.job, sm.job) != 0 || !(named || sm.ended)) {
+                j++;
+                continue;
+            }
+            h->cancelled = 1;
+            if (h->worker >= 0) {
+                a->tr.ops->cancel(a->tr.impl, h->worker, &h->key);
+                j++;
+            } else {
+                delete_later(a, h->qm.receipt_handle);
+                h->qm.receipt_handle = NULL;
+                held_remove(a, j);
+                a->cancelled++;
+            }
+        }
+        sqs_msg_free(&sm);
+    }
+    struct pr_error err;
+    if (n && sqs_delete_batch(a->client, a->ctl_url, done, n, NULL, &err) != 0)
+        say(a, "deleting cancels: %s", err.msg);
+    sqs_messages_free(qm, n);
 }
 
 static long held_by_worker(const struct agent *a, int w)
@@ -569,6 +834,16 @@ static void on_event(struct agent *a, struct tr_event *ev)
         hi = held_by_worker(a, ev->worker);
         if (hi < 0 || !run_key_eq(&a->held[hi].key, &ev->key)) break;
         a->last_activity = pr_now_s();
+        if (a->held[hi].cancelled) { /* written off by the master: nobody runs it again */
+            say(a, "run %llu/%u/%u cancelled by the master: killed after %.2fs",
+                (unsigned long long)a->held[hi].key.batch, a->held[hi].key.run,
+                a->held[hi].key.attempt, pr_now_s() - a->held[hi].started);
+            delete_later(a, a->held[hi].qm.receipt_handle);
+            a->held[hi].qm.receipt_handle = NULL;
+            held_remove(a, (size_t)hi);
+            a->cancelled++;
+            break;
+        }
         if (ev->result.status == RUN_CANCELLED) { /* killed by the drain */
             release_held(a, (size_t)hi);
             break;
@@ -596,6 +871,7 @@ static void start_drain(struct agent *a)
     /* no more receiving: a long poll in progress is cut short, and what it got goes back */
     struct sqs_message *left;
     size_t nleft;
+    a->rx_requests += sqs_poller_requests(a->poller);
     sqs_poller_stop(a->poller, &left, &nleft);
     a->poller = NULL;
     for (size_t i = 0; i < nleft; i++) {
@@ -651,6 +927,26 @@ static int refresh_registry(struct agent *a, struct pr_error *err)
     return 0;
 }
 
+/* The agent's own control queue, long-polled for cancels (one request every 20 s while
+ * nothing comes). Without it (no sqs:CreateQueue permission) cancelled copies run to their
+ * end, as they did before. */
+static void start_control(struct agent *a)
+{
+    char name[128];
+    struct pr_error err;
+    snprintf(name, sizeof(name), "pestrun-ctl-%s", a->id);
+    if (sqs_create_queue(a->client, name, 30, &a->ctl_url, &err) != 0) {
+        say(a, "warning: no control queue (%s): cancelled runs will run to their end", err.msg);
+        return;
+    }
+    a->ctl_poller = sqs_poller_start(a->creds, aws_client_region(a->client), a->ctl_url, &err);
+    if (!a->ctl_poller) {
+        say(a, "warning: cannot receive from the control queue: %s", err.msg);
+        return;
+    }
+    sqs_poller_want(a->ctl_poller, SQS_MAX_BATCH);
+}
+
 static int setup(struct agent *a, struct pr_error *err)
 {
     char host[64] = "agent";
@@ -691,6 +987,7 @@ static int setup(struct agent *a, struct pr_error *err)
     if (refresh_registry(a, err) < 0) return pr_error_prefix(err, "bucket %s", a->o.bucket), -1;
     a->poller = sqs_poller_start(a->creds, aws_client_region(a->client), a->o.queue_url, err);
     if (!a->poller) return -1;
+    start_control(a);
     a->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (a->epfd < 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return pr_error_set(err, "epoll/pipe: %s", strerror(errno));
@@ -698,6 +995,10 @@ static int setup(struct agent *a, struct pr_error *err)
     struct epoll_event e2 = {.events = EPOLLIN, .data.fd = sig_pipe[0]};
     epoll_ctl(a->epfd, EPOLL_CTL_ADD, e1.data.fd, &e1);
     epoll_ctl(a->epfd, EPOLL_CTL_ADD, e2.data.fd, &e2);
+    if (a->ctl_poller) {
+        struct epoll_event e3 = {.events = EPOLLIN, .data.fd = sqs_poller_fd(a->ctl_poller)};
+        epoll_ctl(a->epfd, EPOLL_CTL_ADD, e3.data.fd, &e3);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -722,11 +1023,31 @@ static double next_wake(const struct agent *a)
         if (a->held[i].next_beat < t) t = a->held[i].next_beat;
     if (!a->draining && a->next_registry < t) t = a->next_registry;
     if (a->o.health_file && a->next_health < t) t = a->next_health;
-    if (a->ndels && a->dels_since + 0.5 < t) t = a->dels_since + 0.5;
+    if (a->ndels && a->dels_since + DELETE_WINDOW_S < t) t = a->dels_since + DELETE_WINDOW_S;
+    if (a->nout && a->out_since + result_window(a) < t) t = a->out_since + result_window(a);
+    double st = next_status(a);
+    if (st < t) t = st;
     if (a->draining && a->drain_deadline < t) t = a->drain_deadline;
     if (a->o.idle_exit_s > 0 && a->nheld == 0 && a->last_activity + a->o.idle_exit_s < t)
         t = a->last_activity + a->o.idle_exit_s;
     return t;
+}
+
+/* How many task messages to ask for now. Each slot holds its next run while the current one
+ * runs (2 messages a slot), so a slot never waits a round trip between runs; a busy agent
+ * asks again only when a message a slot is missing, so that receives come in batches. */
+static int room(const struct agent *a)
+{
+    int waiting = 0;
+    for (size_t i = 0; i < a->nheld; i++)
+        waiting += a->held[i].worker < 0;
+    if (!a->have_tr) return a->nheld ? 0 : a->slots; /* the first run brings the bundle */
+    int live = idle_workers(a) + busy_workers(a);
+    if (live == 0) return 0; /* workers starting: their WORKER_UP comes first */
+    int free = 2 * live - (int)a->nheld;
+    if (free <= 0) return 0;
+    if (idle_workers(a) > waiting) return free; /* a slot has nothing to do */
+    return free >= live ? free : 0;
 }
 
 static int loop(struct agent *a, struct pr_error *err)
@@ -735,7 +1056,7 @@ static int loop(struct agent *a, struct pr_error *err)
     for (;;) {
         if (stop_signal && !a->draining) start_drain(a);
         dispatch(a);
-        flush_results(a);
+        flush_results(a, a->draining);
         heartbeats(a);
         touch_health(a);
         if (refresh_registry(a, err) < 0) say(a, "cannot renew the registration: %s", err->msg);
@@ -757,13 +1078,7 @@ static int loop(struct agent *a, struct pr_error *err)
         char why[512];
         if (a->poller && sqs_poller_failures(a->poller, why, sizeof(why)) >= 10)
             return pr_error_set(err, "cannot receive from %s: %s", a->o.queue_url, why);
-        int waiting = 0;
-        for (size_t i = 0; i < a->nheld; i++)
-            waiting += a->held[i].worker < 0;
-        int free_slots = a->have_tr ? idle_workers(a) : (a->nheld ? 0 : a->slots);
-        if (a->have_tr && idle_workers(a) + busy_workers(a) == 0 && a->nheld == 0)
-            free_slots = 0; /* workers still starting: their WORKER_UP comes first */
-        if (a->poller) sqs_poller_want(a->poller, free_slots > waiting ? free_slots - waiting : 0);
+        if (a->poller) sqs_poller_want(a->poller, room(a));
 
         double ms = (next_wake(a) - pr_now_s()) * 1000.0;
         int wait_ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms + 1;
@@ -783,6 +1098,7 @@ static int loop(struct agent *a, struct pr_error *err)
         }
         drain_sig_pipe();
         take_messages(a);
+        take_cancels(a);
     }
 }
 
@@ -791,6 +1107,7 @@ static void teardown(struct agent *a)
     if (a->poller) {
         struct sqs_message *left;
         size_t n;
+        a->rx_requests += sqs_poller_requests(a->poller);
         sqs_poller_stop(a->poller, &left, &n);
         for (size_t i = 0; i < n; i++) {
             const char *r = left[i].receipt_handle;
@@ -801,29 +1118,43 @@ static void teardown(struct agent *a)
     if (a->client) {
         while (a->nheld)
             release_held(a, 0);
-        flush_results(a);
+        flush_results(a, 1);
+        queue_goodbyes(a);
+        flush_results(a, 1);
         flush_deletes(a, 1);
-        if (a->registry_key) {
-            struct pr_error err;
-            s3_delete(a->client, a->o.bucket, a->registry_key, &err);
-        }
+        if (a->ctl_poller) a->ctl_requests += sqs_poller_requests(a->ctl_poller);
+        sqs_poller_stop(a->ctl_poller, NULL, NULL);
+        a->ctl_poller = NULL;
+        struct pr_error err;
+        if (a->ctl_url && sqs_delete_queue(a->client, a->ctl_url, &err) != 0)
+            say(a, "removing the control queue: %s", err.msg);
+        if (a->registry_key) s3_delete(a->client, a->o.bucket, a->registry_key, &err);
     }
     stop_workers(a);
     if (a->own_workroot && !a->o.keep_workdirs && a->workroot) {
         struct pr_error err;
         pr_remove_tree(a->workroot, &err);
     }
+    if (a->ctl_poller) a->ctl_requests += sqs_poller_requests(a->ctl_poller);
+    a->rx_requests += a->ctl_requests;
     if (a->epfd >= 0) /* it served: the summary (not after a failed start) */
         say(a,
-            "%lu runs done, %lu failed, %lu messages returned to the queue, %lu bundle%s "
-            "downloaded",
-            a->runs_ok, a->runs_failed, a->released, a->bundles, a->bundles == 1 ? "" : "s");
+            "%lu runs done, %lu failed, %lu cancelled by the master, %lu messages returned to "
+            "the queue, %lu bundle%s downloaded, %lu requests (receive %lu, control %lu)",
+            a->runs_ok, a->runs_failed, a->cancelled, a->released, a->bundles,
+            a->bundles == 1 ? "" : "s", client_requests(a->client) + a->rx_requests, a->rx_requests,
+            a->ctl_requests);
     if (a->epfd >= 0) close(a->epfd);
     for (int k = 0; k < 2; k++)
         if (sig_pipe[k] >= 0) {
             close(sig_pipe[k]);
             sig_pipe[k] = -1;
         }
+    sqs_poller_stop(a->ctl_poller, NULL, NULL);
+    free(a->ctl_url);
+    for (size_t i = 0; i < a->nlinks; i++)
+        free(a->links[i].result_queue);
+    free(a->links);
     free(a->held);
     free(a->out);
     free(a->dels);

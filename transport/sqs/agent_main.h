@@ -1,19 +1,32 @@
 /* `pestrun agent`: the worker side of the SQS/S3 transport, for containers (ECS, often on
  * Spot) and any machine that can reach the queues.
  *
- * The agent registers its slots (registry.h), long-polls the task queue for no more runs than
- * it has idle slots, downloads each job's bundle once (cached by its hash) and extracts it
- * safely, and runs every run through the local transport: one pinned worker process per slot
- * with its own copy of the model folder, running the shared agent loop and model runner. While
- * a model runs, its message is kept invisible (ChangeMessageVisibility every half visibility
- * timeout); the result is sent to the job's result queue first and the task message deleted
- * only then, so a run is never lost: an agent that dies leaves its messages to come back.
+ * The agent registers its slots (registry.h), long-polls the task queue, downloads each job's
+ * bundle once (cached by its hash) and extracts it safely, and runs every run through the
+ * local transport: one pinned worker process per slot with its own copy of the model folder,
+ * running the shared agent loop and model runner. Each slot holds its next run while the
+ * current one runs (up to two messages a slot; a busy agent asks again when a message a slot
+ * is missing, so receives come in batches), so no slot waits a round trip between runs. Every
+ * message held, running or next, is kept invisible (ChangeMessageVisibility every half
+ * visibility timeout); a result is sent to the job's result queue first (results of one agent
+ * share a SendMessageBatch within a quarter of the mean run time, at most 250 ms, while every
+ * slot has a run) and the task message deleted only then (in batches, within 2 s), so a run is
+ * never lost: an agent that dies leaves its messages to come back.
  *
- * SIGTERM or SIGINT (a Spot interruption gives two minutes): stop receiving, let the runs that
- * can end within --drain-seconds end (judged by the mean run time so far), kill the others and
- * make their messages visible again at once. A worker that dies under a run (a model that
- * kills its agent) returns that message at once, so a poison message reaches the queue's
- * dead-letter queue after maxReceiveCount deliveries instead of blocking the agent. */
+ * Results and status messages tell the master which copies run here (their clocks start at
+ * their start, not when they were sent); an agent running runs of a job tells its master at
+ * least every 10 s (the master takes an agent silent for 25 s for dead). Each agent has its own
+ * control queue (pestrun-ctl-ID, created at start and deleted at exit, long-polled: one request
+ * every 20 s when idle): a cancel there kills the copy named at once and deletes its task; when
+ * a master is done, the copies of its job still held here or received later are dropped. A
+ * second copy of a run already held here goes back to the queue for others.
+ *
+ * SIGTERM or SIGINT (a Spot interruption gives two minutes): stop receiving, give the runs held
+ * but not started back at once, let the runs that can end within --drain-seconds end (judged by
+ * the mean run time so far), kill the others and make their messages visible again at once. A
+ * worker that dies under a run (a model that kills its agent) returns that message at once, so
+ * a poison message reaches the queue's dead-letter queue after maxReceiveCount deliveries
+ * instead of blocking the agent. */
 #ifndef PR_SQS_AGENT_MAIN_H
 #define PR_SQS_AGENT_MAIN_H
 

@@ -24,12 +24,34 @@
 
 enum vw_state { VW_ABSENT = 0, VW_IDLE, VW_BUSY };
 
-/* A worker as the scheduler sees it: one agent slot somewhere. */
+/* A worker as the scheduler sees it: one run copy out, running on an agent slot, held there
+ * as the slot's next run, or waiting in the task queue. */
 struct vworker {
     enum vw_state state;
     struct run_key key;
     char *payload_key; /* the run's S3 payload, when it did not fit in the message */
+    int agent;         /* the agent running it (index in agents), -1: not known yet */
 };
+
+/* An agent as its results and status messages describe it. */
+struct agent_rec {
+    char *id;
+    char *ctl; /* its control queue, NULL: none */
+    int slots;
+    double last_heard;
+    int running; /* copies of this job it ran when last heard: it speaks again within 10 s */
+    int dead;    /* silent past AGENT_SILENCE_S while running runs: its slots no longer count */
+};
+
+/* Run copies out per agent slot: the one running, the slot's next one (held by the agent) and
+ * two waiting in the task queue or in the master's next SendMessageBatch, so that agents
+ * receive in batches and no slot waits for the master between runs. */
+#define RUNS_PER_SLOT 4
+/* An agent running runs of this job sends a status at least every 10 s (agent_main.c): one
+ * silent this long is taken for dead. */
+#define AGENT_SILENCE_S 25.0
+/* The longest the master lets results gather before the next receive. */
+#define RECEIVE_WINDOW_MAX_S 0.5
 
 struct pending_delete {
     char *receipt;
@@ -54,18 +76,28 @@ struct sqs_master {
     int target; /* slots the agents offer */
     int agents;
     double next_registry, next_dlq, started;
-    char **seen; /* agents that sent results */
+    struct agent_rec *agents_seen; /* agents that sent results or status */
     size_t nseen;
+    double sum_run_s;
+    unsigned long nrun_s;
     int waiting_said;
 
     struct evq events;
 
+    double window_s; /* how long results and sends gather (tune_windows) */
+    double sends_since;
     struct strbuf *sends; /* message bodies waiting for a SendMessageBatch */
     int *send_worker;
     size_t nsends, capsends;
     struct pending_delete *dels;
     size_t ndels, capdels;
     double dels_since;
+
+    struct run_key *cancels; /* cancelled copies whose agent is not known yet */
+    size_t ncancels;
+    struct strbuf *ctl_out; /* cancels to send: control queue URL and keys */
+    struct run_key *ctl_keys;
+    size_t nctl;
 
     unsigned long duplicates;
     int foreign_said;
@@ -98,10 +130,15 @@ static int live_workers(const struct sqs_master *m)
 
 /* Bring the number of workers to the target: new ones come up at once; extra ones go when
  * they are idle (a busy one finishes its run first). */
+static int wanted_workers(const struct sqs_master *m)
+{
+    return m->o.max_inflight > 0 ? m->target : m->target * RUNS_PER_SLOT;
+}
+
 static void adjust_workers(struct sqs_master *m)
 {
-    int live = live_workers(m);
-    for (size_t i = 0; live < m->target; i++) {
+    int live = live_workers(m), want = wanted_workers(m);
+    for (size_t i = 0; live < want; i++) {
         if (i == m->nvw) {
             m->vw = xrealloc(m->vw, (m->nvw + 1) * sizeof(*m->vw));
             memset(&m->vw[m->nvw], 0, sizeof(*m->vw));
@@ -109,13 +146,14 @@ static void adjust_workers(struct sqs_master *m)
         }
         if (m->vw[i].state != VW_ABSENT) continue;
         m->vw[i].state = VW_IDLE;
+        m->vw[i].agent = -1;
         struct tr_event *ev = evq_push(&m->events);
         ev->type = TR_EV_WORKER_UP;
         ev->worker = (int)i;
         snprintf(ev->detail, sizeof(ev->detail), "an agent slot on %s", m->queue_url);
         live++;
     }
-    for (size_t i = m->nvw; i-- > 0 && live > m->target;) {
+    for (size_t i = m->nvw; i-- > 0 && live > want;) {
         if (m->vw[i].state != VW_IDLE) continue;
         m->vw[i].state = VW_ABSENT;
         struct tr_event *ev = evq_push(&m->events);
@@ -139,8 +177,12 @@ static void refresh_registry(struct sqs_master *m)
     }
     struct pr_error err;
     int slots = 0, agents = 0;
-    if (registry_scan(m->client, m->bucket, m->prefix, m->queue_url, time(NULL), &slots, &agents,
-                      &err) < 0) {
+    const char *dead[64];
+    size_t ndead = 0;
+    for (size_t i = 0; i < m->nseen && ndead < 64; i++)
+        if (m->agents_seen[i].dead) dead[ndead++] = m->agents_seen[i].id;
+    if (registry_scan(m->client, m->bucket, m->prefix, m->queue_url, time(NULL), dead, ndead,
+                      &slots, &agents, &err) < 0) {
         say(m, "cannot list the agents (keeping %d slots): %s", m->target, err.msg);
         m->next_registry = t + 10;
         return;
@@ -194,6 +236,7 @@ static struct tr_event *end_run(struct sqs_master *m, int wid, enum run_status s
     struct vworker *w = &m->vw[wid];
     free_payload(m, w);
     w->state = VW_IDLE;
+    w->agent = -1;
     struct tr_event *ev = evq_push(&m->events);
     ev->type = TR_EV_RESULT;
     ev->worker = wid;
@@ -317,6 +360,7 @@ static int sqs_submit(void *impl, int worker, const struct run_request *run, str
         m->sends = xrealloc(m->sends, m->capsends * sizeof(*m->sends));
         m->send_worker = xrealloc(m->send_worker, m->capsends * sizeof(int));
     }
+    if (m->nsends == 0) m->sends_since = pr_now_s();
     memset(&m->sends[m->nsends], 0, sizeof(struct strbuf));
     sqs_msg_encode(&sm, &m->sends[m->nsends]);
     m->send_worker[m->nsends++] = worker;
@@ -324,18 +368,64 @@ static int sqs_submit(void *impl, int worker, const struct run_request *run, str
     sb_free(&sm.wire);
     w->state = VW_BUSY;
     w->key = run->key;
+    w->agent = -1;
     if (m->nsends >= SQS_MAX_BATCH) flush_sends(m);
     return 0;
 }
 
+static void cancel_on(struct sqs_master *m, int agent, const struct run_key *key)
+{
+    const struct agent_rec *ag = &m->agents_seen[agent];
+    if (!ag->ctl) return; /* an agent without a control queue runs it to its end */
+    m->ctl_out = xrealloc(m->ctl_out, (m->nctl + 1) * sizeof(*m->ctl_out));
+    m->ctl_keys = xrealloc(m->ctl_keys, (m->nctl + 1) * sizeof(*m->ctl_keys));
+    memset(&m->ctl_out[m->nctl], 0, sizeof(struct strbuf));
+    sb_puts(&m->ctl_out[m->nctl], ag->ctl);
+    m->ctl_keys[m->nctl++] = *key;
+}
+
+/* Send the cancels waiting: one message per control queue naming all its copies. */
+static void flush_cancels(struct sqs_master *m)
+{
+    for (size_t i = 0; i < m->nctl; i++) {
+        if (!m->ctl_out[i].data) continue;
+        struct sqs_msg sm = {.type = SQS_MSG_CANCEL};
+        memcpy(sm.job, m->job, 17);
+        memcpy(sm.case_id, m->case_id, 17);
+        struct run_key keys[SQS_MSG_MAX_KEYS];
+        for (size_t k = i; k < m->nctl && sm.nkeys < SQS_MSG_MAX_KEYS; k++)
+            if (m->ctl_out[k].data && strcmp(m->ctl_out[k].data, m->ctl_out[i].data) == 0) {
+                keys[sm.nkeys++] = m->ctl_keys[k];
+                if (k != i) sb_free(&m->ctl_out[k]);
+            }
+        sm.keys = keys;
+        struct strbuf body = {0};
+        sqs_msg_encode(&sm, &body);
+        const char *b = body.data;
+        struct pr_error err;
+        if (sqs_send_batch(m->client, m->ctl_out[i].data, &b, 1, NULL, &err) != 0)
+            say(m, "sending a cancel to an agent: %s", err.msg);
+        sb_free(&body);
+        sb_free(&m->ctl_out[i]);
+    }
+    m->nctl = 0;
+}
+
 static void sqs_cancel(void *impl, int worker, const struct run_key *key)
 {
-    /* An agent's run cannot be reached: the copy is written off here and its result, if it
-     * ever comes, is dropped as stale. */
+    /* The copy is written off here at once (its result, if it ever comes, is dropped as
+     * stale) and the agent running it is told to kill it; when that agent is not known yet,
+     * the cancel waits for its start notice. */
     struct sqs_master *m = impl;
     if (worker < 0 || (size_t)worker >= m->nvw) return;
     struct vworker *w = &m->vw[worker];
     if (w->state != VW_BUSY || !run_key_eq(&w->key, key)) return;
+    if (w->agent >= 0) {
+        cancel_on(m, w->agent, key);
+    } else {
+        m->cancels = xrealloc(m->cancels, (m->ncancels + 1) * sizeof(*m->cancels));
+        m->cancels[m->ncancels++] = *key;
+    }
     struct tr_event *ev = end_run(m, worker, RUN_CANCELLED);
     ev->result.reason = xstrdup("cancelled by the master");
     adjust_workers(m);
@@ -354,13 +444,120 @@ static int message_wire(struct sqs_master *m, struct sqs_msg *sm, struct pr_erro
     return rc < 0 ? -1 : 0;
 }
 
-static void note_agent(struct sqs_master *m, const char *agent)
+/* The agent that sent sm: heard now; the copies it runs are tied to it, and the scheduler's
+ * clock for each copy it tells for the first time starts now (a copy may have waited in the
+ * queue or as a slot's next run). */
+static void note_agent(struct sqs_master *m, const struct sqs_msg *sm)
 {
-    for (size_t i = 0; i < m->nseen; i++)
-        if (strcmp(m->seen[i], agent) == 0) return;
-    m->seen = xrealloc(m->seen, (m->nseen + 1) * sizeof(char *));
-    m->seen[m->nseen++] = xstrdup(agent);
-    m->next_registry = 0;
+    size_t a = 0;
+    while (a < m->nseen && strcmp(m->agents_seen[a].id, sm->agent) != 0)
+        a++;
+    if (a == m->nseen) {
+        m->agents_seen = xrealloc(m->agents_seen, (m->nseen + 1) * sizeof(*m->agents_seen));
+        memset(&m->agents_seen[a], 0, sizeof(*m->agents_seen));
+        m->agents_seen[a].id = xstrdup(sm->agent);
+        m->nseen++;
+        m->next_registry = 0;
+    }
+    struct agent_rec *ag = &m->agents_seen[a];
+    ag->last_heard = pr_now_s();
+    ag->running = (int)sm->nkeys;
+    if (sm->slots > 0) ag->slots = sm->slots;
+    if (sm->ctl && (!ag->ctl || strcmp(ag->ctl, sm->ctl) != 0)) {
+        free(ag->ctl);
+        ag->ctl = xstrdup(sm->ctl);
+    }
+    if (ag->dead) {
+        say(m, "agent %s answers again: its slots count again", ag->id);
+        ag->dead = 0;
+        m->next_registry = 0;
+    }
+    for (size_t k = 0; k < sm->nkeys; k++) {
+        int wid;
+        struct vworker *vw = busy_with(m, &sm->keys[k], &wid);
+        if (vw) {
+            if (vw->agent >= 0) {
+                vw->agent = (int)a;
+                continue;
+            }
+            vw->agent = (int)a;
+            struct tr_event *ev = evq_push(&m->events);
+            ev->type = TR_EV_STARTED;
+            ev->worker = wid;
+            ev->key = vw->key;
+            continue;
+        }
+        for (size_t c = 0; c < m->ncancels; c++)
+            if (run_key_eq(&m->cancels[c], &sm->keys[k])) {
+                cancel_on(m, (int)a, &sm->keys[k]);
+                m->cancels[c] = m->cancels[--m->ncancels];
+                break;
+            }
+    }
+}
+
+/* Agents silent past AGENT_SILENCE_S while running runs are taken for dead: their copies go
+ * back to the scheduler (to other agents, without waiting for the visibility timeout) and
+ * their slots no longer count. Returns when the next agent falls silent. */
+static double check_agents(struct sqs_master *m)
+{
+    double t = pr_now_s(), next = 1e300;
+    for (size_t a = 0; a < m->nseen; a++) {
+        struct agent_rec *ag = &m->agents_seen[a];
+        if (ag->dead || !ag->running) continue;
+        int running = ag->running;
+        if (t - ag->last_heard < AGENT_SILENCE_S) {
+            if (ag->last_heard + AGENT_SILENCE_S < next) next = ag->last_heard + AGENT_SILENCE_S;
+            continue;
+        }
+        ag->dead = 1;
+        say(m,
+            "agent %s silent for %.0fs while running %d run%s: taken for dead, its %d slot%s no "
+            "longer count and its runs go to other agents",
+            ag->id, t - ag->last_heard, running, running == 1 ? "" : "s", ag->slots,
+            ag->slots == 1 ? "" : "s");
+        for (size_t i = 0; i < m->nvw; i++) {
+            struct vworker *w = &m->vw[i];
+            if (w->state != VW_BUSY || w->agent != (int)a) continue;
+            free_payload(m, w);
+            w->state = VW_ABSENT;
+            w->agent = -1;
+            struct tr_event *ev = evq_push(&m->events);
+            ev->type = TR_EV_WORKER_LOST;
+            ev->worker = (int)i;
+            snprintf(ev->detail, sizeof(ev->detail), "agent %.200s stopped answering", ag->id);
+        }
+        m->next_registry = 0;
+    }
+    return next;
+}
+
+/* Results gather before the next receive, and runs before a send, for half the mean run
+ * time (at most RECEIVE_WINDOW_MAX_S) while every worker is busy: the queue holds runs to
+ * spare for as long. While one is idle (a batch starts or ends) nothing waits. */
+static void tune_windows(struct sqs_master *m)
+{
+    int idle = 0;
+    for (size_t i = 0; i < m->nvw && !idle; i++)
+        idle = m->vw[i].state == VW_IDLE;
+    double w = m->nrun_s ? m->sum_run_s / (double)m->nrun_s / 2.0 : 0.0;
+    if (w > RECEIVE_WINDOW_MAX_S) w = RECEIVE_WINDOW_MAX_S;
+    if (idle) w = 0;
+    m->window_s = w;
+    sqs_poller_set_gap(m->poller, (int)(w * 1000.0));
+}
+
+/* Whether the runs waiting for a SendMessageBatch go now: ten of them; more than one a slot
+ * (the queue may be running dry: the agents hold two a slot); a worker idle (the scheduler
+ * has no more to send for now); or the window is over. */
+static int send_due(const struct sqs_master *m)
+{
+    if (m->nsends == 0) return 0;
+    if (m->nsends >= SQS_MAX_BATCH || (int)m->nsends > m->target) return 1;
+    if (m->events.len) return 0; /* the scheduler is still taking the events of a receive */
+    for (size_t i = 0; i < m->nvw; i++)
+        if (m->vw[i].state == VW_IDLE) return 1;
+    return pr_now_s() - m->sends_since >= m->window_s;
 }
 
 static void on_result_message(struct sqs_master *m, const struct sqs_message *qm)
@@ -368,10 +565,11 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
     struct sqs_msg sm;
     struct pr_error err;
     struct wire_msg w = {0};
-    if (sqs_msg_decode(qm->body, &sm, &err) < 0 || sm.type != SQS_MSG_RESULT) {
+    if (sqs_msg_decode(qm->body, &sm, &err) < 0 ||
+        (sm.type != SQS_MSG_RESULT && sm.type != SQS_MSG_STATUS)) {
         say(m, "dropping a message on the result queue that is not a pestrun result (%s)",
-            sm.type == SQS_MSG_RUN ? "a run" : err.msg);
-        if (sm.type == SQS_MSG_RUN) sqs_msg_free(&sm);
+            sm.type ? "a run or cancel" : err.msg);
+        if (sm.type) sqs_msg_free(&sm);
         delete_later(m, qm->receipt_handle, 0);
         return;
     }
@@ -390,6 +588,11 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         return;
     }
     delete_later(m, qm->receipt_handle, 0);
+    if (sm.type == SQS_MSG_STATUS) {
+        note_agent(m, &sm);
+        sqs_msg_free(&sm);
+        return;
+    }
     if (message_wire(m, &sm, &err) < 0 ||
         wire_decode(sm.wire.data, sm.wire.len, &w, &m->scratch, &err) < 0 ||
         w.type != WIRE_RESULT) {
@@ -399,13 +602,17 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         return;
     }
     if (sm.payload_key) s3_delete(m->client, m->bucket, sm.payload_key, &err);
-    note_agent(m, sm.agent);
     int wid;
     struct vworker *vw = busy_with(m, &w.key, &wid);
     if (!vw) {
         m->duplicates++; /* a second delivery, a cancelled copy, or a stale attempt */
+        note_agent(m, &sm);
         sqs_msg_free(&sm);
         return;
+    }
+    if (w.status == RUN_OK) {
+        m->sum_run_s += w.seconds;
+        m->nrun_s++;
     }
     struct tr_event *ev = end_run(m, wid, (enum run_status)w.status);
     ev->result.seconds = w.seconds;
@@ -424,6 +631,7 @@ static void on_result_message(struct sqs_master *m, const struct sqs_message *qm
         sb_printf(&r, "%s (agent %s)", w.text && *w.text ? w.text : "failed", sm.agent);
         ev->result.reason = sb_take(&r);
     }
+    note_agent(m, &sm); /* after the result: the slot's next run started as this one ended */
     sqs_msg_free(&sm);
     adjust_workers(m);
 }
@@ -497,7 +705,12 @@ static int sqs_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
 
     evq_return(&m->events);
     for (;;) {
-        flush_sends(m);
+        /* the runs the scheduler submits while it takes the events of one receive go out
+         * together */
+        tune_windows(m);
+        if (send_due(m)) flush_sends(m);
+        flush_cancels(m);
+        double silent = check_agents(m);
         refresh_registry(m);
         check_dlq(m);
         flush_deletes(m, 0);
@@ -510,6 +723,8 @@ static int sqs_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         if (t >= deadline) return 0;
         double wake = deadline;
         if (m->next_registry < wake) wake = m->next_registry;
+        if (silent < wake) wake = silent;
+        if (m->nsends && m->sends_since + m->window_s < wake) wake = m->sends_since + m->window_s;
         if (m->dlq_url && m->next_dlq < wake) wake = m->next_dlq;
         if (m->ndels && m->dels_since + 1.0 < wake) wake = m->dels_since + 1.0;
         double ms = (wake - t) * 1000.0;
@@ -530,10 +745,32 @@ static int sqs_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
     }
 }
 
+/* The job is over: each agent that served it drops the copies it still has or will get (the
+ * overdue copies written off before any agent took them). One request an agent. */
+static void say_ended(struct sqs_master *m)
+{
+    for (size_t a = 0; a < m->nseen; a++) {
+        if (!m->agents_seen[a].ctl || m->agents_seen[a].dead) continue;
+        struct sqs_msg sm = {.type = SQS_MSG_CANCEL, .ended = 1};
+        memcpy(sm.job, m->job, 17);
+        memcpy(sm.case_id, m->case_id, 17);
+        struct strbuf body = {0};
+        sqs_msg_encode(&sm, &body);
+        const char *b = body.data;
+        struct pr_error err;
+        if (sqs_send_batch(m->client, m->agents_seen[a].ctl, &b, 1, NULL, &err) != 0)
+            say(m, "telling agent %s the job is over: %s", m->agents_seen[a].id, err.msg);
+        sb_free(&body);
+    }
+}
+
 static void sqs_destroy(void *impl)
 {
     struct sqs_master *m = impl;
     if (!m) return;
+    if (m->client && m->poller && getenv("PESTRUN_SQS_STATS"))
+        say(m, "%lu requests to SQS and S3 (receiving results %lu)",
+            sqs_master_requests(&(struct transport){.impl = m}), sqs_poller_requests(m->poller));
     if (m->poller) {
         struct sqs_message *left;
         size_t n;
@@ -544,7 +781,9 @@ static void sqs_destroy(void *impl)
     }
     if (m->client) {
         flush_sends(m);
+        flush_cancels(m);
         flush_deletes(m, 1);
+        say_ended(m);
         for (size_t i = 0; i < m->nvw; i++)
             free_payload(m, &m->vw[i]);
     }
@@ -554,9 +793,16 @@ static void sqs_destroy(void *impl)
     for (size_t i = 0; i < m->nvw; i++)
         free(m->vw[i].payload_key);
     free(m->vw);
-    for (size_t i = 0; i < m->nseen; i++)
-        free(m->seen[i]);
-    free(m->seen);
+    for (size_t i = 0; i < m->nseen; i++) {
+        free(m->agents_seen[i].id);
+        free(m->agents_seen[i].ctl);
+    }
+    free(m->agents_seen);
+    free(m->cancels);
+    for (size_t i = 0; i < m->nctl; i++)
+        sb_free(&m->ctl_out[i]);
+    free(m->ctl_out);
+    free(m->ctl_keys);
     free(m->sends);
     free(m->send_worker);
     free(m->dels);

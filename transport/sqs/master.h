@@ -5,13 +5,22 @@
  * thread long-polls it) and are matched to the run copy by (job, batch, run, attempt), so
  * stale and duplicate deliveries are dropped here, and deleted in batches.
  *
- * The scheduler sees one worker per agent slot registered for the task queue (registry.h):
- * its retries, overdue copies, first-result-wins and journal work unchanged. A run copy an
- * agent loses (killed, Spot interruption) is not the master's business: SQS makes the message
- * visible again after the visibility timeout (at once when the agent stops cleanly) and
- * another agent runs it. A message that kills its agent every time ends in the task queue's
- * dead-letter queue (its redrive policy); the master reads that queue and reports the run as
- * failed with the reason. */
+ * The scheduler sees four workers per agent slot registered for the task queue (registry.h):
+ * the run a slot runs, the next one the agent holds for it, and two in the queue, so agents
+ * receive several at a time and never wait for the master. While every worker is busy, results
+ * gather for half the mean run time (at most 0.5 s) before the next receive and the runs they
+ * free go out together; when one is idle (a batch starts or ends) nothing waits. The agents
+ * tell which copies they run (STARTED events: a copy's clock for the overdue rule starts when
+ * its model starts), and a copy the scheduler cancels is killed on its agent through the
+ * agent's control queue (when the agent is not known yet, as soon as it tells it started it;
+ * at the end the agents that served the job are told to drop what is left of it). An agent silent for 25 s while running runs is taken for dead: its
+ * copies go back to the scheduler (WORKER_LOST) and its slots no longer count.
+ *
+ * A run copy an agent loses (killed, Spot interruption) is otherwise not the master's business:
+ * SQS makes the message visible again after the visibility timeout (at once when the agent
+ * stops cleanly) and another agent runs it. A message that kills its agent every time ends in
+ * the task queue's dead-letter queue (its redrive policy); the master reads that queue and
+ * reports the run as failed with the reason. */
 #ifndef PR_SQS_MASTER_H
 #define PR_SQS_MASTER_H
 

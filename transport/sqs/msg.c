@@ -85,6 +85,8 @@ void sqs_msg_free(struct sqs_msg *m)
     free(m->pst);
     free(m->result_queue);
     free(m->agent);
+    free(m->ctl);
+    free(m->keys);
     free(m->payload_key);
     sb_free(&m->wire);
     memset(m, 0, sizeof(*m));
@@ -94,7 +96,8 @@ void sqs_msg_encode(const struct sqs_msg *m, struct strbuf *out)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "pestrun", 1);
-    cJSON_AddStringToObject(o, "type", m->type == SQS_MSG_RUN ? "run" : "result");
+    static const char *const names[] = {"", "run", "result", "status", "cancel"};
+    cJSON_AddStringToObject(o, "type", names[m->type]);
     cJSON_AddStringToObject(o, "job", m->job);
     cJSON_AddStringToObject(o, "case", m->case_id);
     if (m->type == SQS_MSG_RUN) {
@@ -103,10 +106,25 @@ void sqs_msg_encode(const struct sqs_msg *m, struct strbuf *out)
         cJSON_AddStringToObject(o, "rq", m->result_queue ? m->result_queue : "");
         cJSON_AddNumberToObject(o, "exec", m->exec);
         cJSON_AddNumberToObject(o, "timeout", m->timeout_s);
-    } else {
+    } else if (m->type != SQS_MSG_CANCEL) {
         cJSON_AddStringToObject(o, "agent", m->agent ? m->agent : "");
+        if (m->ctl) cJSON_AddStringToObject(o, "ctl", m->ctl);
+        cJSON_AddNumberToObject(o, "slots", m->slots);
     }
-    if (m->payload_key) {
+    if (m->type == SQS_MSG_CANCEL && m->ended) cJSON_AddNumberToObject(o, "ended", 1);
+    if (m->type != SQS_MSG_RUN) {
+        cJSON *keys = cJSON_AddArrayToObject(o, "running");
+        for (size_t i = 0; i < m->nkeys; i++) {
+            cJSON *k = cJSON_CreateArray();
+            cJSON_AddItemToArray(k, cJSON_CreateNumber((double)m->keys[i].batch));
+            cJSON_AddItemToArray(k, cJSON_CreateNumber(m->keys[i].run));
+            cJSON_AddItemToArray(k, cJSON_CreateNumber(m->keys[i].attempt));
+            cJSON_AddItemToArray(keys, k);
+        }
+    }
+    if (m->type == SQS_MSG_STATUS || m->type == SQS_MSG_CANCEL) {
+        /* no run or result inside */
+    } else if (m->payload_key) {
         cJSON_AddStringToObject(o, "payload", m->payload_key);
     } else {
         struct strbuf b = {0};
@@ -140,6 +158,39 @@ static int copy_id(const cJSON *o, const char *name, char out[17])
     return 0;
 }
 
+static int key_part(const cJSON *v, double max, double *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max ||
+        v->valuedouble != (double)(uint64_t)v->valuedouble)
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* "running": an array (absent: empty) of [batch, run, attempt] integers (a batch below 10^15:
+ * cJSON writes 15 significant digits). */
+static int decode_keys(const cJSON *o, struct sqs_msg *m)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "running");
+    if (!a) return 0;
+    int n = cJSON_GetArraySize(a);
+    if (!cJSON_IsArray(a) || n > SQS_MSG_MAX_KEYS) return -1;
+    if (n == 0) return 0;
+    m->keys = xcalloc((size_t)n, sizeof(*m->keys));
+    const cJSON *k;
+    cJSON_ArrayForEach(k, a)
+    {
+        double b, r, t;
+        if (!cJSON_IsArray(k) || cJSON_GetArraySize(k) != 3 ||
+            key_part(cJSON_GetArrayItem(k, 0), 999999999999999.0, &b) < 0 ||
+            key_part(cJSON_GetArrayItem(k, 1), 4294967295.0, &r) < 0 ||
+            key_part(cJSON_GetArrayItem(k, 2), 4294967295.0, &t) < 0)
+            return -1;
+        m->keys[m->nkeys++] = (struct run_key){(uint64_t)b, (uint32_t)r, (uint32_t)t};
+    }
+    return 0;
+}
+
 int sqs_msg_decode(const char *body, struct sqs_msg *m, struct pr_error *err)
 {
     memset(m, 0, sizeof(*m));
@@ -159,6 +210,10 @@ int sqs_msg_decode(const char *body, struct sqs_msg *m, struct pr_error *err)
         m->type = SQS_MSG_RUN;
     else if (strcmp(type->valuestring, "result") == 0)
         m->type = SQS_MSG_RESULT;
+    else if (strcmp(type->valuestring, "status") == 0)
+        m->type = SQS_MSG_STATUS;
+    else if (strcmp(type->valuestring, "cancel") == 0)
+        m->type = SQS_MSG_CANCEL;
     else {
         cJSON_Delete(o);
         return pr_error_set(err, "pestrun message of unknown type");
@@ -175,12 +230,23 @@ int sqs_msg_decode(const char *body, struct sqs_msg *m, struct pr_error *err)
         const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "timeout");
         m->exec = cJSON_IsNumber(ex) && ex->valueint != 0;
         m->timeout_s = cJSON_IsNumber(to) && to->valuedouble > 0 ? to->valuedouble : 0;
-    } else {
+    } else if (m->type != SQS_MSG_CANCEL) {
         m->agent = dup_field(o, "agent", 1, &bad);
+        m->ctl = dup_field(o, "ctl", 0, &bad);
+        const cJSON *sl = cJSON_GetObjectItemCaseSensitive(o, "slots");
+        m->slots = cJSON_IsNumber(sl) && sl->valuedouble >= 1 && sl->valuedouble <= 100000
+                       ? (int)sl->valuedouble
+                       : 0;
     }
-    m->payload_key = dup_field(o, "payload", 0, &bad);
+    if (m->type != SQS_MSG_RUN && decode_keys(o, m) < 0) bad = 1;
+    if (m->type == SQS_MSG_CANCEL) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "ended");
+        m->ended = cJSON_IsNumber(e) && e->valueint == 1;
+    }
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wire");
-    if (!m->payload_key) {
+    if (m->type == SQS_MSG_STATUS || m->type == SQS_MSG_CANCEL) {
+        /* no run or result inside */
+    } else if (!(m->payload_key = dup_field(o, "payload", 0, &bad))) {
         if (!cJSON_IsString(w) || b64_decode(w->valuestring, strlen(w->valuestring), &m->wire) < 0)
             bad = 1;
     }

@@ -6,7 +6,14 @@
  *                                  "pst":NAME,"rq":RESULT_QUEUE_URL,"exec":0|1,"timeout":S,
  *                                  "wire":B64 | "payload":KEY}
  * result (agent -> result queue): {"pestrun":1,"type":"result","job":J,"case":C,"agent":ID,
+ *                                  "ctl":URL,"slots":N,"running":[[B,R,A],...],
  *                                  "wire":B64 | "payload":KEY}
+ * status (agent -> result queue): the same without the wire: the run copies of job J running
+ *                                  on the agent now (a start notice and a heartbeat)
+ * cancel (master -> an agent's control queue): {"pestrun":1,"type":"cancel","job":J,"case":C,
+ *                                  "running":[[B,R,A],...]}: kill these copies, drop their tasks;
+ *                                  with "ended":1, every copy of job J, now and later (the master
+ *                                  is done)
  * J is the master's job id (16 hex digits, new at each start), C the case id (names of the
  * parameters and observations, journal_case_id) in 16 hex digits. (job, batch, run, attempt)
  * names a run copy everywhere. */
@@ -24,7 +31,10 @@
  * this travels through S3. */
 #define SQS_MSG_INLINE_MAX (190 * 1024)
 
-enum sqs_msg_type { SQS_MSG_RUN = 1, SQS_MSG_RESULT = 2 };
+enum sqs_msg_type { SQS_MSG_RUN = 1, SQS_MSG_RESULT = 2, SQS_MSG_STATUS = 3, SQS_MSG_CANCEL = 4 };
+
+/* The most run copies one message names (an agent's slots; a batch of cancels). */
+#define SQS_MSG_MAX_KEYS 1024
 
 struct sqs_msg {
     enum sqs_msg_type type;
@@ -36,8 +46,14 @@ struct sqs_msg {
     char *result_queue; /* where the result goes */
     int exec;           /* PEST++'s split-and-exec instead of /bin/sh -c */
     double timeout_s;   /* per run; 0: none */
-    /* result */
+    /* result, status */
     char *agent;
+    char *ctl; /* the agent's control queue URL; NULL: it has none */
+    int slots; /* the agent's slots */
+    int ended; /* cancel: the job is over */
+    /* result, status: the copies running on the agent; cancel: the copies to kill */
+    struct run_key *keys;
+    size_t nkeys;
     /* either */
     char *payload_key;  /* S3 key of the wire bytes, or NULL when inline */
     struct strbuf wire; /* the wire bytes (decoded from base64) when inline */
@@ -46,7 +62,7 @@ struct sqs_msg {
 void sqs_msg_free(struct sqs_msg *m);
 
 /* Encode m as a JSON body into out. When payload_key is set the wire bytes are not included
- * (the caller stored them in S3 under that key). */
+ * (the caller stored them in S3 under that key); status and cancel messages carry none. */
 void sqs_msg_encode(const struct sqs_msg *m, struct strbuf *out);
 
 /* Decode a body. Returns 0, or -1 with err set when it is not one of our messages (the text

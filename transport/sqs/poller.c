@@ -21,6 +21,7 @@ struct sqs_poller {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int want;
+    int gap_ms; /* after a receive that got messages, let more gather this long */
     struct sqs_message *ready;
     size_t nready, capready;
     int failures;
@@ -32,6 +33,24 @@ static void signal_owner(struct sqs_poller *p)
     uint64_t one = 1;
     ssize_t w = write(p->efd, &one, sizeof(one));
     (void)w;
+}
+
+/* The batching window: a bounded wait on the stop condition, so that the messages arriving
+ * meanwhile come in one receive instead of one each. */
+static void gather(struct sqs_poller *p)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    pthread_mutex_lock(&p->mu);
+    /* the owner may shorten the window meanwhile (sqs_poller_set_gap signals) */
+    while (!atomic_load(&p->stop) && p->gap_ms > 0) {
+        struct timespec until = t0;
+        until.tv_nsec += (long)p->gap_ms * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void *poll_thread(void *arg)
@@ -91,6 +110,7 @@ static void *poll_thread(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (n) signal_owner(p);
         if (atomic_load(&p->stop)) break;
+        if (n) gather(p);
     }
     return NULL;
 }
@@ -134,6 +154,15 @@ void sqs_poller_want(struct sqs_poller *p, int n)
         p->want = n;
         pthread_cond_signal(&p->cv);
     }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void sqs_poller_set_gap(struct sqs_poller *p, int ms)
+{
+    pthread_mutex_lock(&p->mu);
+    if (ms < 0) ms = 0;
+    if (ms < p->gap_ms) pthread_cond_signal(&p->cv);
+    p->gap_ms = ms;
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -22,6 +22,9 @@ int sqs_poller_fd(const struct sqs_poller *p);
 /* How many messages the owner can take now, counting those already waiting for it (0 pauses
  * receiving after the current long poll). */
 void sqs_poller_want(struct sqs_poller *p, int n);
+/* After a receive that brought messages, wait up to ms (0, the default: none) before the next
+ * one, so that messages arriving close together come in one request. */
+void sqs_poller_set_gap(struct sqs_poller *p, int ms);
 /* Take every waiting message (*out malloc'd, free with sqs_messages_free). Returns the count;
  * want drops by as many, until the owner calls sqs_poller_want again. */
 size_t sqs_poller_take(struct sqs_poller *p, struct sqs_message **out);

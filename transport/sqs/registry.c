@@ -39,6 +39,8 @@ int registry_put(struct aws_client *c, const char *bucket, const char *prefix,
 
 struct scan {
     time_t now;
+    const char *const *exclude;
+    size_t nexclude;
     int slots, agents;
 };
 
@@ -58,6 +60,10 @@ static int scan_one(void *ctx, const char *key, long long size)
     if (end != dot2 || slots < 1 || slots > 100000) return 0;
     long long expires = strtoll(dot2 + 1, &end, 10);
     if (*end || expires < s->now) return 0;
+    for (size_t i = 0; i < s->nexclude; i++)
+        if (strlen(s->exclude[i]) == (size_t)(dot1 - name) &&
+            memcmp(s->exclude[i], name, (size_t)(dot1 - name)) == 0)
+            return 0;
     s->slots += (int)slots;
     s->agents++;
     (void)size;
@@ -65,9 +71,10 @@ static int scan_one(void *ctx, const char *key, long long size)
 }
 
 int registry_scan(struct aws_client *c, const char *bucket, const char *prefix,
-                  const char *queue_url, time_t now, int *slots, int *agents, struct pr_error *err)
+                  const char *queue_url, time_t now, const char *const *exclude, size_t nexclude,
+                  int *slots, int *agents, struct pr_error *err)
 {
-    struct scan s = {.now = now};
+    struct scan s = {.now = now, .exclude = exclude, .nexclude = nexclude};
     char *folder = registry_folder(prefix, queue_url);
     int rc = s3_list(c, bucket, folder, scan_one, &s, err);
     free(folder);

@@ -352,6 +352,33 @@ int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_
     return 0;
 }
 
+int sqs_create_queue(struct aws_client *c, const char *name, int visibility_s, char **url,
+                     struct pr_error *err)
+{
+    cJSON *req, *ans, *attrs;
+    char vt[16];
+    const char *u;
+
+    *url = NULL;
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "QueueName", name);
+    attrs = cJSON_AddObjectToObject(req, "Attributes");
+    snprintf(vt, sizeof(vt), "%d", visibility_s);
+    cJSON_AddStringToObject(attrs, "VisibilityTimeout", vt);
+    cJSON_AddStringToObject(attrs, "MessageRetentionPeriod", "3600");
+    if (sqs_call(c, "CreateQueue", req, 0, &ans, err) < 0) return -1;
+    u = json_str(ans, "QueueUrl");
+    if (u && *u) *url = xstrdup(u);
+    cJSON_Delete(ans);
+    if (!*url) return pr_error_set(err, "SQS CreateQueue: the answer has no QueueUrl");
+    return 0;
+}
+
+int sqs_delete_queue(struct aws_client *c, const char *queue_url, struct pr_error *err)
+{
+    return sqs_call(c, "DeleteQueue", new_request(queue_url), 0, NULL, err);
+}
+
 char *sqs_region_for(const char *queue_url)
 {
     char *r = aws_region_from_env();

@@ -52,6 +52,12 @@ int sqs_get_attributes(struct aws_client *c, const char *queue_url, const char *
 int sqs_get_queue_url(struct aws_client *c, const char *name, const char *owner_account, char **url,
                       struct pr_error *err);
 
+/* CreateQueue name (standard queue; messages kept one hour) with the visibility timeout given;
+ * answers the URL of the queue, existing or new (*url malloc'd). DeleteQueue queue_url. */
+int sqs_create_queue(struct aws_client *c, const char *name, int visibility_s, char **url,
+                     struct pr_error *err);
+int sqs_delete_queue(struct aws_client *c, const char *queue_url, struct pr_error *err);
+
 /* The region to use for queue_url: the environment's (AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's) when set, else the one in an AWS queue URL (https://sqs.REGION.amazonaws.com/...),
  * else NULL (the client's default). malloc'd. */

@@ -1,5 +1,6 @@
 # Least privilege. The agent task role reaches only its task queue (receive), its result queue
-# (send) and its bucket prefix (bundles/ and jobs/ to read, agents/ for its slot record) - no
+# (send), its own control queue (pestrun-ctl-*: made, read and deleted by each agent; the master
+# sends cancels there) and its bucket prefix (bundles/ and jobs/ to read, agents/ for its slot record) - no
 # "*" resource anywhere. The task
 # execution role pulls the image and writes the agents' logs. The master instance role has the
 # agent's permissions plus what a master does: send runs, read results and dead letters, keep
@@ -7,7 +8,9 @@
 
 locals {
   objects = "${var.bucket_arn}/${var.prefix}"
-  kms     = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+  # each agent's own control queue (cancels of overdue copies), made and deleted by the agent
+  control_queues = "${join(":", slice(split(":", var.queue_arns["task"]), 0, 5))}:pestrun-ctl-*"
+  kms            = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
   agent_statements = concat([
     {
@@ -21,6 +24,12 @@ locals {
       Effect   = "Allow"
       Action   = ["sqs:SendMessage"]
       Resource = [var.queue_arns["result"]]
+    },
+    {
+      Sid      = "OwnControlQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+      Resource = [local.control_queues]
     },
     {
       Sid      = "ReadBundlesAndJobs"
@@ -58,6 +67,12 @@ locals {
         Effect   = "Allow"
         Action   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
         Resource = [var.queue_arns["task"]]
+      },
+      {
+        Sid      = "CancelOnAgents"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.control_queues]
       },
       {
         Sid      = "ResultsAndDeadLetters"
