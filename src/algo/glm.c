@@ -575,6 +575,21 @@ static void cand_free(struct cand_ctx *x)
     free(x->ok);
 }
 
+/* Run the n control vectors ctl (n x npar, row-major) in one batch, labelled by info; x, made
+ * by cand_init for n runs, receives the values as written and the observations. The runs are
+ * counted. Returns 0, 2 when stopped, -1 with err set. */
+static int run_batch(struct glm *g, size_t n, const double *ctl, const char *const *info,
+                     struct cand_ctx *x, struct pr_error *err)
+{
+    double *model = xcalloc(n * g->npar + 1, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        pst_ctl_to_model(g->c, ctl + i * g->npar, model + i * g->npar);
+    int b = sched_run_batch(g->s, n, model, info, cand_done, x, err);
+    free(model);
+    if (b == 0) g->runs += n;
+    return b < 0 ? -1 : b ? 2 : 0;
+}
+
 /* Run the current control values once (label names the run in the journal and the logs); the
  * values as written and the observations become the current point. Returns 0, 2 when
  * stopped, -1 with err set (what names the run in the message). */
@@ -582,18 +597,14 @@ static int run_current(struct glm *g, const char *label, const char *what, struc
 {
     struct cand_ctx x;
     cand_init(&x, g, 1);
-    double *model = xcalloc(g->npar + 1, sizeof(double));
     const char *info[1] = {label};
-    pst_ctl_to_model(g->c, g->ctl, model);
-    int b = sched_run_batch(g->s, 1, model, info, cand_done, &x, err), rc = b < 0 ? -1 : b ? 2 : 0;
+    int rc = run_batch(g, 1, g->ctl, info, &x, err);
     if (rc == 0 && !x.ok[0]) rc = pr_error_set(err, "the model run %s failed", what);
     if (rc == 0) {
-        g->runs++;
         memcpy(g->ctl, x.written, g->npar * sizeof(double));
         memcpy(g->obs, x.obs, g->nobs * sizeof(double));
         set_current(g);
     }
-    free(model);
     cand_free(&x);
     return rc;
 }
@@ -608,7 +619,6 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
                         struct pr_error *err)
 {
     size_t nc = g->nlambdas * g->nscales, npar = g->npar, nobs = g->nobs;
-    double *model = xcalloc(nc * npar + 1, sizeof(double));
     double *cands = xcalloc(nc * npar + 1, sizeof(double));
     double *lam = xcalloc(nc + 1, sizeof(double));
     double *cur_num = xcalloc(g->ncols + 1, sizeof(double));
@@ -638,7 +648,6 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
                 parspace_from_num(&g->ps, num, cand);
                 clamp_bounds(g, cand);
             }
-            pst_ctl_to_model(g->c, cand, model + n * npar);
             lam[n] = lambda;
             struct strbuf sb = {0};
             if (f == 0)
@@ -649,12 +658,11 @@ static int test_lambdas(struct glm *g, candidate_fn make, int super, double *bes
             n++;
         }
     }
-    int b = sched_run_batch(g->s, n, model, (const char *const *)info, cand_done, &x, err);
+    int b = run_batch(g, n, cands, (const char *const *)info, &x, err);
     if (b != 0) {
-        rc = b < 0 ? -1 : 2;
+        rc = b;
         goto done;
     }
-    g->runs += n;
     int best = -1;
     struct regul_phi best_parts = {0}, cp;
     double best_phi = INFINITY;
@@ -722,7 +730,6 @@ done:
     for (size_t k = 0; k < n; k++)
         free(info[k]);
     free(info);
-    free(model);
     free(cands);
     free(lam);
     free(cur_num);
@@ -795,10 +802,9 @@ static int super_jacobian(struct glm *g, struct pr_error *err)
     size_t k = t->k, npar = g->npar, nobs = g->nobs, ncols = g->ncols;
     int npts = g->switched ? 2 : 1;
     size_t nr = k * (size_t)npts;
-    double *model = xcalloc(nr * npar + 1, sizeof(double));
     double *cur = xcalloc(ncols + 1, sizeof(double));
     double *num = xcalloc(ncols + 1, sizeof(double));
-    double *cand = xcalloc(npar + 1, sizeof(double));
+    double *cands = xcalloc(nr * npar + 1, sizeof(double));
     double *ds = xcalloc(k + 1, sizeof(double));
     double *dp = xcalloc(ncols + 1, sizeof(double));
     char **info = xcalloc(nr + 1, sizeof(char *));
@@ -815,20 +821,19 @@ static int super_jacobian(struct glm *g, struct pr_error *err)
             super_step(t, ds, dp);
             for (size_t c = 0; c < ncols; c++)
                 num[c] = cur[c] + dp[c];
+            double *cand = cands + r * npar;
             memcpy(cand, g->ctl, npar * sizeof(double));
             parspace_from_num(&g->ps, num, cand);
             clamp_bounds(g, cand);
-            pst_ctl_to_model(g->c, cand, model + r * npar);
             struct strbuf sb = {0};
             sb_printf(&sb, "par_name:sup_%zu", i + 1);
             info[r] = sb_take(&sb);
         }
-    int b = sched_run_batch(g->s, nr, model, (const char *const *)info, cand_done, &x, err);
+    int b = run_batch(g, nr, cands, (const char *const *)info, &x, err);
     if (b != 0) {
-        rc = b < 0 ? -1 : 2;
+        rc = b;
         goto done;
     }
-    g->runs += nr;
     for (size_t i = 0; i < k; i++) {
         double h[2] = {0, 0};
         const double *y[2] = {g->obs, g->obs};
@@ -873,10 +878,9 @@ done:
     for (size_t r = 0; r < nr; r++)
         free(info[r]);
     free(info);
-    free(model);
     free(cur);
     free(num);
-    free(cand);
+    free(cands);
     free(ds);
     free(dp);
     cand_free(&x);
@@ -1293,43 +1297,23 @@ static int fosm_iteration(struct glm *g, int iter, int super, struct pr_error *e
     return rc;
 }
 
-struct real_ctx {
-    size_t nobs, npar;
-    const struct pst_case *c;
-    double *obs;
-    unsigned char *ok;
-};
-
-static void real_done(void *vctx, size_t index, const struct run_result *res, int from_journal)
-{
-    struct real_ctx *x = vctx;
-    (void)from_journal;
-    if (res->status != RUN_OK) return;
-    memcpy(x->obs + index * x->nobs, res->obs, x->nobs * sizeof(double));
-    x->ok[index] = 1;
-}
-
 /* ++glm_num_reals posterior realizations, run in one batch. Returns 0, 2 when stopped, -1. */
 static int fosm_realizations(struct glm *g, int iter, struct pr_error *err)
 {
-    size_t n = fosm_num_reals(g->fosm, iter), npar = g->npar;
+    size_t n = fosm_num_reals(g->fosm, iter);
     if (n == 0) return 0;
     double *reals = fosm_draw(g->fosm, n, err);
     if (!reals) return -1;
-    double *model = xcalloc(n * npar + 1, sizeof(double));
     char **info = xcalloc(n + 1, sizeof(char *));
-    struct real_ctx x = {g->nobs, npar, g->c, xcalloc(n * g->nobs + 1, sizeof(double)),
-                         xcalloc(n + 1, 1)};
+    struct cand_ctx x;
+    cand_init(&x, g, n);
     for (size_t i = 0; i < n; i++) {
-        pst_ctl_to_model(g->c, reals + i * npar, model + i * npar);
         struct strbuf sb = {0};
         sb_printf(&sb, "fosm_real:%zu", i);
         info[i] = sb_take(&sb);
     }
-    int b = sched_run_batch(g->s, n, model, (const char *const *)info, real_done, &x, err);
-    int rc = b < 0 ? -1 : b ? 2 : 0;
+    int rc = run_batch(g, n, reals, (const char *const *)info, &x, err);
     if (rc == 0) {
-        g->runs += n;
         struct strbuf t = {0};
         rc = fosm_write_reals(g->fosm, iter, reals, x.obs, x.ok, n, &t, err);
         if (t.len) rec(g, "%s", t.data);
@@ -1338,10 +1322,8 @@ static int fosm_realizations(struct glm *g, int iter, struct pr_error *err)
     for (size_t i = 0; i < n; i++)
         free(info[i]);
     free(info);
-    free(model);
     free(reals);
-    free(x.obs);
-    free(x.ok);
+    cand_free(&x);
     return rc;
 }
 
