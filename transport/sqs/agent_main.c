@@ -291,6 +291,28 @@ static void encode_envelope(struct agent *a, struct job_link *l, struct sqs_msg 
     l->last_sent = pr_now_s();
 }
 
+/* A new, zeroed entry at the end of the outgoing messages. */
+static struct outgoing *out_push(struct agent *a)
+{
+    if (a->nout == a->capout) {
+        a->capout = a->capout ? a->capout * 2 : 16;
+        a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
+    }
+    struct outgoing *o = &a->out[a->nout++];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+/* A status message (the runs running now) to job link l's master, queued with the results. */
+static void queue_status(struct agent *a, const struct job_link *l)
+{
+    struct outgoing *o = out_push(a);
+    o->queue_url = xstrdup(l->result_queue);
+    o->sm.type = SQS_MSG_STATUS;
+    memcpy(o->sm.job, l->job, 17);
+    memcpy(o->sm.case_id, l->case_id, 17);
+}
+
 /* A status for each job whose master should hear from us: a start not told for
  * START_NOTICE_S, or no word for AGENT_HEARTBEAT_S while its runs run here. Jobs with results
  * waiting need none (the results carry the same). */
@@ -311,16 +333,7 @@ static void queue_statuses(struct agent *a)
         for (size_t i = 0; i < a->nout && !waiting; i++)
             waiting = strcmp(a->out[i].sm.job, l->job) == 0;
         if (waiting) continue;
-        if (a->nout == a->capout) {
-            a->capout = a->capout ? a->capout * 2 : 16;
-            a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
-        }
-        struct outgoing *o = &a->out[a->nout++];
-        memset(o, 0, sizeof(*o));
-        o->queue_url = xstrdup(l->result_queue);
-        o->sm.type = SQS_MSG_STATUS;
-        memcpy(o->sm.job, l->job, 17);
-        memcpy(o->sm.case_id, l->case_id, 17);
+        queue_status(a, l);
         a->out_since = t - RESULT_WINDOW_MAX_S; /* nothing to wait for */
     }
 }
@@ -333,16 +346,7 @@ static void queue_goodbyes(struct agent *a)
     for (size_t k = 0; k < a->nlinks; k++) {
         struct job_link *l = &a->links[k];
         if (t - l->last_sent > 3 * AGENT_HEARTBEAT_S) continue;
-        if (a->nout == a->capout) {
-            a->capout = a->capout ? a->capout * 2 : 16;
-            a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
-        }
-        struct outgoing *o = &a->out[a->nout++];
-        memset(o, 0, sizeof(*o));
-        o->queue_url = xstrdup(l->result_queue);
-        o->sm.type = SQS_MSG_STATUS;
-        memcpy(o->sm.job, l->job, 17);
-        memcpy(o->sm.case_id, l->case_id, 17);
+        queue_status(a, l);
     }
 }
 
@@ -468,17 +472,13 @@ static void queue_result(struct agent *a, size_t hi, const struct run_result *re
         }
         sm.payload_key = sb_take(&key);
     }
-    if (a->nout == a->capout) {
-        a->capout = a->capout ? a->capout * 2 : 16;
-        a->out = xrealloc(a->out, a->capout * sizeof(*a->out));
-    }
     if (a->nout == 0) a->out_since = pr_now_s();
     sm.agent = NULL;
-    a->out[a->nout].queue_url = xstrdup(h->sm.result_queue);
-    a->out[a->nout].sm = sm;
-    a->out[a->nout].receipt = h->qm.receipt_handle;
+    struct outgoing *o = out_push(a);
+    o->queue_url = xstrdup(h->sm.result_queue);
+    o->sm = sm;
+    o->receipt = h->qm.receipt_handle;
     h->qm.receipt_handle = NULL;
-    a->nout++;
     held_remove(a, hi);
 }
 
