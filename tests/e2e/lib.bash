@@ -172,3 +172,27 @@ PY
 rm -f k.dat out.dat
   )
 }
+
+# The SQS/S3 emulator behind the SigV4-checking proxy (tests/aws/emulators.sh), stopped at exit
+# with every background job; skips without node and npm. Sets AWS_ENDPOINT_URL, the test
+# credentials and the region.
+start_emulators() {
+  command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed for the emulators"
+  [ -x "$SRC/tests/aws/emulators.sh" ] || skip "no tests/aws/emulators.sh"
+  export EMU_STATE=$T/emu
+  local exports
+  exports=$("$SRC/tests/aws/emulators.sh" start 2>"$T/emu.log") || { cat "$T/emu.log"; fail "emulators did not start"; done_testing; }
+  trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; "$SRC/tests/aws/emulators.sh" stop >/dev/null 2>&1; rm -rf "$T"' EXIT
+  eval "$exports"
+}
+# SQS and S3 by curl's own SigV4 signer: independent of pestrun's code. sqs OPERATION JSON
+sqs() {
+  curl -sf --aws-sigv4 "aws:amz:${AWS_REGION}:sqs" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "X-Amz-Target: AmazonSQS.$1" -H 'Content-Type: application/x-amz-json-1.0' -d "$2" "$AWS_ENDPOINT_URL"
+}
+make_bucket() { # NAME
+  curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/$1" >/dev/null
+}
+# json EXPR: EXPR of the JSON document d read from standard input
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -7,20 +7,9 @@
 # every time ends in the dead-letter queue and the master reports it; the master killed
 # mid-sweep and resumed repeats no completed run; wrong credentials are named.
 . "$(dirname "$0")/lib.bash"
-command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed for the emulators"
-[ -x "$SRC/tests/aws/emulators.sh" ] || skip "no tests/aws/emulators.sh"
+start_emulators
 use_fast_python
-export EMU_STATE=$T/emu
-exports=$("$SRC/tests/aws/emulators.sh" start 2>"$T/emu.log") || { cat "$T/emu.log"; fail "emulators did not start"; done_testing; }
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; "$SRC/tests/aws/emulators.sh" stop >/dev/null 2>&1; rm -rf "$T"' EXIT
-eval "$exports"
 
-# SQS and S3 by curl's own SigV4 signer: independent of pestrun's code
-sqs() {
-  curl -sf --aws-sigv4 "aws:amz:${AWS_REGION}:sqs" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -H "X-Amz-Target: AmazonSQS.$1" -H 'Content-Type: application/x-amz-json-1.0' -d "$2" "$AWS_ENDPOINT_URL"
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 make_queues() { # NAME VISIBILITY MAXRECEIVE -> sets TQ RQ DLQ
   DLQ=$(sqs CreateQueue "{\"QueueName\":\"$1-dlq\"}" | json 'd["QueueUrl"]')
   local arn
@@ -31,8 +20,7 @@ make_queues() { # NAME VISIBILITY MAXRECEIVE -> sets TQ RQ DLQ
   RQ=$(sqs CreateQueue "{\"QueueName\":\"$1-results\"}" | json 'd["QueueUrl"]')
   [ -n "$TQ" ] && [ -n "$RQ" ] && [ -n "$DLQ" ]
 }
-curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/runs" >/dev/null && ok || fail "create bucket"
+make_bucket runs && ok || fail "create bucket"
 
 AGENTS=()
 declare -A PID

@@ -6,26 +6,15 @@
 # counting, its runs go to the other agent long before the visibility timeout brings them
 # back).
 . "$(dirname "$0")/lib.bash"
-command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed for the emulators"
-[ -x "$SRC/tests/aws/emulators.sh" ] || skip "no tests/aws/emulators.sh"
+start_emulators
 use_fast_python
-export EMU_STATE=$T/emu
-exports=$("$SRC/tests/aws/emulators.sh" start 2>"$T/emu.log") || { cat "$T/emu.log"; fail "emulators did not start"; done_testing; }
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; "$SRC/tests/aws/emulators.sh" stop >/dev/null 2>&1; rm -rf "$T"' EXIT
-eval "$exports"
 
-sqs() {
-  curl -sf --aws-sigv4 "aws:amz:${AWS_REGION}:sqs" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -H "X-Amz-Target: AmazonSQS.$1" -H 'Content-Type: application/x-amz-json-1.0' -d "$2" "$AWS_ENDPOINT_URL"
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 make_queues() { # NAME VISIBILITY -> sets TQ RQ
   TQ=$(sqs CreateQueue "{\"QueueName\":\"$1-tasks\",\"Attributes\":{\"VisibilityTimeout\":\"$2\"}}" | json 'd["QueueUrl"]')
   RQ=$(sqs CreateQueue "{\"QueueName\":\"$1-results\"}" | json 'd["QueueUrl"]')
   [ -n "$TQ" ] && [ -n "$RQ" ]
 }
-curl -sf -X PUT --aws-sigv4 "aws:amz:${AWS_REGION}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$AWS_ENDPOINT_URL/runs" >/dev/null && ok || fail "create bucket"
+make_bucket runs && ok || fail "create bucket"
 # seconds since the epoch when file $1 first holds a line matching $2 (waits up to $3 s), or empty
 when_line() {
   local i
