@@ -1,6 +1,7 @@
 /* No silent options: the option table, and what each command says about the options and
  * control-data fields a case sets. */
 #include "check.h"
+#include "rosen_pst.h"
 
 #include "pest/pst.h"
 #include "pest/pst_options.h"
@@ -8,31 +9,7 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
-static const char *rosen = "pcf\n"
-                           "* control data\n"
-                           "restart estimation\n"
-                           "2 2 1 0 1\n"
-                           "1 1 single point 1\n"
-                           "10.0 -2.0 0.3 0.01 10\n"
-                           "10.0 10.0 0.001\n"
-                           "0.1\n"
-                           "50 0.005 4 4 0.005 4\n"
-                           "0 0 0\n"
-                           "* parameter groups\n"
-                           "xg relative 0.01 0.0001 switch 2.0 parabolic\n"
-                           "* parameter data\n"
-                           "x1 none relative -1.2 -5.0 5.0 xg 1.0 0.0 1\n"
-                           "x2 none relative  1.0 -5.0 5.0 xg 1.0 0.0 1\n"
-                           "* observation groups\n"
-                           "resid\n"
-                           "* observation data\n"
-                           "r1 0.0 1.0 resid\n"
-                           "r2 0.0 1.0 resid\n"
-                           "* model command line\n"
-                           "python3 rosen_ls.py\n"
-                           "* model input/output\n"
-                           "par.dat.tpl par.dat\n"
-                           "out.dat.ins out.dat\n"; /* 25 lines */
+static const char *rosen = ROSEN_PST; /* 25 lines */
 
 /* rosen with one line replaced (from: a whole line) and tail appended. */
 static struct pst_case *make(const char *from, const char *to, const char *tail)
@@ -175,9 +152,10 @@ static void test_changes_result(void)
 {
     struct pr_error err;
     struct pst_case *c = make(NULL, NULL, "++glm_accept_mc_phi(true)\n");
-    EXPECT_HAS(c, PST_CMD_GLM, 0, -1,
-               "t.pst:26: ++glm_accept_mc_phi(true) is not implemented by 'pestrun glm' and changes "
-               "the result");
+    EXPECT_HAS(
+        c, PST_CMD_GLM, 0, -1,
+        "t.pst:26: ++glm_accept_mc_phi(true) is not implemented by 'pestrun glm' and changes "
+        "the result");
     char *t = findings(c, PST_CMD_GLM, 0, NULL, &err);
     CHECK(strstr(err.msg, "t.pst:26: ++glm_accept_mc_phi(true)") == err.msg);
     CHECK(strstr(err.msg, "--forgive-unimplemented") != NULL);
