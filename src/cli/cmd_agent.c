@@ -1,10 +1,10 @@
-/* pestrun agent: serve an SQS task queue (transport/sqs/agent_main.h). */
+/* pestrun agent: serve an SQS task queue (agent/sqs_agent.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "transport/sqs/agent_main.h"
+#include "agent/sqs_agent.h"
 #include "util/text.h"
 
 enum {

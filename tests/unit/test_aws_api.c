@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "transport/sqs/creds.h"
-#include "transport/sqs/http.h"
-#include "transport/sqs/s3.h"
-#include "transport/sqs/sigv4.h"
-#include "transport/sqs/sqs.h"
+#include "aws/creds.h"
+#include "aws/http.h"
+#include "aws/s3.h"
+#include "aws/sigv4.h"
+#include "aws/sqs.h"
 #include "util/fsutil.h"
 #include "util/text.h"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "transport/sqs/creds.h"
+#include "aws/creds.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/text.h"

@@ -1,4 +1,4 @@
-/* The signed HTTP client (transport/sqs/http.c) and the SQS and S3 calls above it, against a
+/* The signed HTTP client (aws/http.c) and the SQS and S3 calls above it, against a
  * scripted HTTP server on 127.0.0.1 in this process: each request gets the next scripted
  * answer (a status, headers and body; a closed connection; or no answer at all). Checks the
  * retry rules, the attempt counts, connection reuse, the signature header, error messages,
@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "transport/sqs/creds.h"
-#include "transport/sqs/http.h"
-#include "transport/sqs/s3.h"
-#include "transport/sqs/sigv4.h"
-#include "transport/sqs/sqs.h"
+#include "aws/creds.h"
+#include "aws/http.h"
+#include "aws/s3.h"
+#include "aws/sigv4.h"
+#include "aws/sqs.h"
 #include "util/fsutil.h"
 #include "util/text.h"
 

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "transport/sqs/sigv4.h"
+#include "aws/sigv4.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 

@@ -4,10 +4,10 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "aws/sqs.h"
 #include "sched/wire.h"
 #include "transport/sqs/msg.h"
 #include "transport/sqs/registry.h"
-#include "transport/sqs/sqs.h"
 
 static void test_base64(void)
 {

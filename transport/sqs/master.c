@@ -9,15 +9,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aws/creds.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
 #include "bundle.h"
-#include "creds.h"
 #include "msg.h"
 #include "poller.h"
 #include "registry.h"
-#include "s3.h"
 #include "sched/evq.h"
 #include "sched/journal.h"
-#include "sqs.h"
 #include "util/fsutil.h"
 #include "util/text.h"
 #include "util/clock.h"
@@ -47,7 +47,7 @@ struct agent_rec {
  * two waiting in the task queue or in the master's next SendMessageBatch, so that agents
  * receive in batches and no slot waits for the master between runs. */
 #define RUNS_PER_SLOT 4
-/* An agent running runs of this job sends a status at least every 10 s (agent_main.c): one
+/* An agent running runs of this job sends a status at least every 10 s (agent/sqs_agent.c): one
  * silent this long is taken for dead. */
 #define AGENT_SILENCE_S 25.0
 /* The longest the master lets results gather before the next receive. */

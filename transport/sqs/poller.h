@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "creds.h"
-#include "sqs.h"
+#include "aws/creds.h"
+#include "aws/sqs.h"
 
 struct sqs_poller;
 

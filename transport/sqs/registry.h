@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#include "s3.h"
+#include "aws/s3.h"
 
 #define REGISTRY_TTL_S 180
 #define REGISTRY_REFRESH_S 60

@@ -10,8 +10,8 @@
  *     it, AWS_EC2_METADATA_SERVICE_ENDPOINT moves it (tests).
  * Credentials that expire are fetched again 5 minutes before they do. The provider is safe to
  * use from several threads. Secrets are never logged. */
-#ifndef PR_CREDS_H
-#define PR_CREDS_H
+#ifndef PR_AWS_CREDS_H
+#define PR_AWS_CREDS_H
 
 #include "aws.h"
 #include "util/pr_error.h"

@@ -1,7 +1,7 @@
 /* AWS Signature Version 4: the header form (Authorization) and the presigned-query form, as
  * specified by the AWS SigV4 test suite. */
-#ifndef PR_SIGV4_H
-#define PR_SIGV4_H
+#ifndef PR_AWS_SIGV4_H
+#define PR_AWS_SIGV4_H
 
 #include <stddef.h>
 #include <time.h>

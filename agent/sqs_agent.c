@@ -1,4 +1,4 @@
-#include "agent_main.h"
+#include "sqs_agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +15,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "creds.h"
-#include "msg.h"
+#include "aws/creds.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
 #include "pest/check.h"
 #include "pest/pst.h"
-#include "poller.h"
-#include "registry.h"
-#include "s3.h"
 #include "sched/journal.h"
-#include "sqs.h"
 #include "transport/local/local.h"
+#include "transport/sqs/bundle.h"
+#include "transport/sqs/msg.h"
+#include "transport/sqs/poller.h"
+#include "transport/sqs/registry.h"
 #include "util/fsutil.h"
 #include "util/text.h"
 #include "util/clock.h"

@@ -1,8 +1,8 @@
 /* Amazon S3 (REST, XML answers): objects up to any size, with multipart upload for large ones
  * and optional SSE-KMS. Path-style addressing when the endpoint is overridden (emulators) or
  * the bucket name has dots; virtual-host style on AWS. Keys are percent-encoded per segment. */
-#ifndef PR_S3_H
-#define PR_S3_H
+#ifndef PR_AWS_S3_H
+#define PR_AWS_S3_H
 
 #include <stddef.h>
 

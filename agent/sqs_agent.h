@@ -27,8 +27,8 @@
  * worker that dies under a run (a model that kills its agent) returns that message at once, so
  * a poison message reaches the queue's dead-letter queue after maxReceiveCount deliveries
  * instead of blocking the agent. */
-#ifndef PR_SQS_AGENT_MAIN_H
-#define PR_SQS_AGENT_MAIN_H
+#ifndef PR_SQS_AGENT_H
+#define PR_SQS_AGENT_H
 
 struct sqs_agent_opts {
     const char *queue_url;

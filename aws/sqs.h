@@ -1,8 +1,8 @@
 /* Amazon SQS over its JSON 1.0 protocol (POST /, X-Amz-Target: AmazonSQS.<Operation>,
  * Content-Type: application/x-amz-json-1.0). Calls go to the client's SQS endpoint, with the
  * queue URL in the body. */
-#ifndef PR_SQS_H
-#define PR_SQS_H
+#ifndef PR_AWS_SQS_H
+#define PR_AWS_SQS_H
 
 #include <stddef.h>
 

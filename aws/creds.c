@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -833,4 +834,23 @@ char *aws_region_from_env(void)
     profile_vals_clear(&v);
     free(path);
     return region;
+}
+
+void aws_creds_explain(struct aws_creds_provider *p, struct pr_error *err)
+{
+    static const char *const refusals[] = {"HTTP 403", "SignatureDoesNotMatch",
+                                           "InvalidClientTokenId", "InvalidAccessKeyId",
+                                           "ExpiredToken", "AccessDenied", "UnrecognizedClient"};
+    int refused = 0;
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(*refusals); i++)
+        refused |= strstr(err->msg, refusals[i]) != NULL;
+    if (!refused || !p) return;
+    struct aws_creds c;
+    struct pr_error e2;
+    memset(&c, 0, sizeof(c));
+    if (aws_creds_get(p, &c, &e2) < 0) return;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof(err->msg) - n, " [credentials from %s, access key id %s]",
+             c.source, c.access_key ? c.access_key : "?");
+    aws_creds_clear(&c);
 }
