@@ -12,10 +12,12 @@
 #include "cli.h"
 #include "sched/journal.h"
 #include "transport/local/local.h"
+#include "transport/sim/sim.h"
 #include "transport/sqs/master.h"
 #ifdef PESTRUN_HAVE_MPI
 #include "transport/mpi/mpi.h"
 #endif
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -40,6 +42,7 @@ struct engine {
     int line_open;
     int nworkers;
     const char *workroot; /* for the start line */
+    int sim;              /* the transport is the simulation: its clock is virtual */
     struct sigaction old_int, old_term;
 };
 
@@ -76,8 +79,15 @@ const struct cli_option engine_worker_options[] = {
      "engine itself)"},
     {"transport", ENGINE_OPT_TRANSPORT, "T",
      "local (worker processes on this machine), mpi (rank 0 is the master, the other ranks are "
-     "workers) or sqs (runs go through Amazon SQS to `pestrun agent`s, the model folder through "
-     "S3); default: mpi when started by mpirun or srun with more than one rank, else local"},
+     "workers), sqs (runs go through Amazon SQS to `pestrun agent`s, the model folder through "
+     "S3) or sim (simulated workers on a virtual clock, see --sim); default: mpi when started "
+     "by mpirun or srun with more than one rank, else local"},
+    {"sim", ENGINE_OPT_SIM, "SPEC",
+     "with --transport sim: comma-separated items workers=N (100), mean=S and sd=S (lognormal "
+     "run times, 60 and 15 s), times=JOURNAL (resample a journal's run times instead), "
+     "seed=N, model=synthetic|real, faults (the standard mix) or lost=P, reclaim=P, dup=P, "
+     "late=P, late_s=S, fail=P, slow=F, slow_factor=X, rejoin=S, ramp=S, kill=S (SIGKILL the "
+     "master at virtual time S), trace=FILE"},
     {"worker-silence", ENGINE_OPT_WORKER_SILENCE, "SEC",
      "MPI only: a worker rank silent for SEC seconds is lost and its run is given to another "
      "(default 60)"},
@@ -170,8 +180,10 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
             o->transport = ENGINE_TR_MPI;
         else if (strcmp(arg, "sqs") == 0)
             o->transport = ENGINE_TR_SQS;
+        else if (strcmp(arg, "sim") == 0)
+            o->transport = ENGINE_TR_SIM;
         else {
-            cli_error("--transport: expected local, mpi or sqs, got '%s'", arg);
+            cli_error("--transport: expected local, mpi, sqs or sim, got '%s'", arg);
             return -1;
         }
         return 1;
@@ -208,6 +220,17 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
     case ENGINE_OPT_FORGIVE:
         o->forgive_unimplemented = 1;
         return 1;
+    case ENGINE_OPT_SIM: {
+        struct sim_opts so;
+        struct pr_error e = {{0}};
+        sim_opts_init(&so);
+        if (sim_parse_spec(&so, arg, &e) < 0) {
+            cli_error("%s", e.msg);
+            return -1;
+        }
+        o->sim_spec = arg;
+        return 1;
+    }
     default:
         return 0;
     }
@@ -228,6 +251,10 @@ int engine_check_opts(const struct engine_opts *o, const char *cmd)
         fprintf(stderr,
                 "pestrun %s: --transport sqs needs --queue-url, --result-queue-url and --bucket\n",
                 cmd);
+        return -1;
+    }
+    if (o->sim_spec && o->transport != ENGINE_TR_SIM) {
+        fprintf(stderr, "pestrun %s: --sim goes with --transport sim\n", cmd);
         return -1;
     }
 #ifndef PESTRUN_HAVE_MPI
@@ -316,6 +343,13 @@ static int on_inotify(void *ctx)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* The scheduler's clock: the simulation's virtual one under --transport sim. */
+static double engine_now(void *ctx)
+{
+    struct engine *e = ctx;
+    return e->sim && e->have_tr ? sim_now(&e->tr) : pr_now_s();
+}
+
 static int case_max_run_fail(const struct pst_case *c, struct pr_error *err)
 {
     int v;
@@ -332,6 +366,7 @@ static int start_mpi(struct engine *e, struct pr_error *err)
     const struct engine_opts *o = &e->o;
 #ifdef PESTRUN_HAVE_MPI
     if (o->transport == ENGINE_TR_LOCAL || o->transport == ENGINE_TR_SQS ||
+        o->transport == ENGINE_TR_SIM ||
         (o->transport == ENGINE_TR_AUTO && !mpi_launched()))
         return 0;
     struct mpi_opts mo;
@@ -422,6 +457,18 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         pr_error_set(err, "--queue-url, --result-queue-url and --bucket go with --transport sqs");
         goto error;
     }
+    if (!e->have_tr && o->transport == ENGINE_TR_SIM) {
+        struct sim_opts so;
+        sim_opts_init(&so);
+        if (sim_parse_spec(&so, o->sim_spec, err) < 0 ||
+            sim_create(c, &so, &o->ropts, o->workroot, &e->tr, err) < 0)
+            goto error;
+        e->have_tr = 1;
+        e->sim = 1;
+        e->nworkers = (int)so.workers;
+        e->workroot = "a virtual clock";
+        cfg.now = engine_now;
+    }
     if (!e->have_tr) {
         memset(&lo, 0, sizeof(lo));
         lo.nworkers = o->nworkers;
@@ -459,6 +506,8 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
     if (!o->quiet && !o->json && o->transport == ENGINE_TR_SQS)
         fprintf(stderr, "SQS transport, %d agent slot%s now; %s\n", e->nworkers,
                 e->nworkers == 1 ? "" : "s", e->workroot);
+    else if (!o->quiet && !o->json && e->sim)
+        fprintf(stderr, "%d simulated workers on a virtual clock\n", e->nworkers);
     else if (!o->quiet && !o->json)
         fprintf(stderr, "%d worker%s%s, work folders in %s\n", e->nworkers,
                 e->nworkers == 1 ? "" : "s", o->pin ? " pinned to cores" : "", e->workroot);
@@ -534,6 +583,11 @@ int engine_finish(struct engine *e)
     sigaction(SIGINT, &e->old_int, NULL);
     sigaction(SIGTERM, &e->old_term, NULL);
     sched_destroy(e->sched);
+    if (e->sim) { /* the simulation's own account, even when quiet: it is what was asked for */
+        char line[1024];
+        sim_describe(&e->tr, line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+    }
     e->tr.ops->destroy(e->tr.impl);
     journal_close(e->journal);
     if (e->inotify_fd >= 0) close(e->inotify_fd);

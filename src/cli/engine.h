@@ -14,6 +14,7 @@ enum engine_transport {
     ENGINE_TR_LOCAL,
     ENGINE_TR_MPI,
     ENGINE_TR_SQS,
+    ENGINE_TR_SIM, /* simulated workers on a virtual clock (transport/sim/sim.h) */
 };
 
 struct engine_opts {
@@ -33,6 +34,8 @@ struct engine_opts {
     /* --transport sqs */
     const char *queue_url, *result_queue_url, *bucket, *prefix, *kms_key_id;
     int max_inflight;
+    /* --transport sim */
+    const char *sim_spec; /* --sim: workers=N,mean=S,sd=S,seed=N,faults,... */
 };
 
 /* The ids of the shared options in the tables below (-j and -q are their letters). */
@@ -55,6 +58,7 @@ enum engine_opt_id {
     ENGINE_OPT_KMS_KEY_ID,
     ENGINE_OPT_MAX_INFLIGHT,
     ENGINE_OPT_FORGIVE,
+    ENGINE_OPT_SIM,
 };
 
 /* The shared options, in groups a command takes whole (cli_group), with their headings. A

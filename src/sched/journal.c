@@ -739,3 +739,59 @@ uint64_t journal_case_id_names(const struct names *params, const struct names *o
     free(on);
     return id;
 }
+
+int journal_read_times(const char *path, double **times, size_t *n, struct pr_error *err)
+{
+    unsigned char h[HEADER_SIZE];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *times = NULL;
+    *n = 0;
+    if (fd < 0)
+        return pr_error_set(err, "%s: cannot open the run journal: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || pread_full(fd, h, HEADER_SIZE, 0) != HEADER_SIZE ||
+        memcmp(h, HEADER_MAGIC, 8) != 0 || get_u32(h + 40) != pr_crc32(0, h, 40) ||
+        get_u32(h + 8) != FORMAT_VERSION) {
+        close(fd);
+        return pr_error_set(err, "%s: not a pestrun run journal (no intact %s header)", path,
+                            HEADER_MAGIC);
+    }
+    struct journal j;
+    memset(&j, 0, sizeof(j));
+    j.npar = (size_t)get_u64(h + 24);
+    j.nobs = (size_t)get_u64(h + 32);
+    if (j.npar > MAX_RECORD / 16 || j.nobs > MAX_RECORD / 8) {
+        close(fd);
+        return pr_error_set(err, "%s: the run journal's header is not plausible", path);
+    }
+    j.ok_len = PAYLOAD_FIXED + 16 * j.npar + 8 * j.nobs;
+    j.fail_min = PAYLOAD_FIXED + 8 * j.npar + 4;
+    struct reader r = {fd, (uint64_t)st.st_size, 0, 0, 0, NULL};
+    struct record rec;
+    uint64_t off = HEADER_SIZE;
+    size_t cap = 0;
+    int rc;
+    while ((rc = check_record(&j, &r, off, &rec)) == 1) {
+        if (rec.ok) {
+            double s;
+            get_f64s(&s, rec.payload + 9, 1);
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 256;
+                *times = xrealloc(*times, cap * sizeof(double));
+            }
+            (*times)[(*n)++] = s;
+        }
+        off += RECORD_HEAD + rec.len;
+    }
+    int e = errno;
+    free(r.buf);
+    close(fd);
+    if (rc < 0) {
+        free(*times);
+        *times = NULL;
+        *n = 0;
+        return pr_error_set(err, "%s: cannot read the run journal: %s", path, strerror(e));
+    }
+    return 0;
+}

@@ -50,6 +50,11 @@ int journal_append(struct journal *j, const double *values, int ok, const double
 /* fdatasync everything appended so far. Returns 0 or -1 with err set. */
 int journal_sync(struct journal *j, struct pr_error *err);
 
+/* The run times of the successful runs recorded in the journal at path, in file order (read
+ * only; an intact prefix of a journal being written is fine). *times is malloc'd (NULL when
+ * there is none). 0, or -1 with err set. */
+int journal_read_times(const char *path, double **times, size_t *n, struct pr_error *err);
+
 /* A 64-bit identity of a case from its parameter and observation names (in order). */
 uint64_t journal_case_id(const char *const *par_names, size_t npar, const char *const *obs_names,
                          size_t nobs);

@@ -31,6 +31,7 @@ value_for() {
   URL) echo "http://127.0.0.1:9/0/q" ;;
   NAME | P | K) echo x ;;
   HOST:PORT) echo "localhost:1" ;;
+  SPEC) echo "workers=2" ;;
   *) return 1 ;;
   esac
 }
@@ -67,7 +68,7 @@ for cmd in $commands; do
         fail "$cmd: $form is listed but the parser refuses it: $(head -c 300 err)"
       elif [ $rc -ne 2 ]; then
         fail "$cmd ${args[*]}: exit $rc, want 2 (no control file, queue or transport): $(head -c 300 err)"
-      elif grep -qE "none\.pst: cannot read|go with --transport sqs|needs --queue-url|are needed" err; then
+      elif grep -qE "none\.pst: cannot read|go with --transport sqs|goes with --transport sim|needs --queue-url|are needed" err; then
         ok
       else
         fail "$cmd ${args[*]}: did not reach its case: $(head -c 300 err)"
