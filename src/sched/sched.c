@@ -22,6 +22,8 @@ struct worker {
     int killing;        /* a cancel was sent for the copy it runs */
     double start;
     int in_idle; /* its id is in the idle heap (maybe stale: then it is not W_IDLE) */
+    double ok_s; /* run time of its successful runs, and how many: its own speed */
+    unsigned n_ok;
 };
 
 /* A busy worker's copy and when it started: the overdue queues hold these in start order
@@ -76,6 +78,9 @@ struct sched {
     int *idle;
     size_t nidle_heap, capidle;
     struct busy_ring young, old;
+    /* copies started on workers known to be slow (their own mean run time is overdue): when
+     * the queue is empty they are copied at once onto a worker expected to finish first */
+    struct busy_ring slow;
 
     /* the current batch */
     uint64_t batch;
@@ -166,6 +171,7 @@ static void free_batch(struct sched *s)
     s->nrunning = 0;
     s->young.head = s->young.len = 0;
     s->old.head = s->old.len = 0;
+    s->slow.head = s->slow.len = 0;
     free(s->queue);
     s->queue = NULL;
     s->qhead = s->qlen = s->qcap = 0;
@@ -185,6 +191,7 @@ void sched_destroy(struct sched *s)
     free(s->idle);
     free(s->young.a);
     free(s->old.a);
+    free(s->slow.a);
     for (size_t i = 0; i < s->nreasons; i++)
         free(s->reasons[i].reason);
     free(s->reasons);
@@ -364,6 +371,11 @@ static int pick_worker(struct sched *s, size_t run)
 /* ------------------------------------------------------------------------------------------ */
 /* dispatch                                                                                   */
 
+static double mean_run_s(const struct sched *s)
+{
+    return s->n_ok_timed ? s->sum_ok_s / (double)s->n_ok_timed : 0.0;
+}
+
 static int start_copy(struct sched *s, size_t run, int wid, struct pr_error *err)
 {
     struct brun *r = &s->runs[run];
@@ -392,6 +404,9 @@ static int start_copy(struct sched *s, size_t run, int wid, struct pr_error *err
     w->start = now(s);
     struct busy_entry be = {w->start, wid, req.key};
     ring_push(&s->young, be);
+    double mean = mean_run_s(s);
+    if (w->n_ok >= 2 && mean > 0 && w->ok_s / w->n_ok > s->cfg.overdue_resched_fac * mean)
+        ring_push(&s->slow, be);
     r->copies++;
     set_rstate(s, r, R_RUNNING);
     s->copies_started++;
@@ -522,6 +537,10 @@ static int on_result(struct sched *s, int wid, struct run_result *res, struct pr
     int was_copy = w && w->state == W_BUSY && run_key_eq(&w->key, &res->key);
     int was_killing = was_copy && w->killing;
 
+    if (was_copy && res->status == RUN_OK && res->key.batch == s->batch) {
+        w->ok_s += res->seconds;
+        w->n_ok++;
+    }
     if (was_copy) {
         set_wstate(s, w, W_IDLE);
         w->killing = 0;
@@ -570,10 +589,6 @@ static void on_lost(struct sched *s, int wid)
 /* ------------------------------------------------------------------------------------------ */
 /* overdue runs                                                                               */
 
-static double mean_run_s(const struct sched *s)
-{
-    return s->n_ok_timed ? s->sum_ok_s / (double)s->n_ok_timed : 0.0;
-}
 
 /* Is a busy entry still the copy its worker runs (and not one being killed)? */
 static int entry_live(const struct sched *s, const struct busy_entry *e)
@@ -594,6 +609,33 @@ static int give_up(struct sched *s, const struct busy_entry *e, double dur, doub
     s->runs[w->run].copies--;
     s->copies_cancelled++;
     return copy_failed(s, w->run, e->worker, why, err);
+}
+
+/* With nothing queued and workers idle, a copy running on a known slow worker gets a second
+ * copy at once when a fresh copy is expected to end first (it would otherwise wait until it is
+ * overdue, making the batch as long as the slow worker's run). */
+static void copy_stragglers(struct sched *s, double t, double mean, struct pr_error *err)
+{
+    struct busy_ring keep = {0};
+    int max_copies = s->cfg.max_run_fail > 1 ? s->cfg.max_run_fail : 1;
+    while (s->slow.len > 0) {
+        struct busy_entry e = *ring_front(&s->slow);
+        ring_pop(&s->slow);
+        if (!entry_live(s, &e)) continue;
+        struct worker *w = &s->workers[e.worker];
+        struct brun *r = &s->runs[w->run];
+        double expected_end = e.start + w->ok_s / w->n_ok;
+        if (r->copies < max_copies && s->n_idle > 0 && t + mean < expected_end) {
+            int id = pick_worker(s, w->run);
+            if (id >= 0 && !failed_on(s, r, id)) {
+                start_copy(s, w->run, id, err);
+                continue; /* one extra copy is enough: it is expected to win */
+            }
+        }
+        ring_push(&keep, e);
+    }
+    free(s->slow.a);
+    s->slow = keep;
 }
 
 /* Kill copies past the give-up limits; start more copies of overdue runs on idle workers.
@@ -662,6 +704,7 @@ static double check_overdue(struct sched *s, struct pr_error *err)
         size_t run = s->workers[e->worker].run;
         start_copy(s, run, wid, err); /* may push onto young: e is re-read from the front */
     }
+    if (use_mean && s->qlen == 0 && s->n_idle > 0 && s->slow.len > 0) copy_stragglers(s, t, mean, err);
     return next;
 }
 
@@ -761,7 +804,11 @@ static int handle_event(struct sched *s, struct tr_event *ev, struct pr_error *e
     switch (ev->type) {
     case TR_EV_WORKER_UP:
         w = worker(s, ev->worker);
-        if (w && w->state == W_ABSENT) set_wstate(s, w, W_IDLE);
+        if (w && w->state == W_ABSENT) {
+            w->ok_s = 0; /* a new worker in its place: its speed is not known yet */
+            w->n_ok = 0;
+            set_wstate(s, w, W_IDLE);
+        }
         return 0;
     case TR_EV_WORKER_LOST:
         on_lost(s, ev->worker);

@@ -23,7 +23,7 @@ void sim_opts_init(struct sim_opts *o)
     o->mean_s = 60.0;
     o->sd_s = 15.0;
     o->seed = 1;
-    o->late_s = 30.0;
+    o->late_s = 10.0;
     o->slow_factor = 4.0;
     o->rejoin_s = 90.0;
     o->kill_at_s = -1.0;
@@ -469,6 +469,8 @@ static void sim_cancel(void *impl, int wid, const struct run_key *key)
     trace(s, "cancel", wid, key);
 }
 
+static const struct tr_ops sim_ops;
+
 static int sim_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_fd,
                     struct pr_error *err)
 {
@@ -490,6 +492,12 @@ static int sim_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_f
         struct sev e = pop(s);
         if (e.t > s->now) s->now = e.t;
         if (s->o.kill_at_s >= 0 && s->now >= s->o.kill_at_s) {
+            /* the simulation's account up to the kill (the master's state is not touched:
+             * what it had not written is lost, as with a real kill -9) */
+            char line[1024];
+            struct transport self = {&sim_ops, s};
+            sim_describe(&self, line, sizeof(line));
+            fprintf(stderr, "%s, master killed\n", line);
             trace(s, "master-killed", -1, NULL);
             if (s->trace) fflush(s->trace);
             raise(SIGKILL);

@@ -29,7 +29,7 @@ struct sim_opts {
     double p_reclaim;      /* reclaim=P: a Spot notice during a run (per run); 120 s to go */
     double p_dup;          /* dup=P: a result delivered twice */
     double p_late;         /* late=P: a result delivered up to late_s late */
-    double late_s;         /* late_s=S (default 30) */
+    double late_s;         /* late_s=S (default 10) */
     double p_fail;         /* fail=P: a first attempt fails (a retry succeeds) */
     double slow_frac;      /* slow=F: this fraction of workers ... */
     double slow_factor;    /* slow_factor=X: ... runs X times slower (default 4) */
