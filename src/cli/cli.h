@@ -24,7 +24,7 @@
     "the same command with --resume goes on"
 
 extern const struct cli_command cli_cmd_check, cli_cmd_run, cli_cmd_sweep, cli_cmd_jacobian,
-    cli_cmd_glm, cli_cmd_report, cli_cmd_panther, cli_cmd_agent;
+    cli_cmd_glm, cli_cmd_report, cli_cmd_panther, cli_cmd_agent, cli_cmd_plan;
 
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -34,6 +34,7 @@ int cmd_jacobian(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_panther(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 /* Print "pestrun: message" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.bash"
 cd "$T" || exit 1
 P=$PESTRUN
-commands="check run sweep jacobian glm report panther agent"
+commands="check run sweep jacobian glm report panther agent plan"
 
 "$P" --help >help.main
 expect_eq "pestrun --help lists every command" \
@@ -32,6 +32,9 @@ value_for() {
   NAME | P | K) echo x ;;
   HOST:PORT) echo "localhost:1" ;;
   SPEC) echo "workers=2" ;;
+  M) echo glm ;;
+  USD) echo 1 ;;
+  GB) echo 2 ;;
   *) return 1 ;;
   esac
 }

@@ -1,0 +1,172 @@
+#include "plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched.h"
+#include "transport/sim/sim.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+static size_t list_count(const char *text)
+{
+    char *copy = xstrdup(text ? text : "");
+    char *tok[256];
+    size_t k = pr_tokenize(copy, ", \t", tok, 256);
+    free(copy);
+    return k;
+}
+
+static void add_batch(struct plan_work *w, size_t runs, const char *what, int iter)
+{
+    if (runs == 0) return;
+    w->runs = xrealloc(w->runs, (w->nbatches + 1) * sizeof(size_t));
+    w->what = xrealloc(w->what, (w->nbatches + 1) * sizeof(char *));
+    w->iteration = xrealloc(w->iteration, (w->nbatches + 1) * sizeof(int));
+    w->runs[w->nbatches] = runs;
+    w->what[w->nbatches] = what;
+    w->iteration[w->nbatches] = iter;
+    w->nbatches++;
+    w->total_runs += runs;
+}
+
+int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_rows,
+                  struct plan_work *w, struct pr_error *err)
+{
+    memset(w, 0, sizeof(*w));
+    int reals = 0, noptmax = pst_control(c)->noptmax;
+    if (pst_opt_int(c, "ies_num_reals", 0, &reals, err) < 0) return -1;
+    if (!method) method = pst_opt_str(c, "ies_num_reals", NULL) ? "ies" : "glm";
+    int iters = noptmax > 0 ? noptmax : 1;
+    if (strcmp(method, "sweep") == 0) {
+        w->method = "sweep";
+        w->iterations = 1;
+        add_batch(w, sweep_rows, "sweep rows", 1);
+        return 0;
+    }
+    if (strcmp(method, "ies") == 0) {
+        int subset = 4;
+        if (reals <= 0) reals = 50;
+        if (pst_opt_int(c, "ies_subset_size", 4, &subset, err) < 0) return -1;
+        size_t lams = list_count(pst_opt_str(c, "ies_lambda_mults", "0.1,1,10"));
+        size_t scales = list_count(pst_opt_str(c, "lambda_scale_fac", "0.75,1.0,1.1"));
+        if (subset <= 0 || subset > reals) subset = reals;
+        w->method = "ies";
+        w->iterations = iters;
+        add_batch(w, (size_t)reals, "prior ensemble", 0);
+        for (int i = 1; i <= iters; i++) {
+            add_batch(w, (size_t)subset * (lams ? lams : 1) * (scales ? scales : 1),
+                      "lambda tests on a subset", i);
+            add_batch(w, (size_t)(reals - subset), "rest of the ensemble", i);
+        }
+        return 0;
+    }
+    if (strcmp(method, "glm") != 0)
+        return pr_error_set(err, "--method %s: expected glm, ies or sweep", method);
+    size_t nadj = 0;
+    for (size_t i = 0; i < pst_nparams(c); i++) {
+        const struct pst_param *p = pst_param(c, i);
+        if (p->trans == PST_TRANS_FIXED || p->trans == PST_TRANS_TIED) continue;
+        nadj += pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3 ? 2 : 1;
+    }
+    size_t nlam = list_count(pst_opt_str(c, "lambdas", "0.1,1,10,100,1000"));
+    size_t nsf = 1 + list_count(pst_opt_str(c, "lambda_scale_fac", "0.75,1.1"));
+    size_t tests = (nlam ? nlam : 1) * nsf;
+    int n_super = 0, n_base = 1000000, max_super = 1000000;
+    if (pst_opt_int(c, "n_iter_super", 0, &n_super, err) < 0 ||
+        pst_opt_int(c, "n_iter_base", 1000000, &n_base, err) < 0 ||
+        pst_opt_int(c, "max_n_super", 1000000, &max_super, err) < 0)
+        return -1;
+    size_t nnz = 0;
+    for (size_t i = 0; i < pst_nobs(c); i++)
+        nnz += pst_obs(c, i)->weight > 0;
+    size_t k = (size_t)max_super < nadj ? (size_t)max_super : nadj;
+    if (k > nnz && nnz > 0) k = nnz;
+    w->method = n_super > 0 ? "glm with SVD-assist" : "glm";
+    w->iterations = iters;
+    add_batch(w, 1, "initial run", 0);
+    int it = 0;
+    while (it < iters) {
+        int nb = n_super > 0 ? (n_base < 0 ? 0 : n_base) : iters;
+        for (int b = 0; b < nb && it < iters; b++) {
+            it++;
+            add_batch(w, nadj, "Jacobian", it);
+            add_batch(w, tests, "lambda tests", it);
+        }
+        if (n_super <= 0) break;
+        if (nb == 0) add_batch(w, nadj, "base Jacobian", it + 1);
+        for (int s = 0; s < n_super && it < iters; s++) {
+            it++;
+            if (s > 0) add_batch(w, k, "super-parameter Jacobian", it);
+            add_batch(w, tests, "lambda tests", it);
+        }
+    }
+    return 0;
+}
+
+void plan_work_free(struct plan_work *w)
+{
+    free(w->runs);
+    free(w->what);
+    free(w->iteration);
+    memset(w, 0, sizeof(*w));
+}
+
+static double sim_clock(void *ctx)
+{
+    return sim_now(ctx);
+}
+
+static void ignore(void *ctx, size_t index, const struct run_result *res, int from_journal)
+{
+    (void)ctx;
+    (void)index;
+    (void)res;
+    (void)from_journal;
+}
+
+double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, double mean_s,
+                          double sd_s, const char *times_journal, double *eff,
+                          struct pr_error *err)
+{
+    struct sim_opts so;
+    struct transport tr;
+    struct runner_opts ro;
+    sim_opts_init(&so);
+    memset(&ro, 0, sizeof(ro));
+    so.workers = workers;
+    so.mean_s = mean_s;
+    so.sd_s = sd_s;
+    so.times_from = times_journal;
+    so.seed = 42;
+    if (sim_create(c, &so, &ro, NULL, &tr, err) < 0) return -1;
+    struct sched_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_run_fail = 3;
+    cfg.overdue_resched_fac = 1.15;
+    cfg.overdue_giveup_fac = 100;
+    cfg.overdue_giveup_minutes = 1e30;
+    cfg.overdue_min_mean_s = 0.6;
+    cfg.extra_fd = -1;
+    cfg.progress_interval_s = 1e9;
+    cfg.now = sim_clock;
+    cfg.ctx = &tr;
+    size_t np = pst_nparams(c);
+    struct sched *s = sched_create(tr, &cfg, NULL, np, pst_nobs(c));
+    double *values = xcalloc(n * np + 1, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < np; j++)
+            values[i * np + j] = pst_param(c, j)->parval1 + (double)i;
+    double wall = -1;
+    if (sched_run_batch(s, n, values, NULL, ignore, NULL, err) == 0) {
+        struct sim_stats st;
+        sim_stats(&tr, &st);
+        wall = st.virtual_s;
+        *eff = st.worker_s > 0 ? st.useful_s / st.worker_s : 0;
+    }
+    free(values);
+    sched_destroy(s);
+    tr.ops->destroy(tr.impl);
+    return wall;
+}
