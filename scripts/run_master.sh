@@ -18,7 +18,10 @@ environment:
   JOB               job name (default UTC time + case name); results go to s3://BUCKET/PREFIX/results/JOB/
   RUNS              model runs per iteration, to size the agents (default: adjustable
                     parameters for glm/jacobian, CSV rows for sweep)
-  TASKS             number of agent tasks to start (default min(PESTRUN_MAX_TASKS, ceil(RUNS / PESTRUN_SLOTS_PER_TASK)))
+  TASKS             number of agent tasks to start (default: the agent count `pestrun plan`
+                    recommends, divided by PESTRUN_SLOTS_PER_TASK, at most PESTRUN_MAX_TASKS; when
+                    plan cannot tell, min(PESTRUN_MAX_TASKS, ceil(RUNS / PESTRUN_SLOTS_PER_TASK)))
+  RUN_SECONDS       a model run's time for the plan (default: measured by pestrun plan)
   PESTRUN           the pestrun binary (default pestrun on PATH)
 USAGE
 }
@@ -81,7 +84,25 @@ count_runs() {
   esac
 }
 runs=${RUNS:-$(count_runs "$@")}
-tasks=${TASKS:-$(((runs + slots - 1) / slots))}
+# The agent count: what `pestrun plan` recommends (the count past which one more agent saves
+# less than 5% of the time), bounded by the service's maximum; else one slot a run.
+plan_agents() {
+  local method=glm in=() prev=""
+  [ "$cmd" != sweep ] || method=sweep
+  for a in "$@"; do [ "$prev" != --in ] || in=(--in "$a"); prev=$a; done
+  local rs=()
+  [ -z "${RUN_SECONDS:-}" ] || rs=(--run-seconds "$RUN_SECONDS")
+  (cd "$case_dir" && "$PESTRUN" plan "$pst" --method "$method" "${in[@]}" "${rs[@]}" \
+    --max-agents $((max_tasks * slots)) --csv /dev/null --svg /dev/null -q 2>/dev/null) |
+    sed -nE 's/^recommended: ([0-9]+) agent.*/\1/p'
+}
+why="min($max_tasks, ceil($runs / $slots))"
+if [ -z "${TASKS:-}" ] && agents=$(plan_agents "$@") && [ -n "$agents" ]; then
+  tasks=$(((agents + slots - 1) / slots))
+  why="pestrun plan recommends $agents agent slot(s), at most $max_tasks task(s)"
+else
+  tasks=${TASKS:-$(((runs + slots - 1) / slots))}
+fi
 [ "$tasks" -le "$max_tasks" ] || tasks=$max_tasks
 [ "$tasks" -ge 1 ] || tasks=1
 
@@ -123,7 +144,7 @@ aws s3 sync --only-show-errors "$case_dir" "$s3job/cases/$job/"
 cw "job $job started: $cmd $pst, $tasks task(s)"
 
 scaled=1
-scale "$tasks" "min($max_tasks, ceil($runs / $slots))"
+scale "$tasks" "$why"
 
 args=(--transport sqs --queue-url "$PESTRUN_QUEUE_URL" --result-queue-url "$PESTRUN_RESULT_QUEUE_URL"
       --bucket "$PESTRUN_BUCKET" --prefix "$prefix")
