@@ -5,7 +5,8 @@
 # fault mix (workers lost mid-run, Spot reclaims with a 2-minute notice, duplicated, late and
 # so reordered results, 1% of workers 4x slower, first attempts that fail) and a kill -9 of
 # the master half way, followed by --resume. The real scheduler, journal and sweep run
-# unchanged; only the clock is virtual.
+# unchanged (with --backup-copies: each run still going at the end of the batch gets one backup
+# copy on an idle worker); only the clock is virtual.
 #
 # Prints: "simulated W workers, R runs: efficiency E, master CPU U us per run, peak memory M
 # MB, lost L, duplicated D", where E = run time of the results used / worker time on offer
@@ -49,7 +50,7 @@ def run(args, log):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, "w") as f:
         rc = subprocess.call([pestrun, "sweep", "case.pst", "--in", "in.csv", "-q",
-                              "--transport", "sim"] + args, stderr=f)
+                              "--transport", "sim", "--backup-copies"] + args, stderr=f)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     line = ([l for l in open(log) if l.startswith("sim: ")] or [""])[-1]
@@ -116,7 +117,7 @@ for batch in "331 one Jacobian of a 330-parameter case" "300 one 300-realization
   awk -v n="$n" 'BEGIN { print "run_id,x"; for (i = 0; i < n; i++) printf "%d,%.6f\n", i, i / n }' >b.csv
   line="$what ($n runs of 60 s):"
   for w in 10 30 100 300 1000 3000 10000; do
-    "$PESTRUN" sweep case.pst --in b.csv --out b.out.csv -q --journal "$J.b" --transport sim \
+    "$PESTRUN" sweep case.pst --in b.csv --out b.out.csv -q --journal "$J.b" --transport sim --backup-copies \
       --sim "workers=$w,seed=3" 2>b.log || { echo "simulation of $n runs on $w workers failed"; exit 1; }
     s=$(sim_line b.log)
     line="$line $w workers E $(field "$s" efficiency) wall $(field "$s" "virtual time")s;"

@@ -88,6 +88,9 @@ const struct cli_option engine_worker_options[] = {
      "seed=N, model=synthetic|real, faults (the standard mix) or lost=P, reclaim=P, dup=P, "
      "late=P, late_s=S, fail=P, slow=F, slow_factor=X, rejoin=S, ramp=S, kill=S (SIGKILL the "
      "master at virtual time S), trace=FILE"},
+    {"backup-copies", ENGINE_OPT_BACKUP, NULL,
+     "at the end of each batch, when workers are idle, give each run still going one backup "
+     "copy (the first result wins): shorter batches on many workers, more model runs in all"},
     {"worker-silence", ENGINE_OPT_WORKER_SILENCE, "SEC",
      "MPI only: a worker rank silent for SEC seconds is lost and its run is given to another "
      "(default 60)"},
@@ -219,6 +222,9 @@ int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)
         return 1;
     case ENGINE_OPT_FORGIVE:
         o->forgive_unimplemented = 1;
+        return 1;
+    case ENGINE_OPT_BACKUP:
+        o->backup_copies = 1;
         return 1;
     case ENGINE_OPT_SIM: {
         struct sim_opts so;
@@ -416,6 +422,7 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         goto error;
     cfg.overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */
     cfg.sync_group_s = 0.05;      /* at most 20 journal syncs a second */
+    cfg.backup_copies = o->backup_copies;
 
     size_t np = pst_nparams(c), no = pst_nobs(c);
     journal_path =

@@ -36,6 +36,7 @@ struct engine_opts {
     int max_inflight;
     /* --transport sim */
     const char *sim_spec; /* --sim: workers=N,mean=S,sd=S,seed=N,faults,... */
+    int backup_copies;    /* --backup-copies */
 };
 
 /* The ids of the shared options in the tables below (-j and -q are their letters). */
@@ -59,6 +60,7 @@ enum engine_opt_id {
     ENGINE_OPT_MAX_INFLIGHT,
     ENGINE_OPT_FORGIVE,
     ENGINE_OPT_SIM,
+    ENGINE_OPT_BACKUP,
 };
 
 /* The shared options, in groups a command takes whole (cli_group), with their headings. A

@@ -38,6 +38,7 @@ struct busy_entry {
 struct busy_ring {
     struct busy_entry *a;
     size_t head, len, cap;
+    uint64_t popped; /* entries ever popped: the absolute index of the front */
 };
 
 /* R_GONE: a streamed run that was cancelled, or a free stream slot */
@@ -172,6 +173,7 @@ static void free_batch(struct sched *s)
     s->young.head = s->young.len = 0;
     s->old.head = s->old.len = 0;
     s->slow.head = s->slow.len = 0;
+    s->young.popped = s->old.popped = s->slow.popped = 0;
     free(s->queue);
     s->queue = NULL;
     s->qhead = s->qlen = s->qcap = 0;
@@ -243,6 +245,7 @@ static void ring_pop(struct busy_ring *q)
 {
     q->head = (q->head + 1) % q->cap;
     q->len--;
+    q->popped++;
 }
 
 static void idle_push(struct sched *s, int id)
@@ -638,6 +641,27 @@ static void copy_stragglers(struct sched *s, double t, double mean, struct pr_er
     s->slow = keep;
 }
 
+/* The end of a batch: nothing is queued and workers are idle. Each run still going gets one
+ * backup copy on an idle worker, the youngest first (the ones that would end last; as
+ * MapReduce's backup tasks): the batch then ends with the first of two copies, and a copy
+ * lost or failing this late no longer adds a whole run time to it. The idle workers would only
+ * wait; the first result wins as always. A scan from the newest copy down, once per event at
+ * the end of a batch. */
+static void backup_copies(struct sched *s, struct pr_error *err)
+{
+    struct busy_ring *q = &s->young;
+    for (size_t i = q->len; i-- > 0 && s->n_idle > 0;) {
+        struct busy_entry e = q->a[(q->head + i) % q->cap];
+        if (!entry_live(s, &e)) continue;
+        size_t run = s->workers[e.worker].run;
+        struct brun *r = &s->runs[run];
+        if (r->copies >= 2 || s->cfg.max_run_fail < 2) continue;
+        int id = pick_worker(s, run);
+        if (id < 0 || failed_on(s, r, id)) continue;
+        start_copy(s, run, id, err); /* pushes at the back, beyond i: the scan goes on down */
+    }
+}
+
 /* Kill copies past the give-up limits; start more copies of overdue runs on idle workers.
  * Returns the seconds until the next overdue deadline (or a large number), -1 on error.
  * Only the oldest copies are looked at: both queues are in start order, so the scan stops at
@@ -705,6 +729,7 @@ static double check_overdue(struct sched *s, struct pr_error *err)
         start_copy(s, run, wid, err); /* may push onto young: e is re-read from the front */
     }
     if (use_mean && s->qlen == 0 && s->n_idle > 0 && s->slow.len > 0) copy_stragglers(s, t, mean, err);
+    if (s->cfg.backup_copies && use_mean && s->qlen == 0 && s->n_idle > 0) backup_copies(s, err);
     return next;
 }
 

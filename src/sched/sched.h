@@ -42,6 +42,10 @@ struct sched_config {
      * is synced and they are reported, so fast runs share one fdatasync. 0: sync as soon as no
      * event is ready. */
     double sync_group_s;
+    /* At the end of a batch (nothing queued, workers idle), give each run still going one
+     * backup copy on an idle worker, the youngest first (MapReduce's backup tasks): shorter
+     * batch tails on large fleets, more model runs in all. 0: only overdue copies (PEST++). */
+    int backup_copies;
     /* The clock, in seconds (tests replace it); NULL: CLOCK_MONOTONIC. */
     double (*now)(void *ctx);
 };

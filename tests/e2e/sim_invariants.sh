@@ -62,9 +62,12 @@ faults="lost=0.02,reclaim=0.02,dup=0.05,late=0.05,fail=0.03,slow=0.05"
 bad=0 killed=0
 for seed in $(seq 1 "$SEEDS"); do
   rm -f "$JD/j" out.csv
-  # a kill somewhere in the first 700 virtual seconds (the batch takes about 650)
+  # a kill somewhere in the first 700 virtual seconds (the batch takes about 650); odd seeds
+  # with backup copies at the end of the batch
   kill_at=$(((seed * 7919) % 700))
-  "$PESTRUN" sweep case.pst --in in.csv --out out.csv -q --journal "$JD/j" --transport sim \
+  bk=()
+  [ $((seed % 2)) -eq 0 ] || bk=(--backup-copies)
+  "$PESTRUN" sweep case.pst --in in.csv --out out.csv -q --journal "$JD/j" --transport sim "${bk[@]}" \
     --sim "$base,seed=$seed,$faults,kill=$kill_at" 2>first.log
   rc=$?
   if [ $rc -eq 137 ]; then
@@ -74,7 +77,7 @@ for seed in $(seq 1 "$SEEDS"); do
     bad=$((bad + 1))
     continue
   fi
-  "$PESTRUN" sweep case.pst --in in.csv --out out.csv -q --journal "$JD/j" --resume --transport sim \
+  "$PESTRUN" sweep case.pst --in in.csv --out out.csv -q --journal "$JD/j" --resume --transport sim "${bk[@]}" \
     --sim "$base,seed=$((seed + 100000)),$faults" 2>second.log ||
     { fail "seed $seed: --resume failed: $(tail -1 second.log)"; bad=$((bad + 1)); continue; }
   if ! cmp -s ref.csv out.csv; then

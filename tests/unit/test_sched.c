@@ -1039,6 +1039,9 @@ static void step_overdue(struct sim *s)
     }
 }
 
+/* backup_copies for the cases overdue_setup makes (test_backup_copies sets it) */
+static int g_backup;
+
 struct overdue_case {
     struct sim s;
     struct sched *sc;
@@ -1058,6 +1061,7 @@ static void overdue_setup(struct overdue_case *c, int workers, double warm_s, in
     c->cfg.overdue_resched_fac = resched_fac;
     c->cfg.overdue_giveup_fac = giveup_fac;
     c->cfg.overdue_giveup_minutes = giveup_min;
+    c->cfg.backup_copies = g_backup;
     c->warm = make_values(6, 2, 10.0);
     c->v = make_values(1, 2, 20.0);
     c->sc = sched_create(sim_transport(&c->s), &c->cfg, NULL, 2, 2);
@@ -1067,7 +1071,9 @@ static void overdue_setup(struct overdue_case *c, int workers, double warm_s, in
         c->s.mode = 0;
         CHECK(sim_run(&c->s, c->sc, 6, c->warm) == 0);
         CHECK_NEAR(stats(c->sc).mean_run_s, warm_s, 1e-12);
-        CHECK(nsub(&c->s) == 6 && loop_ncancels(c->s.l) == 0);
+        /* with backup copies the last runs of the warm-up get backups too */
+        CHECK(g_backup ? nsub(&c->s) >= 6 && nsub(&c->s) <= 9
+                       : nsub(&c->s) == 6 && loop_ncancels(c->s.l) == 0);
         CHECK_MSG(bad_ok_reports(&c->s, 0, 6) == 0, "overdue warm-up");
     }
     c->s.run_s = 1.0;
@@ -1262,6 +1268,42 @@ static void step_revive(struct sim *s)
         return;
     }
     step_all_ok(s);
+}
+
+/* --backup-copies: at the end of a batch, with workers idle, a run still going gets one backup
+ * at once (not after 1.15 x the mean); the backup's result wins and the first copy is killed.
+ * Without the option nothing is copied before the overdue time (test_overdue). */
+static void test_backup_copies(void)
+{
+    struct overdue_case c;
+    size_t idx[8];
+    g_backup = 1;
+    overdue_setup(&c, 3, 1.0, 3, 1.15, 100, 1e30);
+    c.s.mode = 1; /* the first copy hangs; a later one answers after 0.5 s */
+    CHECK(sim_run(&c.s, c.sc, 1, c.v) == 0);
+    check_clean(&c.s, "backup copy");
+    CHECK(submits_of(&c.s, 0, idx, 8) == 2); /* one backup, no more */
+    double dt = sub_time(&c.s, idx[1]) - sub_time(&c.s, idx[0]);
+    CHECK_MSG(dt < 0.1 + 1e-9, "backup after %g s", dt);
+    CHECK(sub_at(&c.s, idx[0])->worker != sub_at(&c.s, idx[1])->worker);
+    CHECK(c.s.rep[0].count == 1 && c.s.rep[0].status == RUN_OK && c.s.rep[0].key.attempt == 1);
+    CHECK(sub_at(&c.s, idx[0])->cancelled && !sub_at(&c.s, idx[1])->cancelled);
+    /* a batch with more runs than workers: no backup while runs are queued */
+    overdue_free(&c);
+    overdue_setup(&c, 2, 1.0, 3, 1.15, 100, 1e30);
+    c.s.mode = 0; /* every copy takes 1 s */
+    double *v4 = make_values(4, 2, 30.0);
+    size_t before = nsub(&c.s);
+    CHECK(sim_run(&c.s, c.sc, 4, v4) == 0);
+    /* 4 runs on 2 workers: the first two start together, the last two when they end; then
+     * nothing is queued but no worker is idle until one of the last two ends: no backup
+     * until then, and at most one a run */
+    CHECK(nsub(&c.s) - before >= 4 && nsub(&c.s) - before <= 6);
+    for (size_t r = 0; r < 4; r++)
+        CHECK(c.s.rep[r].count == 1 && c.s.rep[r].status == RUN_OK);
+    free(v4);
+    overdue_free(&c);
+    g_backup = 0;
 }
 
 static void test_submit_failure(void)
@@ -1716,6 +1758,7 @@ int main(void)
     test_retry_waits();
     test_drops();
     test_overdue();
+    test_backup_copies();
     test_submit_failure();
     test_stop();
     test_progress();
