@@ -101,6 +101,8 @@ module "logs" {
   kms_key_arn    = null
   dlq_names      = { task = local.queues.task_dlq, result = local.queues.result_dlq }
   alarm_email    = var.alarm_email
+  region         = local.region
+  queue_names    = { task = local.queues.task }
 }
 
 module "iam" {

@@ -12,6 +12,8 @@
 #define PR_CLI_H
 
 #include "options.h"
+#include <stdio.h>
+
 #include "pest/pst_support.h"
 
 /* The exit statuses every command that loads and checks a case shares (cli_command). */
@@ -35,6 +37,9 @@ int cmd_report(int argc, char **argv);
 int cmd_panther(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+
+/* s as a JSON string (quoted, escaped) on f. */
+void cli_json_string(FILE *f, const char *s);
 
 /* Print "pestrun: message" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -95,9 +95,15 @@ int cmd_sweep(int argc, char **argv)
     int s = sweep_run(c, engine_sched(e), &so, &sum, &err);
     if (s < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
     int stop_rc = engine_finish(e);
-    if (s >= 0 && !eo.quiet)
+    if (s >= 0 && !eo.quiet && eo.json) {
+        fprintf(stderr, "{\"event\":\"sweep_done\",\"rows\":%zu,\"failed\":%zu,\"from_journal\":%zu,"
+                "\"out\":", sum.rows, sum.failed, sum.from_journal);
+        cli_json_string(stderr, so.out_path);
+        fputs("}\n", stderr);
+    } else if (s >= 0 && !eo.quiet) {
         fprintf(stderr, "%s: %zu rows (%zu failed, %zu from the journal) written to %s\n", pst,
                 sum.rows, sum.failed, sum.from_journal, so.out_path);
+    }
     rc = s < 0 ? 1 : stop_rc;
 done:
     pst_support_report_free(&sup);

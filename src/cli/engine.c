@@ -43,6 +43,7 @@ struct engine {
     int nworkers;
     const char *workroot; /* for the start line */
     int sim;              /* the transport is the simulation: its clock is virtual */
+    char case_name[256];  /* the control file's name without folder and .pst (metrics) */
     struct sigaction old_int, old_term;
 };
 
@@ -288,17 +289,48 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%.1fh", s / 3600);
 }
 
+/* The embedded-metric-format header of a JSON line: "_aws":{...},"Case":"NAME", */
+static void emf_head(struct strbuf *sb, const struct engine *e)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sb_printf(sb,
+              "\"_aws\":{\"Timestamp\":%lld,\"CloudWatchMetrics\":[{\"Namespace\":\"pestrun\","
+              "\"Dimensions\":[[\"Case\"],[]],\"Metrics\":["
+              "{\"Name\":\"RunsDone\",\"Unit\":\"Count\"},{\"Name\":\"RunsFailed\",\"Unit\":\"Count\"},"
+              "{\"Name\":\"RunsInFlight\",\"Unit\":\"Count\"},{\"Name\":\"WorkersAlive\",\"Unit\":\"Count\"},"
+              "{\"Name\":\"WorkersBusy\",\"Unit\":\"Count\"},{\"Name\":\"WorkersLost\",\"Unit\":\"Count\"},"
+              "{\"Name\":\"MeanRunSeconds\",\"Unit\":\"Seconds\"}]}]},\"Case\":\"",
+              (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    for (const char *p = e->case_name; *p; p++) /* a file name: escape what JSON needs */
+        if (*p == '"' || *p == '\\')
+            sb_printf(sb, "\\%c", *p);
+        else if ((unsigned char)*p >= 0x20)
+            sb_printf(sb, "%c", *p);
+    sb_printf(sb, "\",");
+}
+
 static void progress(void *ctx, const struct sched_stats_view *v)
 {
     struct engine *e = ctx;
     if (e->o.quiet) return;
     if (e->o.json) {
+        /* one JSON object a line, in CloudWatch's embedded metric format: shipped to
+         * CloudWatch Logs as they are, they become metrics with no API call (namespace
+         * pestrun, dimension Case) */
+        struct strbuf emf = {0};
+        emf_head(&emf, e);
         fprintf(stderr,
-                "{\"event\":\"progress\",\"elapsed_s\":%.3f,\"done\":%zu,\"failed\":%zu,"
+                "{%s\"event\":\"progress\",\"elapsed_s\":%.3f,\"done\":%zu,\"failed\":%zu,"
                 "\"running\":%zu,\"total\":%zu,\"workers\":%zu,\"busy\":%zu,"
-                "\"mean_run_s\":%.4f,\"eta_s\":%.1f}\n",
-                v->elapsed_s, v->batch_done, v->batch_failed, v->batch_running, v->batch_total,
-                v->workers_alive, v->workers_busy, v->mean_run_s, v->eta_s);
+                "\"mean_run_s\":%.4f,\"eta_s\":%.1f,\"RunsDone\":%zu,\"RunsFailed\":%zu,"
+                "\"RunsInFlight\":%zu,\"WorkersAlive\":%zu,\"WorkersBusy\":%zu,"
+                "\"WorkersLost\":%zu,\"MeanRunSeconds\":%.4f}\n",
+                emf.data, v->elapsed_s, v->batch_done, v->batch_failed, v->batch_running,
+                v->batch_total, v->workers_alive, v->workers_busy, v->mean_run_s, v->eta_s,
+                v->runs_done, v->runs_failed, v->batch_running, v->workers_alive, v->workers_busy,
+                v->workers_lost, v->mean_run_s);
+        sb_free(&emf);
         return;
     }
     char eta[32];
@@ -404,6 +436,10 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
 
     e->c = c;
     e->o = *o;
+    const char *base = strrchr(pst_path, '/');
+    snprintf(e->case_name, sizeof(e->case_name), "%s", base ? base + 1 : pst_path);
+    char *dot = strrchr(e->case_name, '.');
+    if (dot && pr_strieq(dot, ".pst")) *dot = '\0';
     e->inotify_fd = -1;
     e->tty = isatty(2);
     /* MPI first: worker ranks leave here for good, before the journal or any output */
@@ -549,13 +585,19 @@ static void summary(struct engine *e)
         v.elapsed_s > 0 && e->nworkers > 0 ? v.busy_s / (v.elapsed_s * (double)e->nworkers) : 0;
     if (e->line_open) fputc('\n', stderr);
     if (e->o.json) {
+        struct strbuf emf = {0};
+        emf_head(&emf, e);
         fprintf(stderr,
-                "{\"event\":\"summary\",\"runs_done\":%zu,\"runs_failed\":%zu,"
+                "{%s\"RunsDone\":%zu,\"RunsFailed\":%zu,\"RunsInFlight\":0,\"WorkersAlive\":%zu,"
+                "\"WorkersBusy\":0,\"WorkersLost\":%zu,\"MeanRunSeconds\":%.4f,"
+                "\"event\":\"summary\",\"runs_done\":%zu,\"runs_failed\":%zu,"
                 "\"from_journal\":%zu,\"model_failures\":%zu,\"workers_lost\":%zu,"
                 "\"copies_cancelled\":%zu,\"mean_run_s\":%.4f,\"max_run_s\":%.4f,"
                 "\"elapsed_s\":%.3f,\"workers\":%d,\"utilisation\":%.3f}\n",
+                emf.data, v.runs_done, v.runs_failed, v.workers_alive, v.workers_lost, v.mean_run_s,
                 v.runs_done, v.runs_failed, v.from_journal, v.attempts_failed, v.workers_lost,
                 v.copies_cancelled, v.mean_run_s, v.max_run_s, v.elapsed_s, e->nworkers, util);
+        sb_free(&emf);
         return;
     }
     fprintf(stderr,

@@ -105,7 +105,7 @@ stop:
     return NULL;
 }
 
-static void json_string(FILE *f, const char *s)
+void cli_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -126,7 +126,7 @@ void cli_support_warnings(const struct pst_support_report *rep, int quiet, int j
         if (rep->findings[i].is_error) continue;
         if (json) {
             fputs("{\"event\":\"warning\",\"message\":", stderr);
-            json_string(stderr, rep->findings[i].text);
+            cli_json_string(stderr, rep->findings[i].text);
             fputs("}\n", stderr);
         } else {
             fprintf(stderr, "pestrun: warning: %s\n", rep->findings[i].text);

@@ -275,3 +275,34 @@ run "master_needs_its_boot_script" {
   }
   expect_failures = [aws_instance.master]
 }
+
+run "logs_dashboard_and_metric_alarms" {
+  command = plan
+  module {
+    source = "./modules/logs"
+  }
+  variables {
+    name        = "t"
+    region      = "eu-west-1"
+    log_groups  = { agents = "/pestrun/t/agents", master = "/pestrun/t/master" }
+    dlq_names   = { task = "t-tasks-dlq" }
+    queue_names = { task = "t-tasks" }
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.pestrun.dashboard_body).widgets) == 4
+    error_message = "the dashboard should have the runs, agents, run time and queue widgets"
+  }
+  assert {
+    condition     = contains(flatten(jsondecode(aws_cloudwatch_dashboard.pestrun.dashboard_body).widgets[0].properties.metrics), "RunsDone")
+    error_message = "the dashboard does not show the master's RunsDone metric"
+  }
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.runs_failing.metric_query : q.metric[0].namespace if q.id == "failed"]) == "pestrun"
+    error_message = "the failing-runs alarm must read the pestrun namespace"
+  }
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.stalled.metric_query : q.expression if q.id == "stall"]) == "IF(inflight > 0 AND DIFF(done) <= 0, 1, 0)"
+    error_message = "the stalled alarm's expression changed"
+  }
+}

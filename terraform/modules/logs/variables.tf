@@ -30,3 +30,14 @@ variable "alarm_email" {
   type        = string
   default     = null
 }
+
+variable "region" {
+  description = "Region of the dashboard's metrics."
+  type        = string
+}
+
+variable "queue_names" {
+  description = "Task queue names shown on the dashboard, by key."
+  type        = map(string)
+  default     = {}
+}
