@@ -149,10 +149,49 @@ scale "$tasks" "$why"
 args=(--transport sqs --queue-url "$PESTRUN_QUEUE_URL" --result-queue-url "$PESTRUN_RESULT_QUEUE_URL"
       --bucket "$PESTRUN_BUCKET" --prefix "$prefix")
 [ -z "${PESTRUN_KMS_KEY_ID:-}" ] || args+=(--kms-key-id "$PESTRUN_KMS_KEY_ID")
+# With a log group, pestrun logs one JSON object a line (--log-format json), in CloudWatch's
+# embedded metric format: shipped to the job's log stream in batches, they become the pestrun
+# metrics (runs done, failed, in flight, busy agents) of the dashboard and the alarms.
+ship_logs() {
+  local batch=() last=$SECONDS line f
+  f=$(mktemp)
+  flush() {
+    [ ${#batch[@]} -gt 0 ] || return 0
+    local ms sep="" ev
+    ms=$(($(date +%s) * 1000))
+    {
+      printf '['
+      for ev in "${batch[@]}"; do
+        ev=${ev//\\/\\\\}
+        ev=${ev//\"/\\\"}
+        printf '%s{"timestamp":%s,"message":"%s"}' "$sep" "$ms" "$ev"
+        sep=,
+      done
+      printf ']'
+    } >"$f"
+    aws logs put-log-events --log-group-name "$PESTRUN_LOG_GROUP" --log-stream-name "$log_stream" \
+      --log-events "file://$f" >/dev/null 2>&1 || true
+    batch=()
+    last=$SECONDS
+  }
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >&2
+    batch+=("$line")
+    if [ ${#batch[@]} -ge 100 ] || [ $((SECONDS - last)) -ge 5 ]; then flush; fi
+  done
+  flush
+  rm -f "$f"
+}
+[ -z "${PESTRUN_LOG_GROUP:-}" ] || args+=(--log-format json)
+
 say "running: $PESTRUN $cmd $pst ${args[*]} $*"
 cd "$case_dir"
 set +e
-"$PESTRUN" "$cmd" "$pst" "${args[@]}" "$@" &
+if [ -n "${PESTRUN_LOG_GROUP:-}" ]; then
+  "$PESTRUN" "$cmd" "$pst" "${args[@]}" "$@" 2> >(ship_logs) &
+else
+  "$PESTRUN" "$cmd" "$pst" "${args[@]}" "$@" &
+fi
 child=$!
 wait "$child"
 rc=$?
