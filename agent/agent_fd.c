@@ -38,8 +38,7 @@ static int fd_wait(void *impl, int model_fd, int timeout_ms)
                 ping = 1;
             }
         }
-        struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
-                              {.fd = model_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = model_fd, .events = POLLIN}};
         int n = poll(p, model_fd >= 0 ? 2 : 1, t);
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -86,23 +86,37 @@ int wlinks_send(struct wlinks *l, int k, const struct wire_msg *m, struct pr_err
     return wire_send_fd(l->k[k].fd, m, &l->out, err);
 }
 
-void wlinks_read(struct wlinks *l, int k, const struct wlinks_cb *cb)
+/* Hand every whole message buffered for k to cb. */
+static void take_messages(struct wlinks *l, int k, const struct wlinks_cb *cb)
 {
     struct link *s = &l->k[k];
     struct pr_error err;
     struct wire_msg m;
     unsigned gen = s->gen;
-    long n = wire_read_fd(s->fd, &s->in, &err);
-    if (n == -2) return;
-    if (n <= 0) {
-        cb->end(cb->ctx, k, n == 0 ? NULL : err.msg);
-        return;
-    }
     int got = 0;
     /* a callback may close or replace the link: stop at once when it did */
     while (s->gen == gen && s->fd >= 0 && (got = wire_take(&s->in, &m, &l->scratch, &err)) == 1)
         cb->msg(cb->ctx, k, &m);
     if (s->gen == gen && s->fd >= 0 && got < 0) cb->end(cb->ctx, k, err.msg);
+}
+
+void wlinks_read(struct wlinks *l, int k, const struct wlinks_cb *cb)
+{
+    struct pr_error err;
+    long n = wire_read_fd(l->k[k].fd, &l->k[k].in, &err);
+    if (n == -2) return;
+    if (n <= 0) {
+        cb->end(cb->ctx, k, n == 0 ? NULL : err.msg);
+        return;
+    }
+    take_messages(l, k, cb);
+}
+
+void wlinks_feed(struct wlinks *l, int k, const char *data, size_t len, const struct wlinks_cb *cb)
+{
+    if (l->k[k].fd < 0 || len == 0) return;
+    sb_append(&l->k[k].in, data, len);
+    take_messages(l, k, cb);
 }
 
 int wlinks_poll(struct wlinks *l, struct pollfd *extra, int nextra, int timeout_ms,

@@ -44,6 +44,10 @@ int wlinks_send(struct wlinks *l, int k, const struct wire_msg *m, struct pr_err
  * said readable). */
 void wlinks_read(struct wlinks *l, int k, const struct wlinks_cb *cb);
 
+/* Worker k's first bytes, read by the caller before the link was attached (a handshake): they
+ * are taken as if read from its fd. */
+void wlinks_feed(struct wlinks *l, int k, const char *data, size_t len, const struct wlinks_cb *cb);
+
 /* poll() every open link and the nextra fds of extra (their revents are filled) for up to
  * timeout_ms (-1: no limit), then read each readable link into cb. Returns how many fds were
  * ready (0 after the time-out or a signal), -1 with err set when poll fails. */

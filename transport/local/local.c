@@ -21,7 +21,7 @@
 #include "util/text.h"
 
 struct slot {
-    pid_t pid; /* its link (the master end of a socketpair) is in links */
+    pid_t pid;        /* its link (the master end of a socketpair) is in links */
     int generation;   /* how many times this slot's worker was started */
     int pu;           /* core it is bound to, -1 when not pinned */
     pid_t model_pgid; /* process group of the model it runs, 0 when none */
@@ -143,7 +143,7 @@ static void on_message(void *ctx, int k, const struct wire_msg *m)
     struct local *l = ctx;
     struct slot *s = &l->slots[k];
     if (m->type == WIRE_HELLO && m->status < 0) { /* the worker could not start */
-        s->up = 1; /* so that its loss is reported with the reason */
+        s->up = 1;                                /* so that its loss is reported with the reason */
         /* starting again would fail the same way: no respawn */
         worker_gone(l, k, m->text ? m->text : "the worker could not start", 0);
         return;
@@ -211,8 +211,7 @@ static void local_cancel(void *impl, int worker, const struct run_key *key)
     struct pr_error err;
     if (worker < 0 || worker >= l->n || wlinks_fd(l->links, worker) < 0) return;
     struct wire_msg m = {.type = WIRE_CANCEL, .key = *key};
-    if (wlinks_send(l->links, worker, &m, &err) < 0)
-        worker_gone(l, worker, err.msg, 1);
+    if (wlinks_send(l->links, worker, &m, &err) < 0) worker_gone(l, worker, err.msg, 1);
 }
 
 static void local_destroy(void *impl)
