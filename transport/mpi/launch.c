@@ -115,10 +115,14 @@ static void read_line(const char *path, char *buf, size_t n)
     buf[strcspn(buf, "\n")] = 0;
 }
 
-void launch_scope(char *buf, size_t n)
+void launch_scope(struct launch *l, char *buf, size_t n)
 {
-    char host[128], boot[64], net[64] = "", mnt[64] = "", pid[64] = "";
-    const char *node = getenv("PMIX_HOSTNAME");
+    char host[128], boot[64], net[64] = "", mnt[64] = "", pid[64] = "", node[256] = "";
+    pmix_value_t *v = NULL;
+    if (PMIx_Get(&l->me, PMIX_HOSTNAME, NULL, 0, &v) == PMIX_SUCCESS && v &&
+        v->type == PMIX_STRING && v->data.string)
+        snprintf(node, sizeof(node), "%s", v->data.string);
+    if (v) PMIX_VALUE_RELEASE(v);
     if (gethostname(host, sizeof(host)) < 0) snprintf(host, sizeof(host), "?");
     host[sizeof(host) - 1] = 0;
     read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
@@ -128,5 +132,6 @@ void launch_scope(char *buf, size_t n)
     mnt[k > 0 ? k : 0] = 0;
     k = readlink("/proc/self/ns/pid", pid, sizeof(pid) - 1);
     pid[k > 0 ? k : 0] = 0;
-    snprintf(buf, n, "%s/%s/%s/%s/%s/%s", node && *node ? node : host, host, boot, net, mnt, pid);
+    /* the node first: the master reads it to find a route to the node */
+    snprintf(buf, n, "%s/%s/%s/%s/%s/%s", *node ? node : host, host, boot, net, mnt, pid);
 }

@@ -28,9 +28,9 @@ int launch_get(struct launch *l, int rank, const char *key, char **data, size_t 
 /* Leave the launch (the process goes on). NULL-safe. */
 void launch_leave(struct launch *l);
 
-/* Where this process runs, as a string equal for two processes exactly when a Unix socket
- * and a pid of one mean the same to the other: the launcher's node name, the host name, the
- * boot, the network, mount and pid namespaces. */
-void launch_scope(char *buf, size_t n);
+/* Where this process of launch l runs, as a string equal for two processes exactly when a Unix
+ * socket and a pid of one mean the same to the other: the launcher's name of its node, the
+ * host name, the boot, the network, mount and pid namespaces. */
+void launch_scope(struct launch *l, char *buf, size_t n);
 
 #endif

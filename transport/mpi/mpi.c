@@ -135,13 +135,12 @@ done:
 
 /* Connect to the master and show the token: the Unix socket when it shares this node (and
  * TCP is not forced), else TCP. Returns the fd or -1 with err set. */
-static int worker_connect(const struct master_info *mi, int rank, struct pr_error *err)
+static int worker_connect(const struct master_info *mi, int rank, const char *scope,
+                          struct pr_error *err)
 {
-    char scope[1024];
-    launch_scope(scope, sizeof(scope));
     int has_unix = strcmp(mi->unix_path, "-") != 0, has_tcp = strcmp(mi->host, "-") != 0;
     int fd;
-    if (has_unix && (!has_tcp || (!force_tcp() && scope_hash(scope) == mi->scope)))
+    if (has_unix && (!has_tcp || (!force_tcp() && scope && scope_hash(scope) == mi->scope)))
         fd = net_connect_unix(mi->unix_path, err);
     else if (has_tcp)
         fd = net_connect_tcp(mi->host, mi->port, err);
@@ -252,11 +251,11 @@ static void worker_signals(int rank)
 }
 
 static void worker_start(const struct pst_case *c, const struct mpi_opts *o, int rank,
-                         const struct master_info *mi)
+                         const struct master_info *mi, const char *scope)
 {
     struct pr_error err;
     worker_signals(rank);
-    int fd = worker_connect(mi, rank, &err);
+    int fd = worker_connect(mi, rank, scope, &err);
     if (fd < 0) {
         fprintf(stderr, "pestrun: rank %d: %s\n", rank, err.msg);
         exit(1);
@@ -273,8 +272,8 @@ static void spawned_worker(const struct pst_case *c, const struct mpi_opts *o, i
         fprintf(stderr, "pestrun: rank %d: %s\n", rank, err.msg);
         exit(1);
     }
-    unsetenv(SPAWN_ENV_MASTER); /* the token is not the models' business */
-    worker_start(c, o, rank, &mi);
+    unsetenv(SPAWN_ENV_MASTER);          /* the token is not the models' business */
+    worker_start(c, o, rank, &mi, NULL); /* the master chose its address */
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -639,7 +638,7 @@ static int master_listen(struct mpi_master *m, const struct who *who, const char
     }
     snprintf(mi->unix_path, sizeof(mi->unix_path), "-");
     snprintf(mi->host, sizeof(mi->host), "-");
-    if (local) {
+    if (local && !force_tcp()) {
         m->lfd[0] = net_listen_unix(m->unix_path, sizeof(m->unix_path), err);
         if (m->lfd[0] < 0) return -1;
         snprintf(mi->unix_path, sizeof(mi->unix_path), "%s", m->unix_path);
@@ -660,8 +659,8 @@ static int master_listen(struct mpi_master *m, const struct who *who, const char
         m->lfd[1] = net_listen_tcp(mi->host, &mi->port, err);
         if (m->lfd[1] < 0) return -1;
     }
-    snprintf(link, n, "%s%s%s%s%s", local ? "a Unix socket" : "",
-             local && m->lfd[1] >= 0 ? " and " : "", m->lfd[1] >= 0 ? "TCP " : "",
+    snprintf(link, n, "%s%s%s%s%s", m->lfd[0] >= 0 ? "a Unix socket" : "",
+             m->lfd[0] >= 0 && m->lfd[1] >= 0 ? " and " : "", m->lfd[1] >= 0 ? "TCP " : "",
              m->lfd[1] >= 0 ? mi->host : "",
              m->lfd[1] >= 0 ? (other ? " (the address that reaches the other nodes)" : "") : "");
     return 0;
@@ -730,7 +729,7 @@ static struct mpi_master *master_start(struct launch *L, const struct pst_case *
     m->links = wlinks_create(n);
     m->lfd[0] = m->lfd[1] = -1;
     m->lost_after_s = lost_after(opts);
-    launch_scope(scope, sizeof(scope));
+    launch_scope(L, scope, sizeof(scope));
     memset(&mi, 0, sizeof(mi));
     mi.case_id = journal_case_id_names(pst_param_names(c), pst_obs_names(c));
     mi.scope = scope_hash(scope);
@@ -787,7 +786,7 @@ static void launch_worker(struct launch *L, const struct pst_case *c, const stru
     struct master_info mi;
     int rank = launch_rank(L);
 
-    launch_scope(scope, sizeof(scope));
+    launch_scope(L, scope, sizeof(scope));
     sb_append(&who, scope, strlen(scope) + 1);
     if (spawn_wanted(why, sizeof(why))) spawn_describe(&who);
     if (launch_put(L, KEY_WHO, who.data, who.len, &err) < 0 || launch_fence(L, &err) < 0 ||
@@ -811,7 +810,7 @@ static void launch_worker(struct launch *L, const struct pst_case *c, const stru
     free(mode);
     free(place);
     sb_free(&who);
-    worker_start(c, o, rank, &mi);
+    worker_start(c, o, rank, &mi, scope);
 fail:
     fprintf(stderr, "pestrun: rank %d: %s\n", rank, err.msg);
     launch_leave(L);
