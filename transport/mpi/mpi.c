@@ -556,12 +556,21 @@ static void bye_end(void *ctx, int k, const char *why)
     wlinks_close(m->links, k);
 }
 
-/* QUIT to every worker, then wait (at most 10 s, blocked in poll) for each one to close its
- * end: a worker closes it last, once its model is stopped and its folder removed. */
+/* Wait (at most 10 s in all, blocked in poll) for the workers still starting to connect, so
+ * that none is left trying a closed listener; then QUIT to every worker, and wait for each to
+ * close its end, which a worker does last, after removing its folder. */
 static void say_goodbye(struct mpi_master *m)
 {
     struct pr_error err;
     struct wlinks_cb cb = {bye_message, bye_end, m};
+    double end = pr_now_s() + 10;
+    for (;;) {
+        int starting = 0;
+        for (int k = 0; k < m->n; k++)
+            starting += m->w[k].state != W_LOST && wlinks_fd(m->links, k) < 0;
+        double left = end - pr_now_s();
+        if (!starting || left <= 0 || wait_once(m, -1, (int)(left * 1000) + 1, &err) < 0) break;
+    }
     for (int k = 0; k < m->n; k++) {
         int fd = wlinks_fd(m->links, k);
         if (fd < 0) continue;
@@ -570,7 +579,6 @@ static void say_goodbye(struct mpi_master *m)
         else
             shutdown(fd, SHUT_WR);
     }
-    double end = pr_now_s() + 10;
     while (wlinks_open(m->links) > 0) {
         double left = end - pr_now_s();
         if (left <= 0) break;
