@@ -8,7 +8,7 @@
 # machine (mpirun's second node 127.0.0.2, its daemon started here by a stand-in for ssh): the
 # workers there reach the master over TCP, give the same bytes, and a killed one is lost at
 # once; PESTRUN_MPI_TCP=1 forces TCP on one node. The master's listeners are gone once every
-# worker is connected.
+# worker is connected. A rank that is not pestrun cannot get in without the token.
 . "$(dirname "$0")/lib.bash"
 # Under AddressSanitizer, Open MPI's own allocations in MPI_Init are reported as leaks at exit;
 # its plugins are unloaded by then, so they cannot be suppressed by library name. Leak checking
@@ -222,4 +222,18 @@ wait $job
 expect_eq "sweep with a stopped rank" $? 0
 cmp -s local60.csv stop.csv && ok || fail "sweep with a stopped rank differs: $(tail -5 out.stop)"
 expect_grep "the silent rank is named" "last worker lost: worker [0-9]+: rank 1 was silent" out.stop
+
+# a rank of the launch that is not pestrun learns where the master listens, but not the token:
+# each way it knocks, it is shut out; the run goes on with the other rank and gives up on it
+if [ -x "$BIN/tests/mpi_intruder" ]; then
+  "${MPIRUN[@]}" -np 2 "$PESTRUN" sweep rosen.pst --in s60.csv --out intr.csv --journal j.intr \
+    --worker-silence 0.5 : -np 1 "$BIN/tests/mpi_intruder" >out.intr 2>&1
+  expect_eq "sweep with an intruder rank" $? 0
+  cmp -s local60.csv intr.csv && ok || fail "sweep with an intruder rank differs: $(tail -5 out.intr)"
+  for what in "wrong token" "no message" "no handshake"; do
+    expect_grep "intruder, $what" "^$what: shut out" out.intr
+  done
+else
+  fail "no $BIN/tests/mpi_intruder (built with PMIx)"
+fi
 done_testing

@@ -568,8 +568,10 @@ static void say_goodbye(struct mpi_master *m)
         int starting = 0;
         for (int k = 0; k < m->n; k++)
             starting += m->w[k].state != W_LOST && wlinks_fd(m->links, k) < 0;
+        int t = check_deadlines(m); /* a rank that never connects is given up on */
         double left = end - pr_now_s();
-        if (!starting || left <= 0 || wait_once(m, -1, (int)(left * 1000) + 1, &err) < 0) break;
+        if (t < 0 || t > left * 1000) t = (int)(left * 1000) + 1;
+        if (!starting || left <= 0 || wait_once(m, -1, t, &err) < 0) break;
     }
     for (int k = 0; k < m->n; k++) {
         int fd = wlinks_fd(m->links, k);
