@@ -45,6 +45,7 @@ static int env_passed(const char *e)
     if (strncmp(e, "PMIX_", 5) == 0) return 0;
     if (strncmp(e, "OMPI_", 5) == 0)
         return strncmp(e, "OMPI_MCA_", 9) == 0 || strncmp(e, "OMPI_ALLOW_RUN_AS_ROOT", 22) == 0;
+    if (strncmp(e, "OPENBLAS_NUM_THREADS=", 21) == 0) return 0; /* set for the worker */
     return strncmp(e, SPAWN_ENV_RANK "=", sizeof(SPAWN_ENV_RANK)) != 0 &&
            strncmp(e, SPAWN_ENV_MASTER "=", sizeof(SPAWN_ENV_MASTER)) != 0;
 }
@@ -121,7 +122,7 @@ static int app_from_launch(pmix_app_t *app, const char *d, size_t len, int rank,
     size_t nenv = 0;
     for (const char *q = p; field(&q, end);)
         nenv++;
-    app->env = xcalloc(nenv + 3, sizeof(char *));
+    app->env = xcalloc(nenv + 4, sizeof(char *));
     size_t k = 0;
     for (const char *e; (e = field(&p, end));)
         app->env[k++] = xstrdup(e);
@@ -130,6 +131,9 @@ static int app_from_launch(pmix_app_t *app, const char *d, size_t len, int rank,
     app->env[k++] = sb_take(&sb);
     sb_printf(&sb, SPAWN_ENV_RANK "=%d", rank);
     app->env[k++] = sb_take(&sb);
+    /* A worker does no linear algebra, and OpenBLAS's threads spin for about 0.1 s of CPU each
+     * after the library loads, taken from the models beside it (the models get the same). */
+    app->env[k++] = xstrdup("OPENBLAS_NUM_THREADS=1");
     PMIX_INFO_CREATE(app->info, 1);
     app->ninfo = 1;
     PMIX_INFO_LOAD(&app->info[0], PMIX_HOST, node, PMIX_STRING);
