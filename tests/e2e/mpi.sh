@@ -4,7 +4,11 @@
 # transport's bytes, so does a calibration; each worker's models run on its own core; a worker
 # rank killed with SIGKILL mid-sweep is a lost worker: the same mpirun finishes with status 0,
 # the local transport's bytes and no completed run repeated, with the spawned workers under a
-# plain mpirun and with the launch's own ranks under `mpirun --enable-recovery`.
+# plain mpirun and with the launch's own ranks under `mpirun --enable-recovery`. Two hosts on this
+# machine (mpirun's second node 127.0.0.2, its daemon started here by a stand-in for ssh): the
+# workers there reach the master over TCP, give the same bytes, and a killed one is lost at
+# once; PESTRUN_MPI_TCP=1 forces TCP on one node. The master's listeners are gone once every
+# worker is connected. A rank that is not pestrun cannot get in without the token.
 . "$(dirname "$0")/lib.bash"
 # Under AddressSanitizer, Open MPI's own allocations in MPI_Init are reported as leaks at exit;
 # its plugins are unloaded by then, so they cannot be suppressed by library name. Leak checking
@@ -110,9 +114,16 @@ done
 # the killed rank had in flight may start twice.
 cp rosen.pst slow.pst
 echo "++overdue_resched_fac(1000)" >>slow.pst
-rank1_pid() { # $1 = the pid of mpirun
+descendants() { # $1 = a pid: its children, theirs, ...
+  local c
+  for c in $(pgrep -P "$1"); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+rank1_pid() { # $1 = the pid of mpirun; a worker comes before the models it started
   local p env
-  for p in $(pgrep -P "$1"); do
+  for p in $(descendants "$1"); do
     env=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null)
     if grep -qx 'PESTRUN_MPI_RANK=1' <<<"$env" ||
       { grep -qx 'OMPI_COMM_WORLD_RANK=1' <<<"$env" && ! grep -q '^PESTRUN_MPI_RANK=' <<<"$env"; }; then
@@ -155,8 +166,39 @@ expect_grep "the workers were spawned" "worker ranks spawned as a recoverable jo
 PESTRUN_MPI_SPAWN=0 kill_rank1 recovery --enable-recovery
 expect_grep "the launch's ranks were the workers" "the launch's ranks are the workers" out.recovery
 
+# two hosts on this machine: ranks 1 and 2 on mpirun's node 127.0.0.2, whose daemon a stand-in
+# for ssh starts here; the master has no worker on its node, so they must come over TCP
+cat >"$T/fakessh" <<'EOF2'
+#!/bin/sh
+# "ssh [options] HOST COMMAND" as mpirun calls it: the command runs here
+while [ $# -gt 0 ]; do case "$1" in -*) shift ;; *) break ;; esac; done
+shift
+exec sh -c "$*"
+EOF2
+chmod +x "$T/fakessh"
+printf 'localhost slots=1\n127.0.0.2 slots=2\n' >"$T/hosts"
+TWO=(--hostfile "$T/hosts" --mca plm_rsh_agent "$T/fakessh")
+: >"$T/ranks.log"
+"${MPIRUN[@]}" "${TWO[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out two.csv \
+  --journal j.two >out.two 2>&1
+expect_eq "two hosts: sweep" $? 0
+cmp -s local.csv two.csv && ok || fail "two hosts: output differs: $(tail -5 out.two)"
+expect_grep "two hosts: over TCP" "over TCP [0-9.]+ \(the address that reaches the other nodes\)" out.two
+expect_eq "two hosts: models on ranks 1 and 2" "$(cut -d' ' -f1 "$T/ranks.log" | sort -un | tr '\n' ' ')" "1 2 "
+kill_rank1 twohosts "${TWO[@]}"
+# one node, TCP forced
+PESTRUN_MPI_TCP=1 "${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv --out tcp.csv \
+  --journal j.tcp >out.tcp 2>&1
+expect_eq "PESTRUN_MPI_TCP=1: sweep" $? 0
+cmp -s local.csv tcp.csv && ok || fail "PESTRUN_MPI_TCP=1: output differs: $(tail -5 out.tcp)"
+expect_grep "PESTRUN_MPI_TCP=1: over TCP on loopback" "over TCP 127\.0\.0\.1\)" out.tcp
+PESTRUN_MPI_TCP=1 PESTRUN_MPI_SPAWN=0 "${MPIRUN[@]}" -np 3 "$PESTRUN" sweep rosen.pst --in sweep_in.csv \
+  --out tcp2.csv --journal j.tcp2 >out.tcp2 2>&1
+expect_eq "PESTRUN_MPI_TCP=1, the launch's ranks: sweep" $? 0
+cmp -s local.csv tcp2.csv && ok || fail "PESTRUN_MPI_TCP=1, the launch's ranks: output differs: $(tail -5 out.tcp2)"
+
 # a worker rank that stops answering (SIGSTOP) is lost after --worker-silence and its run
-# goes to another; the outputs are written before MPI_Finalize waits for it
+# goes to another; the outputs are written before the master waits for it to end
 head -61 sweep_in.csv >s60.csv
 head -61 local.csv >local60.csv
 : >"$T/ranks.log"
@@ -169,6 +211,8 @@ for _ in $(seq 200); do
 done
 victim=$(rank1_pid "$(pgrep -P $job mpirun)")
 [ -n "$victim" ] && kill -STOP "$victim"
+expect_eq "the master's listener is gone once the workers are in" \
+  "$(find "$T/tmp" -maxdepth 1 -name 'pestrun-sock*' | wc -l)" 0
 for _ in $(seq 300); do
   [ -s stop.csv ] && [ "$(wc -l <stop.csv)" -eq 61 ] && break
   sleep 0.1
@@ -178,4 +222,18 @@ wait $job
 expect_eq "sweep with a stopped rank" $? 0
 cmp -s local60.csv stop.csv && ok || fail "sweep with a stopped rank differs: $(tail -5 out.stop)"
 expect_grep "the silent rank is named" "last worker lost: worker [0-9]+: rank 1 was silent" out.stop
+
+# a rank of the launch that is not pestrun learns where the master listens, but not the token:
+# each way it knocks, it is shut out; the run goes on with the other rank and gives up on it
+if [ -x "$BIN/tests/mpi_intruder" ]; then
+  "${MPIRUN[@]}" -np 2 "$PESTRUN" sweep rosen.pst --in s60.csv --out intr.csv --journal j.intr \
+    --worker-silence 0.5 : -np 1 "$BIN/tests/mpi_intruder" >out.intr 2>&1
+  expect_eq "sweep with an intruder rank" $? 0
+  cmp -s local60.csv intr.csv && ok || fail "sweep with an intruder rank differs: $(tail -5 out.intr)"
+  for what in "wrong token" "no message" "no handshake"; do
+    expect_grep "intruder, $what" "^$what: shut out" out.intr
+  done
+else
+  fail "no $BIN/tests/mpi_intruder (built with PMIx)"
+fi
 done_testing

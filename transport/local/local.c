@@ -12,21 +12,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
+#include "agent/agent_fd.h"
 #include "model/pin.h"
 #include "sched/evq.h"
+#include "sched/wlinks.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
 struct slot {
-    int fd; /* master end of the socketpair, -1 when the worker is gone */
-    pid_t pid;
+    pid_t pid;        /* its link (the master end of a socketpair) is in links */
     int generation;   /* how many times this slot's worker was started */
     int pu;           /* core it is bound to, -1 when not pinned */
     pid_t model_pgid; /* process group of the model it runs, 0 when none */
     int up;           /* HELLO received */
-    struct strbuf in;
 };
 
 struct local {
@@ -36,68 +35,30 @@ struct local {
     int own_workroot;
     int n;
     struct slot *slots;
+    struct wlinks *links;
     hwloc_topology_t topo;
     struct pin_plan plan;
     int respawns_left;
     char last_loss[512]; /* why the last worker was lost, for the error when none is left */
     /* decoded events not yet handed out */
     struct evq events;
-    struct strbuf scratch, out;
 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* the worker process                                                                         */
 
-struct worker_io {
-    int fd;
-    struct strbuf in, scratch, out;
-};
-
-static int wio_wait(void *impl, int model_fd, int timeout_ms)
-{
-    struct worker_io *w = impl;
-    struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = model_fd, .events = POLLIN}};
-    if (wire_message_size(w->in.data, w->in.len) > 0 &&
-        (size_t)wire_message_size(w->in.data, w->in.len) <= w->in.len)
-        return AGENT_MSG;
-    int n = poll(p, model_fd >= 0 ? 2 : 1, timeout_ms);
-    if (n < 0) return errno == EINTR ? 0 : -1;
-    int ev = 0;
-    if (p[0].revents) {
-        struct pr_error err;
-        long got = wire_read_fd(w->fd, &w->in, &err);
-        if (got == 0 || got == -1) return -1;
-        ev |= AGENT_MSG;
-    }
-    if (model_fd >= 0 && p[1].revents) ev |= AGENT_MODEL;
-    return ev;
-}
-
-static int wio_recv(void *impl, struct wire_msg *m)
-{
-    struct worker_io *w = impl;
-    struct pr_error err;
-    return wire_take(&w->in, m, &w->scratch, &err);
-}
-
-static int wio_send(void *impl, const struct wire_msg *m)
-{
-    struct worker_io *w = impl;
-    struct pr_error err;
-    return wire_send_fd(w->fd, m, &w->out, &err);
-}
-
 /* In the child: bind, copy the model folder, run the agent loop. Never returns. */
 static void worker_main(struct local *l, int k, int fd)
 {
     struct pr_error err;
-    struct worker_io wio = {.fd = fd};
-    struct agent_io io = {wio_wait, wio_recv, wio_send, &wio};
+    struct agent_fd afd;
+    struct agent_io io;
     struct strbuf dir = {0}, hello = {0};
     struct model_runner *r = NULL;
     int rc = 1;
     char cpus[128];
 
+    agent_fd_init(&afd, fd, 0, NULL, &io);
     signal(SIGINT, SIG_IGN); /* the master decides what Ctrl-C means */
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
@@ -115,7 +76,7 @@ static void worker_main(struct local *l, int k, int fd)
     _exit(rc == 0 ? 0 : 1);
 fail:
     /* tell the master why this worker cannot work, then leave */
-    wio_send(&wio, &(struct wire_msg){.type = WIRE_HELLO, .status = -1, .text = err.msg});
+    agent_fd_send(&afd, &(struct wire_msg){.type = WIRE_HELLO, .status = -1, .text = err.msg});
     _exit(2);
 }
 
@@ -137,15 +98,14 @@ static int spawn_worker(struct local *l, int k, struct pr_error *err)
     if (pid == 0) {
         close(sv[0]);
         for (int i = 0; i < l->n; i++) /* other workers' master ends must not stay open here */
-            if (l->slots[i].fd >= 0) close(l->slots[i].fd);
+            if (wlinks_fd(l->links, i) >= 0) close(wlinks_fd(l->links, i));
         worker_main(l, k, sv[1]);
     }
     close(sv[1]);
-    s->fd = sv[0];
+    wlinks_attach(l->links, k, sv[0]);
     s->pid = pid;
     s->up = 0;
     s->model_pgid = 0;
-    sb_reset(&s->in);
     return 0;
 }
 
@@ -156,9 +116,8 @@ static void worker_gone(struct local *l, int k, const char *why, int respawn)
 {
     struct slot *s = &l->slots[k];
     snprintf(l->last_loss, sizeof(l->last_loss), "%s", why);
-    if (s->fd < 0) return;
-    close(s->fd);
-    s->fd = -1;
+    if (wlinks_fd(l->links, k) < 0) return;
+    wlinks_close(l->links, k);
     if (s->model_pgid > 0)
         killpg(s->model_pgid, SIGKILL); /* the orphaned model of a killed worker */
     kill(s->pid, SIGKILL);
@@ -179,134 +138,47 @@ static void worker_gone(struct local *l, int k, const char *why, int respawn)
     }
 }
 
-/* Copy a result's arrays out of the scratch buffer: they must outlive the next decode. */
-static void keep_result(struct local *l, struct tr_event *ev, const struct wire_msg *m)
+static void on_message(void *ctx, int k, const struct wire_msg *m)
 {
-    size_t np = m->npar, no = m->nobs;
-    ev->result.key = m->key;
-    ev->result.status = (enum run_status)m->status;
-    ev->result.seconds = m->seconds;
-    ev->result.npar = np;
-    ev->result.nobs = no;
-    if (np) {
-        ev->result.processed = xmalloc(np * sizeof(double));
-        memcpy(ev->result.processed, m->values, np * sizeof(double));
+    struct local *l = ctx;
+    struct slot *s = &l->slots[k];
+    if (m->type == WIRE_HELLO && m->status < 0) { /* the worker could not start */
+        s->up = 1;                                /* so that its loss is reported with the reason */
+        /* starting again would fail the same way: no respawn */
+        worker_gone(l, k, m->text ? m->text : "the worker could not start", 0);
+        return;
     }
-    if (no) {
-        ev->result.obs = xmalloc(no * sizeof(double));
-        memcpy(ev->result.obs, m->obs, no * sizeof(double));
-    }
-    if (m->text) ev->result.reason = xstrdup(m->text);
-    (void)l;
+    if (m->type == WIRE_HELLO) s->up = 1;
+    if (m->type == WIRE_STARTED) s->model_pgid = (pid_t)m->pgid;
+    if (m->type == WIRE_RESULT) s->model_pgid = 0;
+    wlinks_event(&l->events, k, m);
 }
 
-static void on_message(struct local *l, int k, const struct wire_msg *m)
+static void on_end(void *ctx, int k, const char *why)
 {
-    struct slot *s = &l->slots[k];
-    struct tr_event *ev;
-    switch (m->type) {
-    case WIRE_HELLO:
-        if (m->status < 0) { /* the worker could not start */
-            s->up = 1;       /* so that its loss is reported with the reason */
-            /* starting again would fail the same way: no respawn */
-            worker_gone(l, k, m->text ? m->text : "the worker could not start", 0);
-            return;
-        }
-        s->up = 1;
-        ev = evq_push(&l->events);
-        ev->type = TR_EV_WORKER_UP;
-        ev->worker = k;
-        snprintf(ev->detail, sizeof(ev->detail), "%s", m->text ? m->text : "");
-        return;
-    case WIRE_STARTED:
-        s->model_pgid = (pid_t)m->pgid;
-        ev = evq_push(&l->events);
-        ev->type = TR_EV_STARTED;
-        ev->worker = k;
-        ev->key = m->key;
-        return;
-    case WIRE_RESULT:
-        s->model_pgid = 0;
-        ev = evq_push(&l->events);
-        ev->type = TR_EV_RESULT;
-        ev->worker = k;
-        ev->key = m->key;
-        keep_result(l, ev, m);
-        return;
-    default:
-        return;
-    }
-}
-
-static void read_worker(struct local *l, int k)
-{
-    struct slot *s = &l->slots[k];
-    struct pr_error err;
-    struct wire_msg m;
-    long n = wire_read_fd(s->fd, &s->in, &err);
-    if (n == -2) return;
-    if (n <= 0) {
-        worker_gone(l, k, n == 0 ? "the worker process ended" : err.msg, 1);
-        return;
-    }
-    int got;
-    while ((got = wire_take(&s->in, &m, &l->scratch, &err)) == 1) {
-        on_message(l, k, &m);
-        if (s->fd < 0) return;
-    }
-    if (got < 0) worker_gone(l, k, err.msg, 1);
+    struct local *l = ctx;
+    worker_gone(l, k, why ? why : "the worker process ended", 1);
 }
 
 static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra_fd,
                       struct pr_error *err)
 {
     struct local *l = impl;
-    struct pollfd *p;
-    int *who;
+    struct wlinks_cb cb = {on_message, on_end, l};
 
     evq_return(&l->events);
     if (l->events.len == 0) {
-        p = xcalloc((size_t)l->n + 1, sizeof(*p));
-        who = xcalloc((size_t)l->n + 1, sizeof(int));
-        int np = 0;
-        for (int k = 0; k < l->n; k++)
-            if (l->slots[k].fd >= 0) {
-                p[np].fd = l->slots[k].fd;
-                p[np].events = POLLIN;
-                who[np++] = k;
-            }
-        if (extra_fd >= 0) {
-            p[np].fd = extra_fd;
-            p[np].events = POLLIN;
-            who[np++] = -1;
-        }
-        int rc = poll(p, (nfds_t)np, timeout_ms);
-        if (rc < 0 && errno != EINTR) {
-            free(p);
-            free(who);
-            return pr_error_set(err, "poll: %s", strerror(errno));
-        }
-        int extra = 0;
-        for (int i = 0; rc > 0 && i < np; i++) {
-            if (!p[i].revents) continue;
-            if (who[i] < 0)
-                extra = 1;
-            else
-                read_worker(l, who[i]);
-        }
-        free(p);
-        free(who);
-        if (l->events.len == 0 && extra) {
+        struct pollfd x = {.fd = extra_fd, .events = POLLIN};
+        int rc = wlinks_poll(l->links, &x, extra_fd >= 0, timeout_ms, &cb, err);
+        if (rc < 0) return -1;
+        if (l->events.len == 0 && extra_fd >= 0 && x.revents) {
             memset(ev, 0, sizeof(*ev));
             ev->type = TR_EV_EXTRA_FD;
             ev->worker = -1;
             return 1;
         }
         if (l->events.len == 0) {
-            int alive = 0;
-            for (int k = 0; k < l->n; k++)
-                alive += l->slots[k].fd >= 0;
-            if (!alive)
+            if (wlinks_open(l->links) == 0)
                 return pr_error_set(err, "every worker has stopped; the last one: %s",
                                     l->last_loss);
             return 0;
@@ -319,14 +191,14 @@ static int local_poll(void *impl, struct tr_event *ev, int timeout_ms, int extra
 static int local_submit(void *impl, int worker, const struct run_request *run, struct pr_error *err)
 {
     struct local *l = impl;
-    if (worker < 0 || worker >= l->n || l->slots[worker].fd < 0)
+    if (worker < 0 || worker >= l->n || wlinks_fd(l->links, worker) < 0)
         return pr_error_set(err, "worker %d is not running", worker);
     struct wire_msg m = {.type = WIRE_RUN,
                          .key = run->key,
                          .npar = run->npar,
                          .values = run->values,
                          .text = run->info};
-    if (wire_send_fd(l->slots[worker].fd, &m, &l->out, err) < 0) {
+    if (wlinks_send(l->links, worker, &m, err) < 0) {
         worker_gone(l, worker, err->msg, 1);
         return -1;
     }
@@ -337,10 +209,9 @@ static void local_cancel(void *impl, int worker, const struct run_key *key)
 {
     struct local *l = impl;
     struct pr_error err;
-    if (worker < 0 || worker >= l->n || l->slots[worker].fd < 0) return;
+    if (worker < 0 || worker >= l->n || wlinks_fd(l->links, worker) < 0) return;
     struct wire_msg m = {.type = WIRE_CANCEL, .key = *key};
-    if (wire_send_fd(l->slots[worker].fd, &m, &l->out, &err) < 0)
-        worker_gone(l, worker, err.msg, 1);
+    if (wlinks_send(l->links, worker, &m, &err) < 0) worker_gone(l, worker, err.msg, 1);
 }
 
 static void local_destroy(void *impl)
@@ -349,19 +220,16 @@ static void local_destroy(void *impl)
     struct pr_error err;
     if (!l) return;
     for (int k = 0; k < l->n; k++)
-        if (l->slots[k].fd >= 0) {
-            wire_send_fd(l->slots[k].fd, &(struct wire_msg){.type = WIRE_QUIT}, &l->out, &err);
-            shutdown(l->slots[k].fd, SHUT_WR);
+        if (wlinks_fd(l->links, k) >= 0) {
+            wlinks_send(l->links, k, &(struct wire_msg){.type = WIRE_QUIT}, &err);
+            shutdown(wlinks_fd(l->links, k), SHUT_WR);
         }
-    for (int k = 0; k < l->n; k++) {
-        struct slot *s = &l->slots[k];
-        if (s->fd >= 0) {
-            while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+    for (int k = 0; k < l->n; k++)
+        if (wlinks_fd(l->links, k) >= 0) {
+            while (waitpid(l->slots[k].pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-            close(s->fd);
+            wlinks_close(l->links, k);
         }
-        sb_free(&s->in);
-    }
     if (l->workroot && !l->opts.keep_workdirs) {
         if (l->own_workroot)
             pr_remove_tree(l->workroot, &err);
@@ -377,8 +245,7 @@ static void local_destroy(void *impl)
                 }
     }
     evq_free(&l->events);
-    sb_free(&l->scratch);
-    sb_free(&l->out);
+    wlinks_destroy(l->links);
     pin_plan_free(&l->plan);
     if (l->topo) hwloc_topology_destroy(l->topo);
     free(l->slots);
@@ -422,8 +289,8 @@ int local_create(const struct pst_case *c, const struct local_opts *opts, struct
     }
     l->respawns_left = 3 * l->n;
     l->slots = xcalloc((size_t)l->n, sizeof(*l->slots));
+    l->links = wlinks_create(l->n);
     for (int k = 0; k < l->n; k++) {
-        l->slots[k].fd = -1;
         l->slots[k].pu = opts->pin ? l->plan.pu[k] : -1;
     }
     signal(SIGPIPE, SIG_IGN);

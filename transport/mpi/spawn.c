@@ -1,31 +1,37 @@
 #include "spawn.h"
 
+#include <pmix.h>
+
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifdef PESTRUN_HAVE_PMIX
-#include <pmix.h>
-#endif
-
-#include "util/strbuf.h"
 
 extern char **environ;
 
 int spawn_worker_rank(void)
 {
     const char *r = getenv(SPAWN_ENV_RANK);
-    if (!r || !getenv("OMPI_PARENT_PORT")) return 0;
+    if (!r || !getenv(SPAWN_ENV_MASTER)) return 0;
     int v = atoi(r);
     return v > 0 ? v : 0;
 }
 
-#ifdef PESTRUN_HAVE_PMIX
+int spawn_wanted(char *why, size_t whylen)
+{
+    const char *s = getenv("PESTRUN_MPI_SPAWN");
+    if (s && strcmp(s, "0") == 0) {
+        snprintf(why, whylen, "PESTRUN_MPI_SPAWN=0");
+        return 0;
+    }
+    if (!getenv("OMPI_MCA_orte_hnp_uri")) {
+        snprintf(why, whylen, "not started by Open MPI's mpirun");
+        return 0;
+    }
+    return 1;
+}
 
 static void put_str(struct strbuf *b, const char *s)
 {
@@ -39,12 +45,14 @@ static int env_passed(const char *e)
     if (strncmp(e, "PMIX_", 5) == 0) return 0;
     if (strncmp(e, "OMPI_", 5) == 0)
         return strncmp(e, "OMPI_MCA_", 9) == 0 || strncmp(e, "OMPI_ALLOW_RUN_AS_ROOT", 22) == 0;
-    return strncmp(e, SPAWN_ENV_RANK "=", sizeof(SPAWN_ENV_RANK)) != 0;
+    if (strncmp(e, "OPENBLAS_NUM_THREADS=", 21) == 0) return 0; /* set for the worker */
+    return strncmp(e, SPAWN_ENV_RANK "=", sizeof(SPAWN_ENV_RANK)) != 0 &&
+           strncmp(e, SPAWN_ENV_MASTER "=", sizeof(SPAWN_ENV_MASTER)) != 0;
 }
 
 /* This rank's launch as NUL-separated fields: node, executable, folder, argc, the arguments,
  * then the environment. The node is the name mpirun knows it by (PMIX_HOSTNAME). */
-static void describe_launch(struct strbuf *b)
+void spawn_describe(struct strbuf *b)
 {
     char path[PATH_MAX], host[256];
     const char *node = getenv("PMIX_HOSTNAME");
@@ -92,7 +100,7 @@ static const char *field(const char **p, const char *end)
 
 /* Fill app from one rank's launch description; the strings are malloc'd, as PMIx frees them.
  * -1 with why set when the description is incomplete. */
-static int app_from_launch(pmix_app_t *app, const char *d, size_t len, int rank, const char *port,
+static int app_from_launch(pmix_app_t *app, const char *d, size_t len, int rank, const char *master,
                            char *why, size_t whylen)
 {
     const char *p = d, *end = d + len;
@@ -114,151 +122,50 @@ static int app_from_launch(pmix_app_t *app, const char *d, size_t len, int rank,
     size_t nenv = 0;
     for (const char *q = p; field(&q, end);)
         nenv++;
-    app->env = xcalloc(nenv + 3, sizeof(char *));
+    app->env = xcalloc(nenv + 4, sizeof(char *));
     size_t k = 0;
     for (const char *e; (e = field(&p, end));)
         app->env[k++] = xstrdup(e);
     struct strbuf sb = {0};
-    sb_printf(&sb, "OMPI_PARENT_PORT=%s", port);
+    sb_printf(&sb, SPAWN_ENV_MASTER "=%s", master);
     app->env[k++] = sb_take(&sb);
     sb_printf(&sb, SPAWN_ENV_RANK "=%d", rank);
     app->env[k++] = sb_take(&sb);
+    /* A worker does no linear algebra, and OpenBLAS's threads spin for about 0.1 s of CPU each
+     * after the library loads, taken from the models beside it (the models get the same). */
+    app->env[k++] = xstrdup("OPENBLAS_NUM_THREADS=1");
     PMIX_INFO_CREATE(app->info, 1);
     app->ninfo = 1;
     PMIX_INFO_LOAD(&app->info[0], PMIX_HOST, node, PMIX_STRING);
     return 0;
 }
 
-static void on_connect_timeout(int sig)
+int spawn_workers(char *const *desc, const size_t *len, int n, char *const *master, char *why,
+                  size_t whylen)
 {
-    static const char msg[] = "pestrun: the spawned worker ranks did not connect to the master "
-                              "in time; the job ends\n";
-    (void)sig;
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-    _exit(1);
-}
-
-/* Rank 0: one app a worker, one recoverable job; then accept their connection. 0 with *inter
- * set, -1 with why set when nothing was spawned. Workers spawned that do not connect end the
- * job (MPI_Abort). */
-static int spawn_from(const char *all, const int *lens, const int *displs, int n, double timeout_s,
-                      MPI_Comm *inter, char *why, size_t whylen)
-{
-    char port[MPI_MAX_PORT_NAME];
     pmix_app_t *apps = NULL;
     pmix_info_t *job = NULL;
-    pmix_proc_t me;
     pmix_nspace_t ns;
-    int rc = -1, pmix_up = 0;
+    int rc = -1;
 
-    if (MPI_Open_port(MPI_INFO_NULL, port) != MPI_SUCCESS) {
-        snprintf(why, whylen, "MPI_Open_port failed");
-        return -1;
-    }
     PMIX_APP_CREATE(apps, (size_t)n);
     for (int i = 0; i < n; i++)
-        if (app_from_launch(&apps[i], all + displs[i + 1], (size_t)lens[i + 1], i + 1, port, why,
-                            whylen) < 0)
+        if (app_from_launch(&apps[i], desc[i], len[i], i + 1, master[i], why, whylen) < 0)
             goto done;
-    pmix_status_t st = PMIx_Init(&me, NULL, 0);
-    if (st != PMIX_SUCCESS) {
-        snprintf(why, whylen, "PMIx_Init: %s", PMIx_Error_string(st));
-        goto done;
-    }
-    pmix_up = 1;
     bool yes = true;
     PMIX_INFO_CREATE(job, 3);
     PMIX_INFO_LOAD(&job[0], PMIX_JOB_RECOVERABLE, &yes, PMIX_BOOL);
-    /* the launch ranks still hold their slots until the launch job ends */
+    /* the launch ranks still hold their slots until they have left */
     PMIX_INFO_LOAD(&job[1], PMIX_MAPBY, "slot:OVERSUBSCRIBE", PMIX_STRING);
     PMIX_INFO_LOAD(&job[2], PMIX_BINDTO, "none", PMIX_STRING); /* each worker binds itself */
-    st = PMIx_Spawn(job, 3, apps, (size_t)n, ns);
+    pmix_status_t st = PMIx_Spawn(job, 3, apps, (size_t)n, ns);
     if (st != PMIX_SUCCESS) {
         snprintf(why, whylen, "PMIx_Spawn: %s", PMIx_Error_string(st));
         goto done;
-    }
-    /* MPI_Comm_accept has no time-out: a worker that never connects must not hang the job */
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_connect_timeout;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    alarm((unsigned)ceil(timeout_s));
-    int arc = MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, inter);
-    alarm(0);
-    sigaction(SIGALRM, &old, NULL);
-    int remote = 0;
-    if (arc == MPI_SUCCESS) MPI_Comm_remote_size(*inter, &remote);
-    if (arc != MPI_SUCCESS || remote != n) {
-        /* they are running but out of reach: they would hold mpirun open at the end */
-        fprintf(stderr, "pestrun: the spawned worker ranks did not connect (%d of %d)\n", remote,
-                n);
-        MPI_Abort(MPI_COMM_WORLD, 1);
     }
     rc = 0;
 done:
     if (job) PMIX_INFO_FREE(job, 3);
     PMIX_APP_FREE(apps, (size_t)n);
-    if (pmix_up) PMIx_Finalize(NULL, 0);
-    MPI_Close_port(port);
     return rc;
 }
-
-int spawn_workers(MPI_Comm world, double connect_timeout_s, MPI_Comm *workers, char *why,
-                  size_t whylen)
-{
-    int rank, size, attempt = 0, spawned = 0;
-    MPI_Comm_rank(world, &rank);
-    MPI_Comm_size(world, &size);
-    if (rank == 0) {
-        const char *s = getenv("PESTRUN_MPI_SPAWN");
-        if (s && strcmp(s, "0") == 0)
-            snprintf(why, whylen, "PESTRUN_MPI_SPAWN=0");
-        else if (!getenv("OMPI_MCA_orte_hnp_uri"))
-            snprintf(why, whylen, "not started by Open MPI's mpirun");
-        else
-            attempt = 1;
-    }
-    MPI_Bcast(&attempt, 1, MPI_INT, 0, world);
-    if (!attempt) return 0;
-
-    struct strbuf mine = {0};
-    if (rank != 0) describe_launch(&mine);
-    int len = (int)mine.len, *lens = NULL, *displs = NULL;
-    char *all = NULL;
-    if (rank == 0) lens = xcalloc((size_t)size, sizeof(int));
-    MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, world);
-    if (rank == 0) {
-        displs = xcalloc((size_t)size + 1, sizeof(int));
-        for (int i = 0; i < size; i++)
-            displs[i + 1] = displs[i] + lens[i];
-        all = xmalloc((size_t)displs[size] + 1);
-    }
-    MPI_Gatherv(mine.data ? mine.data : "", len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, world);
-    sb_free(&mine);
-    if (rank == 0) {
-        MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-        spawned =
-            spawn_from(all, lens, displs, size - 1, connect_timeout_s, workers, why, whylen) == 0;
-    }
-    free(all);
-    free(lens);
-    free(displs);
-    MPI_Bcast(&spawned, 1, MPI_INT, 0, world);
-    return spawned;
-}
-
-#else /* no PMIx headers at build time */
-
-int spawn_workers(MPI_Comm world, double connect_timeout_s, MPI_Comm *workers, char *why,
-                  size_t whylen)
-{
-    (void)world;
-    (void)connect_timeout_s;
-    (void)workers;
-    snprintf(why, whylen, "this pestrun was built without PMIx");
-    return 0;
-}
-
-#endif
