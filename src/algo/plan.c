@@ -1,11 +1,14 @@
 #include "plan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sched/sched.h"
+#include "transport/local/local.h"
 #include "transport/sim/sim.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -169,4 +172,86 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
     sched_destroy(s);
     tr.ops->destroy(tr.impl);
     return wall;
+}
+
+struct measure_ctx {
+    double last, *t;
+    size_t n;
+    int failed;
+    char reason[256];
+};
+
+static void timed(void *ctx, size_t index, const struct run_result *res, int from_journal)
+{
+    struct measure_ctx *m = ctx;
+    double now = pr_now_s();
+    (void)index;
+    (void)from_journal;
+    if (res->status != RUN_OK && !m->failed) {
+        m->failed = 1;
+        snprintf(m->reason, sizeof(m->reason), "%s", res->reason ? res->reason : "the run failed");
+    }
+    m->t[m->n++] = now - m->last;
+    m->last = now;
+}
+
+int plan_measure(const struct pst_case *c, int n, double *mean_s, double *sd_s,
+                 double *startup_s, struct pr_error *err)
+{
+    struct local_opts lo;
+    struct transport tr;
+    memset(&lo, 0, sizeof(lo));
+    lo.nworkers = 1;
+    lo.pin = 0;
+    lo.ropts.exec = RUNNER_SHELL;
+    double t0 = pr_now_s();
+    if (local_create(c, &lo, &tr, err) < 0) return -1;
+    struct sched_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_run_fail = 1;
+    cfg.overdue_resched_fac = 1.15;
+    cfg.overdue_giveup_fac = 100;
+    cfg.overdue_giveup_minutes = 1e30;
+    cfg.overdue_min_mean_s = 1e30; /* no copies: one worker */
+    cfg.extra_fd = -1;
+    cfg.progress_interval_s = 1e9;
+    size_t np = pst_nparams(c);
+    struct sched *s = sched_create(tr, &cfg, NULL, np, pst_nobs(c));
+    /* the worker is up once it says so: a first run of one value vector waits for it */
+    double *ctl = xcalloc(np + 1, sizeof(double)), *values = xcalloc((size_t)n * np + 1, sizeof(double));
+    for (size_t j = 0; j < np; j++)
+        ctl[j] = pst_param(c, j)->parval1;
+    for (int i = 0; i < n; i++)
+        pst_ctl_to_model(c, ctl, values + (size_t)i * np);
+    struct measure_ctx m = {0};
+    m.t = xcalloc((size_t)n + 1, sizeof(double));
+    int rc = sched_run_batch(s, 1, values, NULL, timed, &m, err);
+    double up = pr_now_s();
+    if (rc == 0 && !m.failed) {
+        m.n = 0;
+        m.last = pr_now_s();
+        rc = sched_run_batch(s, (size_t)n, values, NULL, timed, &m, err);
+    }
+    sched_destroy(s);
+    double t_stop = pr_now_s();
+    tr.ops->destroy(tr.impl);
+    double stop = pr_now_s() - t_stop;
+    if (rc == 0 && m.failed) rc = pr_error_set(err, "%s", m.reason);
+    if (rc == 0 && m.n > 0) {
+        double sum = 0, s2 = 0;
+        for (size_t i = 0; i < m.n; i++) {
+            sum += m.t[i];
+            s2 += m.t[i] * m.t[i];
+        }
+        *mean_s = sum / (double)m.n;
+        *sd_s = m.n > 1 ? sqrt(fmax(0, (s2 - sum * sum / (double)m.n) / (double)(m.n - 1))) : 0.1 * *mean_s;
+        /* start-up: from the start to the worker's first result, less one run; plus the stop */
+        *startup_s = fmax(0, up - t0 - *mean_s) + stop;
+    } else if (rc == 0) {
+        rc = pr_error_set(err, "no run was timed");
+    }
+    free(ctl);
+    free(values);
+    free(m.t);
+    return rc < 0 || rc == 1 ? -1 : 0;
 }

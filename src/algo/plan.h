@@ -33,4 +33,11 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
                           double sd_s, const char *times_journal, double *eff,
                           struct pr_error *err);
 
+/* Time the model as pestrun runs it here: start one local worker (timed: *startup_s, with its
+ * stop), run it n times at the initial values through the scheduler, and give the mean and
+ * spread of each run's wall time as the master saw it (templates, model, instruction files,
+ * messages). 0, or -1 with err. */
+int plan_measure(const struct pst_case *c, int n, double *mean_s, double *sd_s,
+                 double *startup_s, struct pr_error *err);
+
 #endif

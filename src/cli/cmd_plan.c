@@ -96,47 +96,6 @@ static size_t counts(size_t max, size_t *out, size_t cap)
     return n;
 }
 
-/* Time the model: n runs at the initial values in a copy of the case folder. */
-static int measure(const struct pst_case *c, int n, double *mean, double *sd, struct pr_error *err)
-{
-    char *dir = pr_make_temp_dir(NULL, "pestrun-plan", err);
-    if (!dir) return -1;
-    struct strbuf m = {0};
-    sb_printf(&m, "%s/model", dir);
-    struct runner_opts ro;
-    memset(&ro, 0, sizeof(ro));
-    ro.exec = RUNNER_SHELL;
-    int rc = -1;
-    struct model_runner *r = NULL;
-    if (pr_copy_tree(pst_dir(c), m.data, dir, err) == 0 && (r = runner_create(c, m.data, &ro, err))) {
-        size_t np = pst_nparams(c);
-        double *ctl = xcalloc(np + 1, sizeof(double)), *model = xcalloc(np + 1, sizeof(double));
-        for (size_t i = 0; i < np; i++)
-            ctl[i] = pst_param(c, i)->parval1;
-        pst_ctl_to_model(c, ctl, model);
-        double s = 0, s2 = 0;
-        rc = 0;
-        for (int i = 0; i < n && rc == 0; i++) {
-            rc = runner_run(r, model, err);
-            double t = runner_seconds(r);
-            s += t;
-            s2 += t * t;
-        }
-        if (rc == 0) {
-            *mean = s / n;
-            *sd = n > 1 ? sqrt(fmax(0, (s2 - s * s / n) / (n - 1))) : 0.1 * *mean;
-        }
-        free(ctl);
-        free(model);
-        runner_destroy(r);
-    }
-    struct pr_error e;
-    pr_remove_tree(dir, &e);
-    free(dir);
-    sb_free(&m);
-    return rc;
-}
-
 static size_t count_rows(const char *path, struct pr_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -233,7 +192,7 @@ int cmd_plan(int argc, char **argv)
     char *csv_path = csv ? xstrdup(csv) : cli_case_output(pst, "plan.csv");
     char *svg_path = svg ? xstrdup(svg) : cli_case_output(pst, "plan.svg");
     struct plan_work w = {0};
-    double mean = run_s, sd = run_sd;
+    double mean = run_s, sd = run_sd, startup = 0;
     char source[512];
     const char *times = NULL;
     size_t rows = 0;
@@ -272,12 +231,15 @@ int cmd_plan(int argc, char **argv)
                 fprintf(stderr, "timing the model: %d runs at the initial values...\n", nmeasure);
                 fflush(stderr);
             }
-            if (measure(c, nmeasure, &mean, &sd, &err) < 0) {
+            if (plan_measure(c, nmeasure, &mean, &sd, &startup, &err) < 0) {
                 fprintf(stderr, "pestrun plan: the model run failed: %s\n", err.msg);
                 free(t);
                 goto done;
             }
-            snprintf(source, sizeof(source), "%d runs measured on this machine", nmeasure);
+            snprintf(source, sizeof(source),
+                     "%d runs measured on this machine through one local worker; starting and "
+                     "stopping the workers %.3g s",
+                     nmeasure, startup);
         }
         free(t);
     }
@@ -333,7 +295,8 @@ int cmd_plan(int argc, char **argv)
         free(dn);
         free(dt);
         free(de);
-        per_it[g] = total[g] / (w.iterations > 0 ? w.iterations : 1);
+        total[g] += startup; /* measured here: the workers' start and stop */
+        per_it[g] = (total[g] - startup) / (w.iterations > 0 ? w.iterations : 1);
         eff[g] = total[g] > 0 ? busy / (total[g] * (double)grid[g]) : 0;
         hours[g] = (double)grid[g] * total[g] / 3600.0;
     }
