@@ -11,7 +11,7 @@
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_check,    &cli_cmd_run,   &cli_cmd_sweep,
-    &cli_cmd_jacobian, &cli_cmd_glm,   &cli_cmd_report,
+    &cli_cmd_jacobian, &cli_cmd_glm,   &cli_cmd_ies,    &cli_cmd_report,
     &cli_cmd_panther,  &cli_cmd_agent, NULL,
 };
 

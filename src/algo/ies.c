@@ -1,0 +1,1414 @@
+#include "ies.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algo/fosm.h"
+#include "algo/ies_solve.h"
+#include "algo/parspace.h"
+#include "pest/outputs.h"
+#include "pest/pst_support.h"
+#include "util/csv.h"
+#include "util/rng.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+#define DEFAULT_SEED 358183147u /* PEST++ ++random_seed */
+#define LAMBDA_MIN 1.0e-30
+#define LAMBDA_MAX 1.0e30
+#define BASE_NAME "base"
+
+enum subset_how { SUBSET_RANDOM, SUBSET_FIRST, SUBSET_LAST, SUBSET_PHI };
+
+/* The ensemble: rows are the active realizations, in the order they were drawn. */
+struct ensemble {
+    size_t n;    /* rows */
+    size_t *id;  /* row -> realization id (index into ies.names) */
+    double *P;   /* n x nadj: numeric values */
+    double *P0;  /* n x nadj: the prior values of the same realizations */
+    double *D;   /* n x nobs: simulated values */
+    double *O;   /* n x nobs: observed values plus noise */
+};
+
+struct ies {
+    const struct pst_case *c;
+    const char *pst_path;
+    struct sched *s;
+    struct parspace ps;
+    size_t npar, nobs, nadj, m;
+    size_t *act;    /* the m observations with a weight above 0 */
+    double *w;      /* their weights */
+    double *init;   /* PARVAL1 (control values, all parameters) */
+    double *lo, *hi; /* numeric bounds of the adjustable parameters */
+    double *sd;     /* prior standard deviations (numeric), for the regularization phi */
+    double *parcov; /* ++parcov (nadj x nadj), or NULL */
+    char *prior_how;
+    struct pr_rng rng;
+    /* options */
+    int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
+    int maxsing;
+    double eigthresh;
+    enum subset_how subset_how;
+    double *mults, *scales;
+    size_t nmults, nscales;
+    double init_lambda, bad_phi, bad_phi_sigma, reg_factor, accept_fac, lam_inc, lam_dec;
+    /* state */
+    size_t nreals; /* realizations ever drawn */
+    char **names;  /* per realization id */
+    struct ensemble en;
+    double lambda, last_mean, last_std;
+    double *best_means; /* the mean composite phi of each iteration (best_mean_phis) */
+    size_t nbest;
+    size_t runs;
+    int iter;
+    FILE *rec, *f_actual, *f_meas, *f_regul, *f_comp, *f_group, *f_lambda;
+};
+
+static void rec(struct ies *e, const char *fmt, ...) PR_PRINTF(2, 3);
+static void rec(struct ies *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(e->rec, fmt, ap);
+    va_end(ap);
+    fflush(e->rec);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ensembles                                                                                  */
+
+static void en_alloc(const struct ies *e, struct ensemble *en, size_t n)
+{
+    memset(en, 0, sizeof(*en));
+    en->id = xcalloc(n + 1, sizeof(size_t));
+    en->P = xcalloc(n * e->nadj + 1, sizeof(double));
+    en->P0 = xcalloc(n * e->nadj + 1, sizeof(double));
+    en->D = xcalloc(n * e->nobs + 1, sizeof(double));
+    en->O = xcalloc(n * e->nobs + 1, sizeof(double));
+}
+
+static void en_free(struct ensemble *en)
+{
+    free(en->id);
+    free(en->P);
+    free(en->P0);
+    free(en->D);
+    free(en->O);
+    memset(en, 0, sizeof(*en));
+}
+
+/* Row r of src to row q of dst. */
+static void en_copy_row(const struct ies *e, struct ensemble *dst, size_t q,
+                        const struct ensemble *src, size_t r)
+{
+    size_t n = e->nadj, o = e->nobs;
+    dst->id[q] = src->id[r];
+    memmove(dst->P + q * n, src->P + r * n, n * sizeof(double));
+    memmove(dst->P0 + q * n, src->P0 + r * n, n * sizeof(double));
+    memmove(dst->D + q * o, src->D + r * o, o * sizeof(double));
+    memmove(dst->O + q * o, src->O + r * o, o * sizeof(double));
+}
+
+/* Keep the rows with keep[r] set, in order. */
+static void en_keep(const struct ies *e, struct ensemble *en, const unsigned char *keep)
+{
+    size_t q = 0;
+    for (size_t r = 0; r < en->n; r++)
+        if (keep[r]) en_copy_row(e, en, q++, en, r);
+    en->n = q;
+}
+
+static int is_base(const struct ies *e, size_t id)
+{
+    return strcmp(e->names[id], BASE_NAME) == 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* phi                                                                                        */
+
+static double phi_against(const struct ies *e, const double *sim, const double *obs)
+{
+    double phi = 0;
+    for (size_t i = 0; i < e->m; i++) {
+        size_t k = e->act[i];
+        double r = e->w[i] * (sim[k] - (obs ? obs[k] : pst_obs(e->c, k)->value));
+        phi += r * r;
+    }
+    return phi;
+}
+
+static double phi_regul(const struct ies *e, const double *p, const double *p0)
+{
+    double phi = 0;
+    for (size_t j = 0; j < e->nadj; j++) {
+        double r = (p[j] - p0[j]) / e->sd[j];
+        phi += r * r;
+    }
+    return phi;
+}
+
+enum phi_type { PHI_ACTUAL, PHI_MEAS, PHI_REGUL, PHI_COMPOSITE };
+
+static double phi_of(const struct ies *e, const struct ensemble *en, size_t r, enum phi_type t)
+{
+    const double *d = en->D + r * e->nobs, *o = en->O + r * e->nobs;
+    switch (t) {
+    case PHI_ACTUAL:
+        return phi_against(e, d, NULL);
+    case PHI_MEAS:
+        return phi_against(e, d, o);
+    case PHI_REGUL:
+        return phi_regul(e, en->P + r * e->nadj, en->P0 + r * e->nadj);
+    default: {
+        double meas = phi_against(e, d, o);
+        if (e->reg_factor == 0.0) return meas;
+        return meas + e->reg_factor * phi_regul(e, en->P + r * e->nadj, en->P0 + r * e->nadj);
+    }
+    }
+}
+
+struct stats {
+    double mean, std, min, max;
+};
+
+/* PEST++'s summary: the standard deviation with n - 1 (0 for one value). */
+static struct stats stats_of(const double *v, size_t n)
+{
+    struct stats s = {0, 0, INFINITY, -INFINITY};
+    if (n == 0) return (struct stats){0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        s.mean += v[i];
+        if (v[i] < s.min) s.min = v[i];
+        if (v[i] > s.max) s.max = v[i];
+    }
+    s.mean /= (double)n;
+    double var = 0;
+    for (size_t i = 0; i < n; i++)
+        var += (v[i] - s.mean) * (v[i] - s.mean);
+    s.std = var == 0.0 || n < 2 ? 0.0 : sqrt(var / (double)(n - 1));
+    return s;
+}
+
+static struct stats en_stats(const struct ies *e, const struct ensemble *en, enum phi_type t)
+{
+    double *v = xcalloc(en->n + 1, sizeof(double));
+    for (size_t r = 0; r < en->n; r++)
+        v[r] = phi_of(e, en, r, t);
+    struct stats s = stats_of(v, en->n);
+    free(v);
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bad realizations (EnsembleMethod::drop_bad_reals)                                          */
+
+static double median_of(const double *v, size_t n)
+{
+    if (n == 0) return 0;
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The measurement-phi threshold above which a realization is bad: ies_bad_phi, and from
+ * ies_bad_phi_sigma either mean + sigma x std (sigma > 0) or Q3 + |sigma| x IQR (sigma < 0). */
+static double bad_threshold(const struct ies *e, const double *meas, size_t n)
+{
+    double thr = e->bad_phi;
+    if (e->bad_phi_sigma >= DBL_MAX || n == 0) return thr;
+    if (e->bad_phi_sigma > 0) {
+        struct stats s = stats_of(meas, n);
+        return fmin(thr, s.mean + s.std * e->bad_phi_sigma);
+    }
+    double *v = xcalloc(n + 1, sizeof(double));
+    memcpy(v, meas, n * sizeof(double));
+    qsort(v, n, sizeof(double), cmp_double);
+    double q1 = median_of(v, n / 2), q3 = median_of(v + (n % 2 ? n / 2 + 1 : n / 2), n / 2);
+    free(v);
+    return fmin(thr, q3 + fabs(e->bad_phi_sigma) * (q3 - q1));
+}
+
+/* Drop the rows of en whose measurement phi is above the bad-phi threshold (never the base
+ * realization); the names go to CASE.rec. Returns how many were dropped. */
+static size_t drop_bad(struct ies *e, struct ensemble *en, const char *what)
+{
+    if (e->bad_phi >= DBL_MAX && e->bad_phi_sigma >= DBL_MAX) return 0;
+    double *meas = xcalloc(en->n + 1, sizeof(double));
+    unsigned char *keep = xcalloc(en->n + 1, 1);
+    for (size_t r = 0; r < en->n; r++)
+        meas[r] = phi_of(e, en, r, PHI_MEAS);
+    double thr = bad_threshold(e, meas, en->n);
+    size_t dropped = 0;
+    for (size_t r = 0; r < en->n; r++) {
+        keep[r] = !(meas[r] > thr) || is_base(e, en->id[r]);
+        if (keep[r]) continue;
+        if (!dropped++) rec(e, "  %s: dropping realizations with phi above %g:", what, thr);
+        rec(e, " %s", e->names[en->id[r]]);
+    }
+    if (dropped) rec(e, "\n");
+    en_keep(e, en, keep);
+    free(meas);
+    free(keep);
+    return dropped;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* runs                                                                                       */
+
+struct batch {
+    size_t nobs;
+    double *sim;
+    unsigned char *ok;
+};
+
+static void batch_done(void *ctx, size_t index, const struct run_result *res, int from_journal)
+{
+    struct batch *b = ctx;
+    (void)from_journal;
+    if (res->status != RUN_OK) return;
+    memcpy(b->sim + index * b->nobs, res->obs, b->nobs * sizeof(double));
+    b->ok[index] = 1;
+}
+
+/* Numeric values -> the control values of every parameter (fixed ones at PARVAL1). */
+static void to_ctl(const struct ies *e, const double *num, double *ctl)
+{
+    memcpy(ctl, e->init, e->npar * sizeof(double));
+    parspace_from_num(&e->ps, num, ctl);
+}
+
+/* Run the k rows of numeric values num (k x nadj) in one batch; sim (k x nobs) and ok (k)
+ * receive the results. labels names each run for the journal and the logs. Returns 0, 2 when
+ * stopped, -1 with err set. */
+static int run_rows(struct ies *e, size_t k, const double *num, char *const *labels, double *sim,
+                    unsigned char *ok, struct pr_error *err)
+{
+    if (k == 0) return 0;
+    double *model = xcalloc(k * e->npar + 1, sizeof(double));
+    double *ctl = xcalloc(e->npar + 1, sizeof(double));
+    for (size_t i = 0; i < k; i++) {
+        to_ctl(e, num + i * e->nadj, ctl);
+        pst_ctl_to_model(e->c, ctl, model + i * e->npar);
+    }
+    memset(ok, 0, k);
+    struct batch b = {e->nobs, sim, ok};
+    int rc = sched_run_batch(e->s, k, model, (const char *const *)labels, batch_done, &b, err);
+    free(model);
+    free(ctl);
+    if (rc == 0) e->runs += k;
+    return rc < 0 ? -1 : rc ? 2 : 0;
+}
+
+static char **make_labels(size_t k)
+{
+    return xcalloc(k + 1, sizeof(char *));
+}
+
+static void free_labels(char **l, size_t k)
+{
+    for (size_t i = 0; i < k && l; i++)
+        free(l[i]);
+    free(l);
+}
+
+static char *label(const char *fmt, ...) PR_PRINTF(1, 2);
+static char *label(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return xstrdup(buf);
+}
+
+static void clamp_row(const struct ies *e, double *p)
+{
+    if (!e->enforce_bounds) return;
+    for (size_t j = 0; j < e->nadj; j++)
+        p[j] = p[j] < e->lo[j] ? e->lo[j] : p[j] > e->hi[j] ? e->hi[j] : p[j];
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* outputs                                                                                    */
+
+static FILE *open_out(const struct ies *e, const char *ext, struct pr_error *err)
+{
+    char *p = pst_output_path(e->pst_path, ext);
+    FILE *f = fopen(p, "w");
+    if (!f) pr_error_set(err, "cannot write %s", p);
+    free(p);
+    return f;
+}
+
+static void phi_header(const struct ies *e, FILE *f)
+{
+    fputs("iteration,total_runs,mean,standard_deviation,min,max", f);
+    for (size_t i = 0; i < e->nreals; i++)
+        fprintf(f, ",%s", e->names[i]);
+    fputc('\n', f);
+}
+
+static int open_outputs(struct ies *e, struct pr_error *err)
+{
+    if (!(e->rec = open_out(e, "rec", err)) || !(e->f_actual = open_out(e, "phi.actual.csv", err)) ||
+        !(e->f_meas = open_out(e, "phi.meas.csv", err)) ||
+        !(e->f_regul = open_out(e, "phi.regul.csv", err)) ||
+        !(e->f_comp = open_out(e, "phi.composite.csv", err)) ||
+        !(e->f_group = open_out(e, "phi.group.csv", err)) ||
+        !(e->f_lambda = open_out(e, "phi.lambda.csv", err)))
+        return -1;
+    return 0;
+}
+
+static void write_headers(struct ies *e)
+{
+    phi_header(e, e->f_actual);
+    phi_header(e, e->f_meas);
+    phi_header(e, e->f_regul);
+    phi_header(e, e->f_comp);
+    fputs("iteration,total_runs,obs_realization,par_realization", e->f_group);
+    for (size_t g = 0; g < pst_nobsgps(e->c); g++) {
+        char *low = xstrdup(pst_obsgp(e->c, g)->name);
+        pr_lower(low);
+        fprintf(e->f_group, ",%s", low);
+        free(low);
+    }
+    fputc('\n', e->f_group);
+    fputs("iteration,num_reals,current_lambda,current_comp_mean_phi,current_comp_std_phi,"
+          "lambda_scale_fac,lambda,comp_mean_phi,comp_std_phi\n",
+          e->f_lambda);
+    fflush(e->f_lambda);
+}
+
+/* One row of a phi file: the statistics, then each realization ever drawn (empty when dropped). */
+static void phi_row(struct ies *e, FILE *f, enum phi_type t)
+{
+    double *v = xcalloc(e->en.n + 1, sizeof(double));
+    double *by_id = xcalloc(e->nreals + 1, sizeof(double));
+    unsigned char *have = xcalloc(e->nreals + 1, 1);
+    for (size_t r = 0; r < e->en.n; r++) {
+        v[r] = phi_of(e, &e->en, r, t);
+        by_id[e->en.id[r]] = v[r];
+        have[e->en.id[r]] = 1;
+    }
+    struct stats s = stats_of(v, e->en.n);
+    fprintf(f, "%d,%zu,%g,%g,%g,%g", e->iter, e->runs, s.mean, s.std, s.min, s.max);
+    for (size_t i = 0; i < e->nreals; i++) {
+        fputc(',', f);
+        if (have[i]) fprintf(f, "%g", by_id[i]);
+    }
+    fputc('\n', f);
+    fflush(f);
+    free(v);
+    free(by_id);
+    free(have);
+}
+
+static void group_rows(struct ies *e)
+{
+    size_t ng = pst_nobsgps(e->c);
+    double *g = xcalloc(ng + 1, sizeof(double));
+    for (size_t r = 0; r < e->en.n; r++) {
+        const double *d = e->en.D + r * e->nobs;
+        memset(g, 0, ng * sizeof(double));
+        for (size_t i = 0; i < e->m; i++) {
+            size_t k = e->act[i];
+            double x = e->w[i] * (d[k] - pst_obs(e->c, k)->value);
+            g[pst_obs(e->c, k)->group] += x * x;
+        }
+        const char *name = e->names[e->en.id[r]];
+        fprintf(e->f_group, "%d,%zu,%s,%s", e->iter, e->runs, name, name);
+        for (size_t k = 0; k < ng; k++)
+            fprintf(e->f_group, ",%g", g[k]);
+        fputc('\n', e->f_group);
+    }
+    fflush(e->f_group);
+    free(g);
+}
+
+static int write_text(const char *path, const struct strbuf *sb, struct pr_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(sb->data ? sb->data : "", 1, sb->len, f) != sb->len) {
+        if (f) fclose(f);
+        return pr_error_set(err, "cannot write %s", path);
+    }
+    if (fclose(f) != 0) return pr_error_set(err, "cannot write %s", path);
+    return 0;
+}
+
+/* CASE.<ext>: the parameters (control values) or the rows of vals (n x nobs) of en. */
+static int write_ensemble(struct ies *e, const char *ext, const struct ensemble *en,
+                          const double *vals, struct pr_error *err)
+{
+    struct strbuf sb = {0};
+    double *ctl = xcalloc(e->npar + 1, sizeof(double));
+    pst_ensemble_header(&sb, e->c, vals == NULL);
+    for (size_t r = 0; r < en->n; r++) {
+        const double *v = vals ? vals + r * e->nobs : ctl;
+        size_t n = vals ? e->nobs : e->npar;
+        if (!vals) to_ctl(e, en->P + r * e->nadj, ctl);
+        sb_puts(&sb, e->names[en->id[r]]);
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&sb, ",%.*g", e->precision, v[i]);
+        sb_putc(&sb, '\n');
+    }
+    char *path = pst_output_path(e->pst_path, ext);
+    int rc = write_text(path, &sb, err);
+    free(path);
+    free(ctl);
+    sb_free(&sb);
+    return rc;
+}
+
+static int write_iteration(struct ies *e, struct pr_error *err)
+{
+    char ext[64];
+    snprintf(ext, sizeof(ext), "%d.par.csv", e->iter);
+    if (write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
+    snprintf(ext, sizeof(ext), "%d.obs.csv", e->iter);
+    if (write_ensemble(e, ext, &e->en, e->en.D, err) < 0) return -1;
+    phi_row(e, e->f_actual, PHI_ACTUAL);
+    phi_row(e, e->f_meas, PHI_MEAS);
+    if (e->reg_factor != 0.0) phi_row(e, e->f_regul, PHI_REGUL);
+    phi_row(e, e->f_comp, PHI_COMPOSITE);
+    group_rows(e);
+    for (size_t r = 0; r < e->en.n; r++) { /* the base realization as PEST files */
+        if (!is_base(e, e->en.id[r])) continue;
+        double *ctl = xcalloc(e->npar + 1, sizeof(double));
+        to_ctl(e, e->en.P + r * e->nadj, ctl);
+        snprintf(ext, sizeof(ext), "%d.base.par", e->iter);
+        char *p_par = pst_output_path(e->pst_path, ext);
+        snprintf(ext, sizeof(ext), "%d.base.rei", e->iter);
+        char *p_rei = pst_output_path(e->pst_path, ext);
+        int rc = pst_write_par(e->c, p_par, ctl, err) < 0 ||
+                         pst_write_rei(e->c, p_rei, e->iter, e->en.D + r * e->nobs, ctl, err) < 0
+                     ? -1
+                     : 0;
+        free(p_par);
+        free(p_rei);
+        free(ctl);
+        if (rc < 0) return -1;
+    }
+    struct stats a = en_stats(e, &e->en, PHI_ACTUAL), m = en_stats(e, &e->en, PHI_MEAS);
+    rec(e, "  phi (%zu realizations, %zu model runs so far):\n", e->en.n, e->runs);
+    rec(e, "    %-10s %14s %14s %14s %14s\n", "type", "mean", "std", "min", "max");
+    rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "actual", a.mean, a.std, a.min, a.max);
+    rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "measured", m.mean, m.std, m.min, m.max);
+    if (e->reg_factor != 0.0) {
+        struct stats g = en_stats(e, &e->en, PHI_REGUL), c = en_stats(e, &e->en, PHI_COMPOSITE);
+        rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "regul", g.mean, g.std, g.min, g.max);
+        rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "composite", c.mean, c.std, c.min,
+            c.max);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* options                                                                                    */
+
+static int parse_list(const char *text, double **out, size_t *n)
+{
+    char *copy = xstrdup(text);
+    char *tok[256];
+    size_t k = pr_tokenize(copy, ", \t", tok, 256);
+    *out = xcalloc(k + 2, sizeof(double));
+    *n = 0;
+    for (size_t i = 0; i < k && i < 256; i++) {
+        double v;
+        if (pr_parse_double(tok[i], &v, 1) < 0 || !(v > 0)) {
+            free(copy);
+            return -1;
+        }
+        (*out)[(*n)++] = v;
+    }
+    free(copy);
+    return 0;
+}
+
+static int read_options(struct ies *e, struct pr_error *err)
+{
+    const struct pst_case *c = e->c;
+    int seed;
+    double sigma_range;
+    const char *how = pst_opt_str(c, "ies_subset_how", "random");
+    if (pst_opt_int(c, "ies_num_reals", 50, &e->num_reals, err) < 0 ||
+        pst_opt_bool(c, "ies_include_base", 1, &e->include_base, err) < 0 ||
+        pst_opt_bool(c, "ies_use_approx", 1, &e->use_approx, err) < 0 ||
+        pst_opt_bool(c, "ies_enforce_bounds", 1, &e->enforce_bounds, err) < 0 ||
+        pst_opt_int(c, "ies_subset_size", -10, &e->subset_size, err) < 0 ||
+        pst_opt_int(c, "random_seed", (int)DEFAULT_SEED, &seed, err) < 0 ||
+        pst_opt_int(c, "ensemble_output_precision", 20, &e->precision, err) < 0 ||
+        pst_opt_double(c, "par_sigma_range", 4.0, &sigma_range, err) < 0 ||
+        pst_opt_double(c, "ies_initial_lambda", 0.0, &e->init_lambda, err) < 0 ||
+        pst_opt_double(c, "ies_bad_phi", DBL_MAX, &e->bad_phi, err) < 0 ||
+        pst_opt_double(c, "ies_bad_phi_sigma", DBL_MAX, &e->bad_phi_sigma, err) < 0 ||
+        pst_opt_double(c, "ies_reg_factor", 0.0, &e->reg_factor, err) < 0 ||
+        pst_opt_double(c, "ies_accept_phi_fac", 1.05, &e->accept_fac, err) < 0 ||
+        pst_opt_double(c, "ies_lambda_inc_fac", 10.0, &e->lam_inc, err) < 0 ||
+        pst_opt_double(c, "ies_lambda_dec_fac", 0.75, &e->lam_dec, err) < 0)
+        return -1;
+    /* PEST++ 5.2.23 adds noise only when asked: ++ies_no_noise(false) given explicitly (its
+     * other triggers, ++obscov, ++ies_obs_en and ++ies_use_mda, are handled elsewhere) */
+    const char *nn = pst_opt_str(c, "ies_no_noise", NULL);
+    if (nn) {
+        if (pst_opt_bool(c, "ies_no_noise", 0, &e->no_noise, err) < 0) return -1;
+    } else {
+        e->no_noise = 1;
+    }
+    if (e->num_reals < 2)
+        return pr_error_set(err, "++ies_num_reals: expected 2 or more, got %d", e->num_reals);
+    if (!(sigma_range > 0)) return pr_error_set(err, "++par_sigma_range: expected a number above 0");
+    if (e->precision < 1 || e->precision > 40) e->precision = 20;
+    if (pr_strieq(how, "random"))
+        e->subset_how = SUBSET_RANDOM;
+    else if (pr_strieq(how, "first"))
+        e->subset_how = SUBSET_FIRST;
+    else if (pr_strieq(how, "last"))
+        e->subset_how = SUBSET_LAST;
+    else if (pr_strieq(how, "phi_based"))
+        e->subset_how = SUBSET_PHI;
+    else
+        return pr_error_set(err, "++ies_subset_how: expected random, first, last or phi_based, "
+                                 "got '%s'",
+                            how);
+    const char *lm = pst_opt_str(c, "ies_lambda_mults", "0.1,1,10");
+    if (parse_list(lm, &e->mults, &e->nmults) < 0 || e->nmults == 0)
+        return pr_error_set(err, "++ies_lambda_mults: expected a list of numbers above 0, got '%s'",
+                            lm);
+    const char *sf = pst_opt_str(c, "lambda_scale_fac", "0.75,1,1.1");
+    if (parse_list(sf, &e->scales, &e->nscales) < 0 || e->nscales == 0)
+        return pr_error_set(err, "++lambda_scale_fac: expected a list of numbers above 0, got '%s'",
+                            sf);
+    if (!(e->accept_fac > 0) || !(e->lam_inc > 0) || !(e->lam_dec > 0))
+        return pr_error_set(err, "++ies_accept_phi_fac, ++ies_lambda_inc_fac and "
+                                 "++ies_lambda_dec_fac: expected numbers above 0");
+    pr_rng_seed(&e->rng, (uint32_t)seed);
+    e->maxsing = pst_control(c)->maxsing;
+    e->eigthresh = pst_control(c)->eigthresh;
+    /* numeric bounds and the prior standard deviations */
+    for (size_t k = 0; k < e->nadj; k++) {
+        const struct pst_param *p = pst_param(c, e->ps.adj[k]);
+        int lg = e->ps.is_log[k];
+        if (!(p->ubnd > p->lbnd) || (lg && !(p->lbnd > 0)))
+            return pr_error_set(err,
+                                "%s:%d: parameter %s: bounds %g and %g give no prior standard "
+                                "deviation: widen them or give ++parcov",
+                                p->loc.file, p->loc.line, p->name, p->lbnd, p->ubnd);
+        e->lo[k] = lg ? log10(p->lbnd) : p->lbnd;
+        e->hi[k] = lg ? log10(p->ubnd) : p->ubnd;
+        e->sd[k] = (e->hi[k] - e->lo[k]) / sigma_range;
+    }
+    int got = fosm_load_parcov(&e->ps, &e->parcov, &e->prior_how, err);
+    if (got < 0) return -1;
+    if (got) {
+        for (size_t k = 0; k < e->nadj; k++)
+            e->sd[k] = sqrt(e->parcov[k * e->nadj + k]);
+    } else {
+        struct strbuf sb = {0};
+        sb_printf(&sb, "from the parameter bounds: stdev = (upper - lower) / %g, in log10 for "
+                       "log-transformed parameters",
+                  sigma_range);
+        e->prior_how = sb_take(&sb);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the prior ensemble                                                                         */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    struct strbuf sb = {0};
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        sb_append(&sb, buf, n);
+    fclose(f);
+    *len = sb.len;
+    return sb_take(&sb);
+}
+
+static char *case_file(const struct ies *e, const char *name)
+{
+    if (name[0] == '/') return xstrdup(name);
+    struct strbuf sb = {0};
+    sb_printf(&sb, "%s/%s", pst_dir(e->c), name);
+    return sb_take(&sb);
+}
+
+/* A PEST++ ensemble CSV (real_name, then names): rows x ncols values in the order of the
+ * names table (params: every parameter, control values; else every observation), the missing
+ * columns from dflt (NULL: an error). Returns the row count, or -1 with err set. */
+static long read_ensemble_csv(struct ies *e, const char *option, int params, double **vals,
+                              char ***names, struct pr_error *err)
+{
+    const char *file = pst_opt_str(e->c, option, "");
+    char *path = case_file(e, file);
+    size_t len = 0, n = params ? e->npar : e->nobs;
+    char *text = read_file(path, &len);
+    struct csv *t = NULL;
+    long *col = xcalloc(n + 1, sizeof(long));
+    long rc = -1;
+    if (!text) {
+        pr_error_set(err, "++%s: cannot read %s", option, path);
+        goto done;
+    }
+    if (!(t = csv_parse(text, len, path, ',', err))) goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *want = params ? pst_param(e->c, i)->name : pst_obs(e->c, i)->name;
+        col[i] = -1;
+        for (size_t j = 1; j < csv_ncols(t); j++)
+            if (pr_strieq(csv_colname(t, j), want)) col[i] = (long)j;
+        int needed = params ? pst_param(e->c, i)->trans == PST_TRANS_NONE ||
+                                  pst_param(e->c, i)->trans == PST_TRANS_LOG
+                            : 1;
+        if (col[i] < 0 && needed) {
+            pr_error_set(err, "%s: no column for %s %s (PEST++ stops too)", path,
+                         params ? "parameter" : "observation", want);
+            goto done;
+        }
+    }
+    size_t rows = csv_nrows(t);
+    *vals = xcalloc(rows * n + 1, sizeof(double));
+    *names = xcalloc(rows + 1, sizeof(char *));
+    for (size_t r = 0; r < rows; r++) {
+        (*names)[r] = xstrdup(csv_field(t, r, 0));
+        pr_lower((*names)[r]);
+        for (size_t i = 0; i < n; i++) {
+            double v = params ? e->init[i] : pst_obs(e->c, i)->value;
+            if (col[i] >= 0 && pr_parse_double(csv_field(t, r, (size_t)col[i]), &v, 1) < 0) {
+                pr_error_set(err, "%s:%d: expected a number, got '%s'", path, csv_row_line(t, r),
+                             csv_field(t, r, (size_t)col[i]));
+                for (size_t q = 0; q <= r; q++)
+                    free((*names)[q]);
+                free(*names);
+                free(*vals);
+                goto done;
+            }
+            (*vals)[r * n + i] = v;
+        }
+    }
+    rc = (long)rows;
+done:
+    csv_destroy(t);
+    free(text);
+    free(path);
+    free(col);
+    return rc;
+}
+
+/* Draw (or read) the prior parameter ensemble and the observations-plus-noise ensemble. */
+static int prior_ensemble(struct ies *e, struct pr_error *err)
+{
+    size_t n = e->nadj, N = (size_t)e->num_reals;
+    double *read_vals = NULL;
+    char **read_names = NULL;
+    int has_base = 0;
+    if (pst_opt_str(e->c, "ies_parameter_ensemble", NULL)) {
+        long rows = read_ensemble_csv(e, "ies_parameter_ensemble", 1, &read_vals, &read_names, err);
+        if (rows < 0) return -1;
+        if (rows < 2) {
+            for (long r = 0; r < rows; r++)
+                free(read_names[r]);
+            free(read_names);
+            free(read_vals);
+            return pr_error_set(err, "++ies_parameter_ensemble: expected 2 or more realizations");
+        }
+        /* PEST++ takes the first ies_num_reals rows when it is given */
+        if (!pst_opt_str(e->c, "ies_num_reals", NULL) || (size_t)rows < N) N = (size_t)rows;
+        for (size_t r = 0; r < N; r++)
+            has_base |= strcmp(read_names[r], BASE_NAME) == 0;
+        for (size_t r = N; r < (size_t)rows; r++)
+            free(read_names[r]);
+        rec(e, "prior parameter ensemble: %zu realizations read from %s\n", N,
+            pst_opt_str(e->c, "ies_parameter_ensemble", ""));
+    } else {
+        rec(e, "prior parameter ensemble: %zu realizations drawn %s, seed %u\n", N, e->prior_how,
+            (unsigned)e->rng.s[0]);
+    }
+    e->nreals = N;
+    e->names = xcalloc(N + 1, sizeof(char *));
+    en_alloc(e, &e->en, N);
+    e->en.n = N;
+    double *num0 = xcalloc(n + 1, sizeof(double));
+    parspace_to_num(&e->ps, e->init, num0);
+    /* the lower Cholesky factor of ++parcov, when it is given */
+    double *L = NULL;
+    if (e->parcov && !read_vals) {
+        L = xcalloc(n * n + 1, sizeof(double));
+        memcpy(L, e->parcov, n * n * sizeof(double));
+        for (size_t j = 0; j < n; j++) { /* in place, row-major lower */
+            for (size_t k = 0; k < j; k++)
+                L[j * n + j] -= L[j * n + k] * L[j * n + k];
+            L[j * n + j] = sqrt(L[j * n + j]);
+            for (size_t i = j + 1; i < n; i++) {
+                for (size_t k = 0; k < j; k++)
+                    L[i * n + j] -= L[i * n + k] * L[j * n + k];
+                L[i * n + j] /= L[j * n + j];
+            }
+        }
+    }
+    double *z = xcalloc(n + 1, sizeof(double));
+    for (size_t r = 0; r < N; r++) {
+        double *p = e->en.P + r * n;
+        e->en.id[r] = r;
+        if (read_vals) {
+            e->names[r] = read_names[r];
+            parspace_to_num(&e->ps, read_vals + r * e->npar, p);
+            continue;
+        }
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%zu", r);
+        e->names[r] = xstrdup(buf);
+        for (size_t j = 0; j < n; j++)
+            z[j] = pr_rng_normal(&e->rng);
+        for (size_t j = 0; j < n; j++) {
+            double x = num0[j];
+            if (L)
+                for (size_t k = 0; k <= j; k++)
+                    x += L[j * n + k] * z[k];
+            else
+                x += e->sd[j] * z[j];
+            p[j] = x;
+        }
+    }
+    free(z);
+    free(L);
+    free(read_vals);
+    free(read_names);
+    if (e->include_base && !has_base) { /* PEST++ replaces the last realization */
+        free(e->names[N - 1]);
+        e->names[N - 1] = xstrdup(BASE_NAME);
+        memcpy(e->en.P + (N - 1) * n, num0, n * sizeof(double));
+        rec(e, "the last realization is replaced by 'base', the initial parameter values\n");
+    }
+    for (size_t r = 0; r < N; r++)
+        clamp_row(e, e->en.P + r * n);
+    memcpy(e->en.P0, e->en.P, N * n * sizeof(double));
+    free(num0);
+    return 0;
+}
+
+static int noise_ensemble(struct ies *e, struct pr_error *err)
+{
+    size_t N = e->en.n, no = e->nobs;
+    if (pst_opt_str(e->c, "ies_observation_ensemble", NULL)) {
+        double *vals = NULL;
+        char **names = NULL;
+        long rows = read_ensemble_csv(e, "ies_observation_ensemble", 0, &vals, &names, err);
+        if (rows < 0) return -1;
+        int bad = (size_t)rows < N;
+        if (!bad)
+            for (size_t r = 0; r < N; r++)
+                memcpy(e->en.O + r * no, vals + r * no, no * sizeof(double));
+        for (long r = 0; r < rows; r++)
+            free(names[r]);
+        free(names);
+        free(vals);
+        if (bad)
+            return pr_error_set(err, "++ies_observation_ensemble: %ld realizations, fewer than the "
+                                     "%zu of the parameter ensemble",
+                                rows, N);
+        rec(e, "observations plus noise read from %s\n",
+            pst_opt_str(e->c, "ies_observation_ensemble", ""));
+    } else {
+        for (size_t r = 0; r < N; r++)
+            for (size_t i = 0; i < no; i++)
+                e->en.O[r * no + i] = pst_obs(e->c, i)->value;
+        if (!e->no_noise) {
+            for (size_t r = 0; r < N; r++)
+                for (size_t i = 0; i < e->m; i++)
+                    e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) / e->w[i];
+            rec(e, "observation noise: N(0, 1/weight^2) added to the %zu observations with a "
+                   "weight\n",
+                e->m);
+        } else {
+            rec(e, "no observation noise (ies_no_noise, PEST++ 5.2.23's choice when no noise "
+                   "option is given)\n");
+        }
+    }
+    for (size_t r = 0; r < N; r++) /* the base realization keeps the observed values */
+        if (is_base(e, e->en.id[r]))
+            for (size_t i = 0; i < no; i++)
+                e->en.O[r * no + i] = pst_obs(e->c, i)->value;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* one iteration (EnsembleMethod::solve)                                                      */
+
+static int in_list(const size_t *v, size_t n, size_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
+static int cmp_phi_row(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* The rows tested for each lambda (EnsembleMethod::get_subset_idxs): base first, then by
+ * ies_subset_how. Returns the count (all rows when the subset is not smaller). */
+static size_t choose_subset(struct ies *e, size_t *sub)
+{
+    size_t N = e->en.n, want;
+    if (e->subset_size < 0) {
+        want = (size_t)((double)N * (-(double)e->subset_size / 100.0));
+        if (want < 4) want = 4;
+    } else {
+        want = (size_t)e->subset_size;
+    }
+    if ((e->nmults == 1 && e->nscales == 1) || want >= N) {
+        for (size_t r = 0; r < N; r++)
+            sub[r] = r;
+        return N;
+    }
+    size_t k = 0;
+    for (size_t r = 0; r < N; r++)
+        if (is_base(e, e->en.id[r])) sub[k++] = r;
+    if (e->subset_how == SUBSET_FIRST) {
+        for (size_t r = 0; r < N && k < want; r++)
+            if (!in_list(sub, k, r)) sub[k++] = r;
+    } else if (e->subset_how == SUBSET_LAST) {
+        for (size_t r = N; r-- > 0 && k < want;)
+            if (!in_list(sub, k, r)) sub[k++] = r;
+    } else if (e->subset_how == SUBSET_RANDOM) {
+        while (k < want) {
+            size_t r = pr_rng_below(&e->rng, (uint32_t)N);
+            if (!in_list(sub, k, r)) sub[k++] = r;
+        }
+    } else { /* the lowest, the highest, then evenly spaced by composite phi */
+        double *ph = xcalloc(2 * N + 1, sizeof(double));
+        for (size_t r = 0; r < N; r++)
+            ph[2 * r] = phi_of(e, &e->en, r, PHI_COMPOSITE), ph[2 * r + 1] = (double)r;
+        qsort(ph, N, 2 * sizeof(double), cmp_phi_row);
+        size_t lo = (size_t)ph[1], hi = (size_t)ph[2 * (N - 1) + 1];
+        if (k < want && !in_list(sub, k, lo)) sub[k++] = lo;
+        if (k < want && !in_list(sub, k, hi)) sub[k++] = hi;
+        size_t step = (N - 1) / want;
+        for (size_t i = 1; i < want && k < want && step > 0; i++) {
+            size_t r = (size_t)ph[2 * (N - i * step) + 1];
+            if (!in_list(sub, k, r)) sub[k++] = r;
+        }
+        for (size_t r = 0; r < N && k < want; r++) /* fill up, if the spacing repeated rows */
+            if (!in_list(sub, k, r)) sub[k++] = r;
+        free(ph);
+    }
+    return k;
+}
+
+/* Replace the rows of the current ensemble whose composite phi the candidate (cand, rows
+ * at[] of the current ensemble) lowers by the accept factor (update_reals_by_phi). */
+static size_t update_by_phi(struct ies *e, const struct ensemble *cand, const size_t *at)
+{
+    size_t n = 0;
+    for (size_t q = 0; q < cand->n; q++) {
+        size_t r = at[q];
+        double now = phi_of(e, &e->en, r, PHI_COMPOSITE), next = phi_of(e, cand, q, PHI_COMPOSITE);
+        if (!(next < now * e->accept_fac)) continue;
+        memcpy(e->en.P + r * e->nadj, cand->P + q * e->nadj, e->nadj * sizeof(double));
+        memcpy(e->en.D + r * e->nobs, cand->D + q * e->nobs, e->nobs * sizeof(double));
+        n++;
+    }
+    return n;
+}
+
+/* The row of the current ensemble holding realization id. */
+static size_t row_of_id(const struct ies *e, size_t id)
+{
+    for (size_t r = 0; r < e->en.n; r++)
+        if (e->en.id[r] == id) return r;
+    return (size_t)-1;
+}
+
+static void push_best(struct ies *e, double mean)
+{
+    e->best_means = xrealloc(e->best_means, (e->nbest + 1) * sizeof(double));
+    e->best_means[e->nbest++] = mean;
+}
+
+static void lambda_after_reject(struct ies *e)
+{
+    e->lambda = fmin(e->lambda * e->lam_inc, LAMBDA_MAX);
+    rec(e, "  lambda increased to %g\n", e->lambda);
+}
+
+/* A candidate ensemble from rows rows[] of the current one plus sf x upgrade (nrows x nadj). */
+static void make_candidate(struct ies *e, struct ensemble *cand, const size_t *rows, size_t nrows,
+                           const double *up, double sf)
+{
+    en_alloc(e, cand, nrows);
+    cand->n = nrows;
+    for (size_t q = 0; q < nrows; q++) {
+        size_t r = rows[q];
+        en_copy_row(e, cand, q, &e->en, r);
+        double *p = cand->P + q * e->nadj;
+        for (size_t j = 0; j < e->nadj; j++)
+            p[j] += sf * up[q * e->nadj + j];
+        clamp_row(e, p);
+    }
+}
+
+/* Keep the candidate rows whose run succeeded; their simulated values from sim. */
+static void take_results(struct ies *e, struct ensemble *cand, const double *sim,
+                         const unsigned char *ok, const char *what)
+{
+    size_t failed = 0;
+    for (size_t q = 0; q < cand->n; q++) {
+        if (ok[q]) {
+            memcpy(cand->D + q * e->nobs, sim + q * e->nobs, e->nobs * sizeof(double));
+            continue;
+        }
+        if (!failed++) rec(e, "  %s: runs failed, realizations dropped:", what);
+        rec(e, " %s", e->names[cand->id[q]]);
+    }
+    if (failed) rec(e, "\n");
+    en_keep(e, cand, ok);
+}
+
+/* One upgrade iteration. Returns 1 when the upgrade was accepted, 0 when not, 2 when stopped,
+ * -1 on error. */
+static int solve(struct ies *e, struct pr_error *err)
+{
+    size_t N = e->en.n, n = e->nadj;
+    int rc = -1;
+    if (N < 2) return pr_error_set(err, "too few active realizations (%zu): cannot continue", N);
+    /* the problem: the non-zero-weight observations of every realization */
+    double *sim = xcalloc(N * e->m + 1, sizeof(double)), *obs = xcalloc(N * e->m + 1, sizeof(double));
+    for (size_t r = 0; r < N; r++)
+        for (size_t i = 0; i < e->m; i++) {
+            sim[r * e->m + i] = e->en.D[r * e->nobs + e->act[i]];
+            obs[r * e->m + i] = e->en.O[r * e->nobs + e->act[i]];
+        }
+    struct ies_solve_input in = {N, n, e->m, e->en.P, sim, obs, e->w, e->eigthresh, e->maxsing,
+                                 e->use_approx ? NULL : e->en.P0};
+    struct ies_solver *sv = ies_solver_create(&in, err);
+    free(sim);
+    free(obs);
+    if (!sv) return -1;
+    size_t *sub = xcalloc(N + 1, sizeof(size_t));
+    size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf;
+    int use_subset = ns < N;
+    rec(e, "  lambda %g; %zu singular values kept; testing %zu lambda x scale pairs on %zu "
+           "realization%s:",
+        e->lambda, ies_solver_rank(sv), ncand, ns, ns == 1 ? "" : "s");
+    for (size_t q = 0; q < ns; q++)
+        rec(e, " %s", e->names[e->en.id[sub[q]]]);
+    rec(e, "\n");
+    /* the candidates: every lambda x scale pair on the subset, one batch */
+    struct ensemble *cand = xcalloc(ncand + 1, sizeof(*cand));
+    double *lams = xcalloc(nl + 1, sizeof(double)), *up = xcalloc(ns * n + 1, sizeof(double));
+    double *num = xcalloc(ncand * ns * n + 1, sizeof(double));
+    double *res = xcalloc(ncand * ns * e->nobs + 1, sizeof(double));
+    unsigned char *ok = xcalloc(ncand * ns + 1, 1);
+    char **labels = make_labels(ncand * ns);
+    for (size_t l = 0; l < nl; l++) {
+        lams[l] = e->lambda * e->mults[l];
+        ies_solver_upgrade(sv, lams[l], sub, ns, up);
+        for (size_t f = 0; f < nsf; f++) {
+            size_t c = l * nsf + f;
+            make_candidate(e, &cand[c], sub, ns, up, e->scales[f]);
+            memcpy(num + c * ns * n, cand[c].P, ns * n * sizeof(double));
+            for (size_t q = 0; q < ns; q++)
+                labels[c * ns + q] = label("iteration %d lambda %g scale %g realization %s",
+                                           e->iter, lams[l], e->scales[f],
+                                           e->names[e->en.id[sub[q]]]);
+        }
+    }
+    int b = run_rows(e, ncand * ns, num, labels, res, ok, err);
+    free_labels(labels, ncand * ns);
+    free(num);
+    if (b != 0) {
+        rc = b < 0 ? -1 : 2;
+        goto done;
+    }
+    /* the best pair by mean composite phi */
+    size_t best = (size_t)-1;
+    struct stats best_st = {INFINITY, INFINITY, 0, 0};
+    for (size_t c = 0; c < ncand; c++) {
+        char what[128];
+        snprintf(what, sizeof(what), "lambda %g, scale %g", lams[c / nsf], e->scales[c % nsf]);
+        take_results(e, &cand[c], res + c * ns * e->nobs, ok + c * ns, what);
+        drop_bad(e, &cand[c], what);
+        if (cand[c].n == 0) {
+            rec(e, "  %s: every realization failed or was dropped\n", what);
+            continue;
+        }
+        struct stats st = en_stats(e, &cand[c], PHI_COMPOSITE);
+        fprintf(e->f_lambda, "%d,%zu,%g,%g,%g,%g,%g,%g,%g\n", e->iter, cand[c].n, e->lambda,
+                e->last_mean, e->last_std, e->scales[c % nsf], lams[c / nsf], st.mean, st.std);
+        rec(e, "    lambda %-12g scale %-6g mean phi %-14.6g std %-14.6g (%zu realizations)\n",
+            lams[c / nsf], e->scales[c % nsf], st.mean, st.std, cand[c].n);
+        if (st.mean < best_st.mean) best_st = st, best = c;
+    }
+    fflush(e->f_lambda);
+    if (best == (size_t)-1) {
+        e->lambda = fmin(e->lambda * 10000.0, LAMBDA_MAX);
+        rec(e, "  no candidate could be evaluated: lambda multiplied by 10000 to %g\n", e->lambda);
+        rc = 0;
+        goto done;
+    }
+    double best_lam = lams[best / nsf], best_sf = e->scales[best % nsf];
+    size_t *at = xcalloc(N + 1, sizeof(size_t)); /* candidate row -> current row */
+    if (use_subset && best_st.mean > e->last_mean * e->accept_fac) {
+        rec(e, "  best subset mean phi %g is above the acceptable %g: updating the subset "
+               "realizations whose phi dropped\n",
+            best_st.mean, e->last_mean * e->accept_fac);
+        for (size_t q = 0; q < cand[best].n; q++)
+            at[q] = row_of_id(e, cand[best].id[q]);
+        push_best(e, en_stats(e, &e->en, PHI_COMPOSITE).mean);
+        update_by_phi(e, &cand[best], at);
+        struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
+        if (now.mean < best_st.mean) {
+            e->best_means[e->nbest - 1] = now.mean;
+            if (now.mean < e->last_mean * e->accept_fac) {
+                if (now.std < e->last_std * e->accept_fac)
+                    e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
+                e->last_std = now.std;
+            }
+        } else {
+            lambda_after_reject(e);
+        }
+        free(at);
+        rc = 0;
+        goto done;
+    }
+    /* the rest of the ensemble at the best pair, one batch */
+    struct ensemble whole = {0};
+    if (use_subset) {
+        size_t nr = 0, *rest = xcalloc(N + 1, sizeof(size_t));
+        for (size_t r = 0; r < N; r++)
+            if (!in_list(sub, ns, r)) rest[nr++] = r;
+        double *up2 = xcalloc(nr * n + 1, sizeof(double));
+        ies_solver_upgrade(sv, best_lam, rest, nr, up2);
+        struct ensemble more;
+        make_candidate(e, &more, rest, nr, up2, best_sf);
+        double *res2 = xcalloc(nr * e->nobs + 1, sizeof(double));
+        unsigned char *ok2 = xcalloc(nr + 1, 1);
+        char **l2 = make_labels(nr);
+        for (size_t q = 0; q < nr; q++)
+            l2[q] = label("iteration %d lambda %g scale %g realization %s", e->iter, best_lam,
+                          best_sf, e->names[e->en.id[rest[q]]]);
+        rec(e, "  running the other %zu realizations with lambda %g, scale %g\n", nr, best_lam,
+            best_sf);
+        b = run_rows(e, nr, more.P, l2, res2, ok2, err);
+        free_labels(l2, nr);
+        free(up2);
+        free(rest);
+        if (b == 0) {
+            size_t nok = 0;
+            for (size_t q = 0; q < nr; q++)
+                nok += ok2[q];
+            if (nok == 0 && nr > 0) {
+                rec(e, "  every remaining realization failed\n");
+                lambda_after_reject(e);
+                b = 3;
+            } else {
+                take_results(e, &more, res2, ok2, "remaining realizations");
+                /* merge in the order of the current ensemble */
+                en_alloc(e, &whole, N);
+                for (size_t r = 0; r < N; r++) {
+                    for (size_t q = 0; q < cand[best].n; q++)
+                        if (cand[best].id[q] == e->en.id[r]) en_copy_row(e, &whole, whole.n++, &cand[best], q);
+                    for (size_t q = 0; q < more.n; q++)
+                        if (more.id[q] == e->en.id[r]) en_copy_row(e, &whole, whole.n++, &more, q);
+                }
+            }
+        }
+        free(res2);
+        free(ok2);
+        en_free(&more);
+        if (b != 0) {
+            free(at);
+            en_free(&whole);
+            rc = b < 0 ? -1 : b == 2 ? 2 : 0;
+            goto done;
+        }
+        drop_bad(e, &whole, "whole ensemble");
+        if (whole.n == 0) {
+            rec(e, "  every realization was dropped\n");
+            lambda_after_reject(e);
+            free(at);
+            en_free(&whole);
+            rc = 0;
+            goto done;
+        }
+    } else {
+        whole = cand[best];
+        memset(&cand[best], 0, sizeof(cand[best]));
+    }
+    struct stats st = en_stats(e, &whole, PHI_COMPOSITE);
+    rec(e, "  whole ensemble with lambda %g, scale %g: mean phi %g, std %g (%zu realizations); "
+           "acceptable: below %g\n",
+        best_lam, best_sf, st.mean, st.std, whole.n, e->last_mean * e->accept_fac);
+    push_best(e, st.mean);
+    if (st.mean < e->last_mean * e->accept_fac) {
+        size_t dropped = e->en.n - whole.n;
+        en_free(&e->en);
+        e->en = whole;
+        if (dropped) rec(e, "  %zu realization%s left the ensemble\n", dropped, dropped == 1 ? "" : "s");
+        e->last_mean = st.mean;
+        if (st.std < e->last_std * e->accept_fac) {
+            e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
+            rec(e, "  upgrade accepted; lambda now %g\n", e->lambda);
+        } else {
+            rec(e, "  upgrade accepted; lambda kept (the phi spread did not shrink enough)\n");
+        }
+        e->last_std = st.std;
+        free(at);
+        rc = 1;
+        goto done;
+    }
+    for (size_t q = 0; q < whole.n; q++)
+        at[q] = row_of_id(e, whole.id[q]);
+    size_t moved = update_by_phi(e, &whole, at);
+    rec(e, "  upgrade not accepted; %zu realization%s whose phi dropped updated\n", moved,
+        moved == 1 ? "" : "s");
+    struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
+    if (now.mean < st.mean) e->best_means[e->nbest - 1] = now.mean;
+    if (now.mean < st.mean && now.mean < e->last_mean * e->accept_fac) {
+        if (now.std < e->last_std * e->accept_fac) e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
+        e->last_std = now.std;
+    } else {
+        lambda_after_reject(e);
+    }
+    en_free(&whole);
+    free(at);
+    rc = 0;
+done:
+    for (size_t c = 0; c < ncand; c++)
+        en_free(&cand[c]);
+    free(cand);
+    free(lams);
+    free(up);
+    free(res);
+    free(ok);
+    free(sub);
+    ies_solver_destroy(sv);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int setup(struct ies *e, const struct pst_case *c, const char *pst_path, struct sched *s,
+                 struct pr_error *err)
+{
+    memset(e, 0, sizeof(*e));
+    e->c = c;
+    e->pst_path = pst_path;
+    e->s = s;
+    parspace_init(&e->ps, c);
+    e->npar = pst_nparams(c);
+    e->nobs = pst_nobs(c);
+    e->nadj = e->ps.nadj;
+    e->init = xcalloc(e->npar + 1, sizeof(double));
+    pst_initial_values(c, e->init);
+    e->act = xcalloc(e->nobs + 1, sizeof(size_t));
+    e->w = xcalloc(e->nobs + 1, sizeof(double));
+    for (size_t i = 0; i < e->nobs; i++)
+        if (pst_obs(c, i)->weight > 0) e->w[e->m] = pst_obs(c, i)->weight, e->act[e->m++] = i;
+    e->lo = xcalloc(e->nadj + 1, sizeof(double));
+    e->hi = xcalloc(e->nadj + 1, sizeof(double));
+    e->sd = xcalloc(e->nadj + 1, sizeof(double));
+    if (open_outputs(e, err) < 0) return -1;
+    if (e->nadj == 0) return pr_error_set(err, "%s: no adjustable parameters", pst_path);
+    return read_options(e, err);
+}
+
+static void teardown(struct ies *e)
+{
+    parspace_free(&e->ps);
+    en_free(&e->en);
+    for (size_t i = 0; i < e->nreals; i++)
+        free(e->names[i]);
+    free(e->names);
+    free(e->init);
+    free(e->act);
+    free(e->w);
+    free(e->lo);
+    free(e->hi);
+    free(e->sd);
+    free(e->parcov);
+    free(e->prior_how);
+    free(e->mults);
+    free(e->scales);
+    free(e->best_means);
+    FILE *files[] = {e->rec, e->f_actual, e->f_meas, e->f_regul, e->f_comp, e->f_group, e->f_lambda};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (files[i]) fclose(files[i]);
+}
+
+static void describe(struct ies *e)
+{
+    rec(e, "pestrun %s: iterative ensemble smoother (as pestpp-ies 5.2.23) of %s\n",
+        PESTRUN_VERSION, e->pst_path);
+    rec(e, "%zu parameters (%zu adjustable), %zu observations (%zu with a weight)\n", e->npar,
+        e->nadj, e->nobs, e->m);
+    if (pst_nprior(e->c))
+        rec(e, "the %zu prior information equations are not used (pestpp-ies does not use them "
+               "either)\n",
+            pst_nprior(e->c));
+    rec(e, "upgrade: GLM form, %s solution, EIGTHRESH %g, MAXSING %d; lambda multipliers",
+        e->use_approx ? "approximate" : "full", e->eigthresh, e->maxsing);
+    for (size_t i = 0; i < e->nmults; i++)
+        rec(e, " %g", e->mults[i]);
+    rec(e, "; scale factors");
+    for (size_t i = 0; i < e->nscales; i++)
+        rec(e, " %g", e->scales[i]);
+    rec(e, "\naccept phi factor %g, lambda increase %g, decrease %g, reg factor %g\n\n",
+        e->accept_fac, e->lam_inc, e->lam_dec, e->reg_factor);
+}
+
+/* PEST++'s stopping rules on the mean phis (EnsembleMethod::should_terminate): NPHINORED
+ * iterations without an accepted upgrade, or since the lowest mean; NPHISTP means within
+ * PHIREDSTP of the lowest; a mean of 0. NULL to go on. */
+static const char *should_stop(const struct ies *e, int bad_cycles)
+{
+    const struct pst_control *ctl = pst_control(e->c);
+    if (e->nbest == 0) return NULL;
+    size_t imin = 0;
+    for (size_t i = 1; i < e->nbest; i++)
+        if (e->best_means[i] < e->best_means[imin]) imin = i;
+    double best = e->best_means[imin];
+    int count = 0;
+    for (size_t i = 0; i < e->nbest; i++)
+        count += (e->best_means[i] - best) / e->best_means[i] <= ctl->phiredstp;
+    if (e->best_means[e->nbest - 1] == 0.0) return "the mean phi is 0";
+    if ((int)(e->nbest - 1 - imin) >= ctl->nphinored)
+        return "NPHINORED iterations since the lowest mean phi";
+    if (count >= ctl->nphistp) return "NPHISTP mean phis within PHIREDSTP of the lowest";
+    if (bad_cycles >= ctl->nphinored) return "NPHINORED iterations without an accepted upgrade";
+    return NULL;
+}
+
+/* The prior ensemble, run in one batch. Returns 0, 2 when stopped, -1 on error. */
+static int run_prior(struct ies *e, struct pr_error *err)
+{
+    size_t N = e->en.n;
+    double *res = xcalloc(N * e->nobs + 1, sizeof(double));
+    unsigned char *ok = xcalloc(N + 1, 1);
+    char **labels = make_labels(N);
+    for (size_t r = 0; r < N; r++)
+        labels[r] = label("iteration 0 realization %s", e->names[e->en.id[r]]);
+    int b = run_rows(e, N, e->en.P, labels, res, ok, err);
+    free_labels(labels, N);
+    if (b == 0) {
+        take_results(e, &e->en, res, ok, "prior ensemble");
+        drop_bad(e, &e->en, "prior ensemble");
+    }
+    free(res);
+    free(ok);
+    return b;
+}
+
+int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
+            struct ies_summary *sum, struct pr_error *err)
+{
+    struct ies e;
+    int rc = -1, r = 0;
+    memset(sum, 0, sizeof(*sum));
+    if (setup(&e, c, pst_path, s, err) < 0) goto done;
+    const struct pst_control *ctl = pst_control(c);
+    describe(&e);
+    pst_support_fprint(e.rec, c, PST_CMD_IES);
+    if (e.m == 0) {
+        pr_error_set(err, "%s: no observation has a weight above 0: nothing to fit", pst_path);
+        goto done;
+    }
+    if (ctl->noptmax < -1) {
+        pr_error_set(err, "NOPTMAX %d (run the prior mean) is not implemented by 'pestrun ies'",
+                     ctl->noptmax);
+        goto done;
+    }
+    if (prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0) goto done;
+    if (ctl->noptmax == 0) { /* PEST++: the base realization alone */
+        unsigned char *keep = xcalloc(e.en.n + 1, 1);
+        for (size_t q = 0; q < e.en.n; q++)
+            keep[q] = is_base(&e, e.en.id[q]);
+        keep[e.en.n - 1] |= !e.include_base; /* no base: the last realization */
+        en_keep(&e, &e.en, keep);
+        free(keep);
+    }
+    write_headers(&e);
+    if (write_ensemble(&e, "0.par.csv", &e.en, NULL, err) < 0 ||
+        write_ensemble(&e, "obs+noise.csv", &e.en, e.en.O, err) < 0)
+        goto done;
+    sum->reals_start = e.en.n;
+    rec(&e, "iteration 0: running the prior ensemble of %zu realizations\n", e.en.n);
+    r = run_prior(&e, err);
+    if (r != 0) {
+        rc = r < 0 ? -1 : 1;
+        goto done;
+    }
+    if (e.en.n == 0) {
+        pr_error_set(err, "every run of the prior ensemble failed or was dropped");
+        goto done;
+    }
+    if (write_iteration(&e, err) < 0) goto done;
+    struct stats a0 = en_stats(&e, &e.en, PHI_ACTUAL);
+    sum->phi_start = a0.mean;
+    struct stats c0 = en_stats(&e, &e.en, PHI_COMPOSITE);
+    e.last_mean = c0.mean;
+    e.last_std = c0.std;
+    push_best(&e, c0.mean);
+    if (ctl->noptmax > 0 && a0.mean < 1e-10) {
+        pr_error_set(err, "the prior ensemble's mean phi is %g: nothing to fit", a0.mean);
+        goto done;
+    }
+    e.lambda = e.init_lambda;
+    if (e.lambda <= 0) {
+        double x = c0.mean / (2.0 * (double)e.m), lam = pow(10.0, floor(log10(x)));
+        if (!(lam >= 1e-10)) lam = 10000;
+        if (e.lambda < 0) lam *= -e.lambda;
+        e.lambda = lam;
+    }
+    rec(&e, "  initial lambda %g\n", e.lambda);
+    int bad_cycles = 0;
+    snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX %d reached", ctl->noptmax);
+    for (int it = 1; it <= ctl->noptmax; it++) {
+        e.iter = it;
+        rec(&e, "\niteration %d\n", it);
+        int acc = solve(&e, err);
+        if (acc < 0) goto done;
+        if (acc == 2) {
+            rc = 1;
+            goto done;
+        }
+        if (write_iteration(&e, err) < 0) goto done;
+        struct stats cs = en_stats(&e, &e.en, PHI_COMPOSITE);
+        e.last_mean = cs.mean;
+        e.last_std = cs.std;
+        sum->iterations = it;
+        bad_cycles = acc ? 0 : bad_cycles + 1;
+        const char *why = should_stop(&e, bad_cycles);
+        if (why) {
+            snprintf(sum->stop_reason, sizeof(sum->stop_reason), "%s", why);
+            break;
+        }
+    }
+    rc = 0;
+    rec(&e, "\nstopped: %s; %zu model runs\n", sum->stop_reason, e.runs);
+done:
+    if (e.c) {
+        sum->phi_end = e.en.n ? en_stats(&e, &e.en, PHI_ACTUAL).mean : 0;
+        sum->reals_end = e.en.n;
+        sum->runs = e.runs;
+        teardown(&e);
+    }
+    return rc;
+}

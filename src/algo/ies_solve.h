@@ -1,0 +1,49 @@
+/* The ensemble upgrade of pestpp-ies 5.2.23 in its default form (the GLM form of Chen and Oliver
+ * 2013), computed in ensemble space so that nothing of size parameters x parameters is formed:
+ *
+ *   dP = (P - mean P) / sqrt(N - 1)           N x n, numeric values (log10 for log parameters)
+ *   dD = W (D - mean D) / sqrt(N - 1)         simulated values of the non-zero-weight obs
+ *   R  = W (D - O)                            O: observed values plus noise, per realization
+ *   dD' = U S V'                              truncated: s_i / s_0 > EIGTHRESH, i <= MAXSING
+ *   upgrade = - dP' V S (S^2 + (lambda + 1) I)^-1 U' R
+ *
+ * and, for the full solution (ies_use_approx false), the pull towards the prior
+ *
+ *   - dP' V (S^2 + (lambda + 1) I)^-1 V' dP Am Am' (P - P0)
+ *
+ * with Am = U0 S0^-1 from the SVD of the prior realizations' anomalies (same truncation). As in
+ * PEST++, "i <= MAXSING" keeps up to MAXSING + 1 singular values. Memory: dP, Am and the small
+ * N x N factors; a realization's upgrade is computed on demand for any set of realizations. */
+#ifndef PR_IES_SOLVE_H
+#define PR_IES_SOLVE_H
+
+#include <stddef.h>
+
+#include "util/pr_error.h"
+
+struct ies_solve_input {
+    size_t nreal, npar, nobs; /* N realizations, n numeric parameters, m observations used */
+    const double *par;        /* N x n, row-major: the current realizations */
+    const double *sim;        /* N x m: their simulated values */
+    const double *obs;        /* N x m: the observed values plus noise each one is fitted to */
+    const double *weight;     /* m */
+    double eigthresh;
+    int maxsing;
+    const double *prior; /* N x n: the same realizations' prior values (full solution), or NULL
+                            (ies_use_approx, the default) */
+};
+
+struct ies_solver;
+
+/* Factor the problem (nothing of in is kept). Returns NULL with err set when N < 2 or LAPACK
+ * fails. Free with ies_solver_destroy. */
+struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr_error *err);
+void ies_solver_destroy(struct ies_solver *s); /* NULL is fine */
+/* The number of singular values kept. */
+size_t ies_solver_rank(const struct ies_solver *s);
+/* The upgrade for lambda of the nrows realizations rows[] (indices into the input's rows):
+ * out receives nrows x n numeric changes, row-major. */
+void ies_solver_upgrade(const struct ies_solver *s, double lambda, const size_t *rows,
+                        size_t nrows, double *out);
+
+#endif

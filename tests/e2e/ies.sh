@@ -1,0 +1,107 @@
+#!/bin/bash
+# pestrun ies on the example groundwater case (20 realizations, as ../shared/checks/11-ies):
+# mean phi falls, the outputs have pestpp-ies 5.2.23's names and columns, the same outputs
+# byte for byte on 1 and 2 workers, and a master killed mid-iteration resumed to the same
+# files without rerunning what was done.
+. "$(dirname "$0")/lib.bash"
+G="$BIN/examples/gwflow"
+[ -x "$G/gwflow" ] || skip "example not built"
+# NOPTMAX $1, ++ies_num_reals(20), and every model run counted in $T/runs.count
+make_case() { # $1 = folder, $2 = NOPTMAX, $3 = extra options
+  cp -r "$G" "$1"
+  cat >"$1/count.sh" <<EOF2
+#!/bin/sh
+${SLOW:-}./gwflow && echo x >> $T/runs.count
+EOF2
+  chmod +x "$1/count.sh"
+  python3 - "$1/gwflow.pst" "$2" "$3" <<'PY'
+import sys
+path, noptmax, extra = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = open(path).read().splitlines()
+i = next(k for k, l in enumerate(lines) if l.strip().lower() == "* control data")
+f = lines[i + 7].split(); f[0] = noptmax; lines[i + 7] = " ".join(f)
+lines = ["./count.sh" if l.strip() == "./gwflow" else l for l in lines]
+lines.append("++ies_num_reals(20)")
+if extra: lines.append(extra)
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+}
+
+make_case "$T/a" 3 ""
+cd "$T/a" || exit 1
+: >"$T/runs.count"
+"$PESTRUN" ies gwflow.pst -j 2 -q --journal j; expect_eq "ies exit" $? 0
+runs=$(wc -l <"$T/runs.count")
+for f in 0.par.csv 0.obs.csv 1.par.csv 1.obs.csv 3.par.csv 3.obs.csv obs+noise.csv phi.actual.csv \
+  phi.meas.csv phi.regul.csv phi.composite.csv phi.group.csv phi.lambda.csv rec 3.base.par 3.base.rei; do
+  [ -s "gwflow.$f" ] && ok || fail "no gwflow.$f"
+done
+# pestpp-ies 5.2.23's headers on this case (run 2026-12-03)
+phi_head="iteration,total_runs,mean,standard_deviation,min,max,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,base"
+for f in actual meas regul composite; do
+  expect_eq "phi.$f.csv header" "$(head -1 gwflow.phi.$f.csv)" "$phi_head"
+done
+expect_eq "phi.group.csv header" "$(head -1 gwflow.phi.group.csv)" \
+  "iteration,total_runs,obs_realization,par_realization,heads,flux"
+expect_eq "phi.lambda.csv header" "$(head -1 gwflow.phi.lambda.csv)" \
+  "iteration,num_reals,current_lambda,current_comp_mean_phi,current_comp_std_phi,lambda_scale_fac,lambda,comp_mean_phi,comp_std_phi"
+expect_eq "par.csv header" "$(head -1 gwflow.0.par.csv)" "real_name,hk1,hk2,hk3,hk4,rch"
+expect_eq "obs.csv header" "$(head -1 gwflow.3.obs.csv)" \
+  "real_name,h01,h02,h03,h04,h05,h06,h07,h08,h09,h10,h11,h12,q_west,q_east"
+expect_eq "realizations" "$(awk -F, 'NR > 1 {print $1}' gwflow.0.par.csv | tr '\n' ' ')" \
+  "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 base "
+# the base realization is PARVAL1 (through log10 and back, byte for byte as pestpp-ies writes
+# it), and its phi is pestpp-ies's (20502.6)
+expect_eq "base realization" "$(grep '^base,' gwflow.0.par.csv)" \
+  "base,5.0000000000000008882,5.0000000000000008882,10,20.000000000000003553,100"
+expect_eq "base phi" "$(awk -F, 'NR == 2 {print $NF}' gwflow.phi.actual.csv)" 20502.6
+# runs: 20, then 9 lambda x scale pairs on 4 realizations and the other 16 (as pestpp-ies)
+expect_eq "runs per iteration" "$(awk -F, 'NR > 1 {printf "%s ", $2}' gwflow.phi.actual.csv)" \
+  "20 72 124 176 "
+expect_eq "model runs" "$runs" 176
+expect_eq "lambda rows" "$(($(wc -l <gwflow.phi.lambda.csv) - 1))" 27
+python3 - <<'PY' && ok || fail "mean phi does not fall: $(cut -d, -f1-3 gwflow.phi.actual.csv | tr '\n' ' ')"
+import csv
+rows = list(csv.DictReader(open("gwflow.phi.actual.csv")))
+m = [float(r["mean"]) for r in rows]
+assert all(b < a for a, b in zip(m, m[1:])), m
+assert m[2] <= 7851, m  # ../shared/checks/11-ies: 1.5 x pestpp-ies's 5,234 after 124 runs
+PY
+
+# the same on 1 worker: byte-identical outputs
+make_case "$T/one" 3 ""
+(cd "$T/one" && "$PESTRUN" ies gwflow.pst -j 1 -q --journal j) && ok || fail "ies -j 1"
+for f in "$T"/a/gwflow.*.csv "$T"/a/gwflow.rec "$T"/a/gwflow.*.base.*; do
+  cmp -s "$f" "$T/one/${f##*/}" && ok || fail "${f##*/} differs between -j 1 and -j 2"
+done
+
+# kill -9 the master in the middle of iteration 1, then --resume: the same files
+SLOW="sleep 0.05; " make_case "$T/k" 3 ""
+cd "$T/k" || exit 1
+: >"$T/runs.count"
+"$PESTRUN" ies gwflow.pst -j 2 -q --journal j &
+m=$!
+for _ in $(seq 600); do [ "$(wc -l <"$T/runs.count")" -ge 45 ] && break; sleep 0.05; done
+kill -9 "$m"; wait "$m" 2>/dev/null
+sleep 0.3
+before=$(wc -l <"$T/runs.count")
+[ "$before" -lt 72 ] && ok || fail "the kill came too late ($before runs)"
+"$PESTRUN" ies gwflow.pst -j 2 -q --journal j --resume; expect_eq "resumed ies" $? 0
+for f in "$T"/a/gwflow.*.csv "$T"/a/gwflow.rec "$T"/a/gwflow.*.base.*; do
+  cmp -s "$f" "$T/k/${f##*/}" && ok || fail "${f##*/} after kill and resume differs"
+done
+total=$(wc -l <"$T/runs.count")
+[ "$total" -le $((runs + 2)) ] && ok || fail "$total runs with a kill, $runs without"
+
+# noise when asked for, and from the seed: the base realization keeps the observed values
+make_case "$T/n" 1 "++ies_no_noise(false)"
+(cd "$T/n" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with noise"
+expect_eq "base obs+noise" "$(grep '^base,' "$T/n/gwflow.obs+noise.csv")" "$(grep '^base,' "$T/a/gwflow.obs+noise.csv")"
+[ "$(grep '^0,' "$T/n/gwflow.obs+noise.csv")" != "$(grep '^0,' "$T/a/gwflow.obs+noise.csv")" ] && ok ||
+  fail "no noise on realization 0"
+
+# an option that changes the result and is not implemented stops it
+make_case "$T/x" 1 "++ies_localizer(loc.mat)"
+(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_localizer exit" $? 2
+expect_grep "ies_localizer named" "ies_localizer.*not implemented by 'pestrun ies'" "$T/x/err.txt"
+done_testing
