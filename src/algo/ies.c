@@ -648,62 +648,135 @@ static char *case_file(const struct ies *e, const char *name)
     return sb_take(&sb);
 }
 
-/* A PEST++ ensemble CSV (real_name, then names): rows x ncols values in the order of the
- * names table (params: every parameter, control values; else every observation), the missing
- * columns from dflt (NULL: an error). Returns the row count, or -1 with err set. */
+/* An ensemble file as a table: realization names, column names, values (rows x cols). */
+struct table {
+    size_t rows, cols;
+    char **rname, **cname;
+    double *v;
+    int *line; /* per row, for messages (0: unknown) */
+};
+
+static void table_free(struct table *t)
+{
+    for (size_t r = 0; r < t->rows; r++)
+        free(t->rname[r]);
+    for (size_t j = 0; j < t->cols; j++)
+        free(t->cname[j]);
+    free(t->rname);
+    free(t->cname);
+    free(t->v);
+    free(t->line);
+    memset(t, 0, sizeof(*t));
+}
+
+static int ends_with(const char *s, const char *ext)
+{
+    size_t n = strlen(s), k = strlen(ext);
+    return n >= k && pr_strieq(s + n - k, ext);
+}
+
+/* A PEST++ ensemble: CSV (real_name, then names; ies_csv_by_reals) or PEST's binary matrix
+ * (.jcb, .jco: rows are realizations). Returns 0 or -1 with err set. */
+static int table_load(const struct ies *e, const char *path, struct table *t, struct pr_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    if (ends_with(path, ".jcb") || ends_with(path, ".jco")) {
+        struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(e->c), NULL, err);
+        if (!m) return -1;
+        t->rows = fosm_matrix_nrows(m);
+        t->cols = fosm_matrix_ncols(m);
+        t->rname = xcalloc(t->rows + 1, sizeof(char *));
+        t->cname = xcalloc(t->cols + 1, sizeof(char *));
+        t->v = xcalloc(t->rows * t->cols + 1, sizeof(double));
+        t->line = xcalloc(t->rows + 1, sizeof(int));
+        for (size_t r = 0; r < t->rows; r++) {
+            t->rname[r] = xstrdup(fosm_matrix_rowname(m, r));
+            for (size_t j = 0; j < t->cols; j++)
+                t->v[r * t->cols + j] = fosm_matrix_get(m, r, j);
+        }
+        for (size_t j = 0; j < t->cols; j++)
+            t->cname[j] = xstrdup(fosm_matrix_colname(m, j));
+        fosm_matrix_destroy(m);
+        return 0;
+    }
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) return pr_error_set(err, "cannot read %s", path);
+    struct csv *c = csv_parse(text, len, path, ',', err);
+    if (!c) {
+        free(text);
+        return -1;
+    }
+    int rc = 0;
+    t->rows = csv_nrows(c);
+    t->cols = csv_ncols(c) ? csv_ncols(c) - 1 : 0;
+    t->rname = xcalloc(t->rows + 1, sizeof(char *));
+    t->cname = xcalloc(t->cols + 1, sizeof(char *));
+    t->v = xcalloc(t->rows * t->cols + 1, sizeof(double));
+    t->line = xcalloc(t->rows + 1, sizeof(int));
+    for (size_t j = 0; j < t->cols; j++)
+        t->cname[j] = xstrdup(csv_colname(c, j + 1));
+    for (size_t r = 0; r < t->rows; r++) {
+        t->rname[r] = xstrdup(csv_field(c, r, 0));
+        t->line[r] = csv_row_line(c, r);
+        for (size_t j = 0; j < t->cols && rc == 0; j++)
+            if (pr_parse_double(csv_field(c, r, j + 1), &t->v[r * t->cols + j], 1) < 0)
+                rc = pr_error_set(err, "%s:%d: column %s: expected a number, got '%s'", path,
+                                  csv_row_line(c, r), csv_colname(c, j + 1), csv_field(c, r, j + 1));
+    }
+    csv_destroy(c);
+    free(text);
+    if (rc < 0) table_free(t);
+    return rc;
+}
+
+/* The ensemble file of option: rows x (every parameter, control values | every observation) in
+ * *vals and the realization names (lower case) in *names, both malloc'd. Parameters that are
+ * not adjustable may be missing (PARVAL1 is used); an adjustable one or an observation missing
+ * is an error. Returns the row count, or -1 with err set. */
 static long read_ensemble_csv(struct ies *e, const char *option, int params, double **vals,
                               char ***names, struct pr_error *err)
 {
-    const char *file = pst_opt_str(e->c, option, "");
-    char *path = case_file(e, file);
-    size_t len = 0, n = params ? e->npar : e->nobs;
-    char *text = read_file(path, &len);
-    struct csv *t = NULL;
-    long *col = xcalloc(n + 1, sizeof(long));
-    long rc = -1;
-    if (!text) {
-        pr_error_set(err, "++%s: cannot read %s", option, path);
-        goto done;
+    char *path = case_file(e, pst_opt_str(e->c, option, ""));
+    size_t n = params ? e->npar : e->nobs;
+    long *col = xcalloc(n + 1, sizeof(long)), rc = -1;
+    struct table t;
+    if (table_load(e, path, &t, err) < 0) {
+        pr_error_prefix(err, "++%s", option);
+        free(path);
+        free(col);
+        return -1;
     }
-    if (!(t = csv_parse(text, len, path, ',', err))) goto done;
     for (size_t i = 0; i < n; i++) {
         const char *want = params ? pst_param(e->c, i)->name : pst_obs(e->c, i)->name;
         col[i] = -1;
-        for (size_t j = 1; j < csv_ncols(t); j++)
-            if (pr_strieq(csv_colname(t, j), want)) col[i] = (long)j;
+        for (size_t j = 0; j < t.cols && col[i] < 0; j++)
+            if (pr_strieq(t.cname[j], want)) col[i] = (long)j;
         int needed = params ? pst_param(e->c, i)->trans == PST_TRANS_NONE ||
                                   pst_param(e->c, i)->trans == PST_TRANS_LOG
                             : 1;
         if (col[i] < 0 && needed) {
-            pr_error_set(err, "%s: no column for %s %s (PEST++ stops too)", path,
-                         params ? "parameter" : "observation", want);
+            char *low = xstrdup(want);
+            pr_lower(low);
+            pr_error_set(err, "++%s: %s has no column for %s %s (PEST++ stops too)", option, path,
+                         params ? "parameter" : "observation", low);
+            free(low);
             goto done;
         }
     }
-    size_t rows = csv_nrows(t);
-    *vals = xcalloc(rows * n + 1, sizeof(double));
-    *names = xcalloc(rows + 1, sizeof(char *));
-    for (size_t r = 0; r < rows; r++) {
-        (*names)[r] = xstrdup(csv_field(t, r, 0));
+    *vals = xcalloc(t.rows * n + 1, sizeof(double));
+    *names = xcalloc(t.rows + 1, sizeof(char *));
+    for (size_t r = 0; r < t.rows; r++) {
+        (*names)[r] = xstrdup(t.rname[r]);
         pr_lower((*names)[r]);
-        for (size_t i = 0; i < n; i++) {
-            double v = params ? e->init[i] : pst_obs(e->c, i)->value;
-            if (col[i] >= 0 && pr_parse_double(csv_field(t, r, (size_t)col[i]), &v, 1) < 0) {
-                pr_error_set(err, "%s:%d: expected a number, got '%s'", path, csv_row_line(t, r),
-                             csv_field(t, r, (size_t)col[i]));
-                for (size_t q = 0; q <= r; q++)
-                    free((*names)[q]);
-                free(*names);
-                free(*vals);
-                goto done;
-            }
-            (*vals)[r * n + i] = v;
-        }
+        for (size_t i = 0; i < n; i++)
+            (*vals)[r * n + i] = col[i] >= 0 ? t.v[r * t.cols + (size_t)col[i]]
+                                 : params   ? e->init[i]
+                                            : pst_obs(e->c, i)->value;
     }
-    rc = (long)rows;
+    rc = (long)t.rows;
 done:
-    csv_destroy(t);
-    free(text);
+    table_free(&t);
     free(path);
     free(col);
     return rc;

@@ -2,7 +2,7 @@
 # pestrun ies on the example groundwater case (20 realizations, as ../shared/checks/11-ies):
 # mean phi falls, the outputs have pestpp-ies 5.2.23's names and columns, the same outputs
 # byte for byte on 1 and 2 workers, and a master killed mid-iteration resumed to the same
-# files without rerunning what was done.
+# files without rerunning what was done; the same files again over MPI.
 . "$(dirname "$0")/lib.bash"
 G="$BIN/examples/gwflow"
 [ -x "$G/gwflow" ] || skip "example not built"
@@ -68,6 +68,52 @@ assert all(b < a for a, b in zip(m, m[1:])), m
 assert m[2] <= 7851, m  # ../shared/checks/11-ies: 1.5 x pestpp-ies's 5,234 after 124 runs
 PY
 
+# pestpp-ies 5.2.23's own prior ensemble of this case (its draws, seed 358183147; run on
+# 2026-12-03) with ++ies_subset_how(first): pestrun's phi at every lambda test and every
+# iteration is pestpp-ies's to its 6 digits (the upgrade agrees to about 1e-12)
+make_case "$T/pp" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/pp/prior.csv"
+(cd "$T/pp" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with pestpp-ies's prior"
+cat >"$T/pp/want.actual" <<'CSV'
+0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,21845.1,9573.44,5105.06,34035.4
+2,124,4926.62,5131.15,346.841,22354.1
+CSV
+cat >"$T/pp/want.lambda" <<'CSV'
+1,4,10000,978851,4.06798e+06,0.75,1000,18196.9,8002.88
+1,4,10000,978851,4.06798e+06,1,1000,16751.4,7946.99
+1,4,10000,978851,4.06798e+06,1.1,1000,16240.9,7935.13
+1,4,10000,978851,4.06798e+06,0.75,10000,22432.2,10989.8
+1,4,10000,978851,4.06798e+06,1,10000,19972.5,9244.62
+1,4,10000,978851,4.06798e+06,1.1,10000,19090.6,8777.43
+1,4,10000,978851,4.06798e+06,0.75,100000,29904,20531.7
+1,4,10000,978851,4.06798e+06,1,100000,28700.8,19234.8
+1,4,10000,978851,4.06798e+06,1.1,100000,28216.2,18716.4
+2,4,750,21845.1,9573.44,0.75,75,2966.59,2310.89
+2,4,750,21845.1,9573.44,1,75,9269.16,8760.33
+2,4,750,21845.1,9573.44,1.1,75,17168.4,16552.4
+2,4,750,21845.1,9573.44,0.75,750,5220.49,5334.06
+2,4,750,21845.1,9573.44,1,750,3129.84,3226.45
+2,4,750,21845.1,9573.44,1.1,750,3017.95,1986.1
+2,4,750,21845.1,9573.44,0.75,7500,12865.1,7229.51
+2,4,750,21845.1,9573.44,1,7500,11752.9,7002.9
+2,4,750,21845.1,9573.44,1.1,7500,11311.3,6911.35
+CSV
+python3 - "$T/pp" <<'PY' && ok || fail "phi differs from pestpp-ies 5.2.23's"
+import sys
+d = sys.argv[1]
+def rows(path, k, header):
+    lines = [l for l in open(path).read().split("\n") if l][1 if header else 0:]
+    return [[float(x) for x in l.split(",")[:k]] for l in lines]
+for got, want, k in (("gwflow.phi.actual.csv", "want.actual", 6), ("gwflow.phi.lambda.csv", "want.lambda", 9)):
+    g, w = rows(d + "/" + got, k, True), rows(d + "/" + want, k, False)
+    assert len(g) == len(w), (got, len(g), len(w))
+    for a, b in zip(g, w):
+        for x, y in zip(a, b):
+            assert abs(x - y) <= 1e-5 * max(abs(x), abs(y)), (got, a, b)
+PY
+
 # the same on 1 worker: byte-identical outputs
 make_case "$T/one" 3 ""
 (cd "$T/one" && "$PESTRUN" ies gwflow.pst -j 1 -q --journal j) && ok || fail "ies -j 1"
@@ -92,6 +138,17 @@ for f in "$T"/a/gwflow.*.csv "$T"/a/gwflow.rec "$T"/a/gwflow.*.base.*; do
 done
 total=$(wc -l <"$T/runs.count")
 [ "$total" -le $((runs + 2)) ] && ok || fail "$total runs with a kill, $runs without"
+
+# the same over MPI (rank 0 the master, 2 worker ranks): byte-identical outputs
+if command -v mpirun >/dev/null; then
+  make_case "$T/mpi" 3 ""
+  (cd "$T/mpi" && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    timeout 120 mpirun --oversubscribe --bind-to none -np 3 "$PESTRUN" ies gwflow.pst -q --journal j) &&
+    ok || fail "ies under mpirun"
+  for f in "$T"/a/gwflow.*.csv "$T"/a/gwflow.rec; do
+    cmp -s "$f" "$T/mpi/${f##*/}" && ok || fail "${f##*/} differs between MPI and local workers"
+  done
+fi
 
 # noise when asked for, and from the seed: the base realization keeps the observed values
 make_case "$T/n" 1 "++ies_no_noise(false)"
