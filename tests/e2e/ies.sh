@@ -114,6 +114,13 @@ for got, want, k in (("gwflow.phi.actual.csv", "want.actual", 6), ("gwflow.phi.l
             assert abs(x - y) <= 1e-5 * max(abs(x), abs(y)), (got, a, b)
 PY
 
+# pestrun report: the ensemble's report, well-formed XML
+(cd "$T/a" && "$PESTRUN" report gwflow.pst >/dev/null) && ok || fail "report after ies"
+expect_grep "report: ensemble phi" "Ensemble phi per iteration" "$T/a/gwflow.report.html"
+expect_grep "report: histograms" "Prior and posterior parameters" "$T/a/gwflow.report.html"
+python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$T/a/gwflow.report.html" && ok ||
+  fail "the ensemble report is not well-formed XML"
+
 # the same on 1 worker: byte-identical outputs
 make_case "$T/one" 3 ""
 (cd "$T/one" && "$PESTRUN" ies gwflow.pst -j 1 -q --journal j) && ok || fail "ies -j 1"
