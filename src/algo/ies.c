@@ -24,6 +24,13 @@
 
 enum subset_how { SUBSET_RANDOM, SUBSET_FIRST, SUBSET_LAST, SUBSET_PHI };
 
+/* One local analysis of ++ies_localizer: a column's parameters (numeric indices) and the
+ * observations of its non-zero rows (indices into ies.act). */
+struct loc_case {
+    size_t np, no;
+    size_t *par, *obs;
+};
+
 /* The ensemble: rows are the active realizations, in the order they were drawn. */
 struct ensemble {
     size_t n;    /* rows */
@@ -48,6 +55,8 @@ struct ies {
     double *parcov; /* ++parcov (nadj x nadj), or NULL */
     char *prior_how;
     struct pr_rng rng;
+    struct loc_case *cases; /* ++ies_localizer: the local analyses, or NULL */
+    size_t ncases;
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
     int maxsing;
@@ -68,6 +77,7 @@ struct ies {
     FILE *rec, *f_actual, *f_meas, *f_regul, *f_comp, *f_group, *f_lambda;
 };
 
+static char *case_file(const struct ies *e, const char *name);
 static void rec(struct ies *e, const char *fmt, ...) PR_PRINTF(2, 3);
 static void rec(struct ies *e, const char *fmt, ...)
 {
@@ -624,6 +634,146 @@ static int read_options(struct ies *e, struct pr_error *err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* localization (Localizer.cpp)                                                               */
+
+/* Numeric indices of the adjustable parameters a localizer column name stands for: the
+ * parameter, or every adjustable parameter of the group. */
+static size_t loc_pars(const struct ies *e, const char *name, size_t *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < e->nadj; k++) {
+        const struct pst_param *p = pst_param(e->c, e->ps.adj[k]);
+        if (pr_strieq(p->name, name) || pr_strieq(pst_pargp(e->c, (size_t)p->group)->name, name))
+            out[n++] = k;
+    }
+    return n;
+}
+
+/* Indices into act[] of the observations a localizer row name stands for. */
+static size_t loc_obs(const struct ies *e, const char *name, unsigned char *mark)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->m; i++) {
+        const struct pst_obs *o = pst_obs(e->c, e->act[i]);
+        if (pr_strieq(o->name, name) || pr_strieq(pst_obsgp(e->c, (size_t)o->group)->name, name))
+            n += !mark[i], mark[i] = 1;
+    }
+    return n;
+}
+
+/* ++ies_localizer: rows are observations or observation groups, columns parameters or
+ * parameter groups; each column is one local analysis with the observations of its non-zero
+ * rows. As in pestpp-ies 5.2.23 the entries act as 0 or 1 (the local analysis does not scale by
+ * them) and ies_localize_how is always "parameters". An adjustable parameter in no column is
+ * not upgraded (PEST++ warns about it too). */
+static int read_localizer(struct ies *e, struct pr_error *err)
+{
+    const char *file = pst_opt_str(e->c, "ies_localizer", NULL);
+    if (!file || !file[0]) return 0;
+    if (!e->use_approx)
+        return pr_error_set(err, "++ies_localizer with ++ies_use_approx(false) is not implemented "
+                                 "by 'pestrun ies': use the approximate solution (the default)");
+    char *path = case_file(e, file);
+    struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(e->c), NULL, err);
+    if (!m) {
+        pr_error_prefix(err, "++ies_localizer");
+        free(path);
+        return -1;
+    }
+    size_t nr = fosm_matrix_nrows(m), nc = fosm_matrix_ncols(m), used = 0;
+    unsigned char *covered = xcalloc(e->nadj + 1, 1), *mark = xcalloc(e->m + 1, 1);
+    size_t *pars = xcalloc(e->nadj + 1, sizeof(size_t));
+    e->cases = xcalloc(nc + 1, sizeof(*e->cases));
+    for (size_t j = 0; j < nc; j++) {
+        size_t np = loc_pars(e, fosm_matrix_colname(m, j), pars), no = 0;
+        memset(mark, 0, e->m);
+        for (size_t i = 0; i < nr; i++)
+            if (fosm_matrix_get(m, i, j) != 0.0) no += loc_obs(e, fosm_matrix_rowname(m, i), mark);
+        if (np == 0 || no == 0) continue;
+        struct loc_case *lc = &e->cases[e->ncases++];
+        lc->np = np;
+        lc->par = xcalloc(np, sizeof(size_t));
+        memcpy(lc->par, pars, np * sizeof(size_t));
+        lc->obs = xcalloc(no, sizeof(size_t));
+        for (size_t i = 0; i < e->m; i++)
+            if (mark[i]) lc->obs[lc->no++] = i;
+        for (size_t q = 0; q < np; q++)
+            covered[pars[q]] = 1;
+    }
+    for (size_t k = 0; k < e->nadj; k++)
+        used += covered[k];
+    rec(e, "localizer %s: %zu local analyses; %zu of the %zu adjustable parameters in them%s\n",
+        file, e->ncases, used, e->nadj, used < e->nadj ? " (the others are not upgraded)" : "");
+    fosm_matrix_destroy(m);
+    free(path);
+    free(covered);
+    free(mark);
+    free(pars);
+    if (e->ncases == 0)
+        return pr_error_set(err, "++ies_localizer %s: no column names an adjustable parameter (or "
+                                 "group) with a non-zero row for a weighted observation (or group)",
+                            file);
+    return 0;
+}
+
+/* The upgrades of realizations rows[] (current rows) for each of the nl lambdas: out gets
+ * nl x nrows x nadj numeric changes. One solution of the whole problem, or one per local
+ * analysis. *rank: the singular values kept (of the whole problem; the largest with a
+ * localizer). Returns 0 or -1 with err set. */
+static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *rows, size_t nrows,
+                    double *out, size_t *rank, struct pr_error *err)
+{
+    size_t N = e->en.n, n = e->nadj;
+    struct loc_case all = {n, e->m, NULL, NULL};
+    size_t ncases = e->cases ? e->ncases : 1;
+    memset(out, 0, nl * nrows * n * sizeof(double));
+    *rank = 0;
+    for (size_t c = 0; c < ncases; c++) {
+        const struct loc_case *lc = e->cases ? &e->cases[c] : &all;
+        size_t np = lc->np, no = lc->no;
+        double *P = xcalloc(N * np + 1, sizeof(double)), *P0 = NULL;
+        double *sim = xcalloc(N * no + 1, sizeof(double)), *obs = xcalloc(N * no + 1, sizeof(double));
+        double *w = xcalloc(no + 1, sizeof(double)), *up = xcalloc(nrows * np + 1, sizeof(double));
+        if (!e->use_approx) P0 = xcalloc(N * np + 1, sizeof(double));
+        for (size_t r = 0; r < N; r++) {
+            for (size_t q = 0; q < np; q++) {
+                size_t k = lc->par ? lc->par[q] : q;
+                P[r * np + q] = e->en.P[r * n + k];
+                if (P0) P0[r * np + q] = e->en.P0[r * n + k];
+            }
+            for (size_t q = 0; q < no; q++) {
+                size_t i = lc->obs ? lc->obs[q] : q;
+                sim[r * no + q] = e->en.D[r * e->nobs + e->act[i]];
+                obs[r * no + q] = e->en.O[r * e->nobs + e->act[i]];
+            }
+        }
+        for (size_t q = 0; q < no; q++)
+            w[q] = e->w[lc->obs ? lc->obs[q] : q];
+        struct ies_solve_input in = {N, np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0};
+        struct ies_solver *sv = ies_solver_create(&in, err);
+        if (sv) {
+            if (ies_solver_rank(sv) > *rank) *rank = ies_solver_rank(sv);
+            for (size_t l = 0; l < nl; l++) {
+                ies_solver_upgrade(sv, lams[l], rows, nrows, up);
+                double *o = out + l * nrows * n;
+                for (size_t j = 0; j < nrows; j++)
+                    for (size_t q = 0; q < np; q++)
+                        o[j * n + (lc->par ? lc->par[q] : q)] += up[j * np + q];
+            }
+        }
+        ies_solver_destroy(sv);
+        free(P);
+        free(P0);
+        free(sim);
+        free(obs);
+        free(w);
+        free(up);
+        if (!sv) return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* the prior ensemble                                                                         */
 
 static char *read_file(const char *path, size_t *len)
@@ -1061,41 +1211,35 @@ static int solve(struct ies *e, struct pr_error *err)
     size_t N = e->en.n, n = e->nadj;
     int rc = -1;
     if (N < 2) return pr_error_set(err, "too few active realizations (%zu): cannot continue", N);
-    /* the problem: the non-zero-weight observations of every realization */
-    double *sim = xcalloc(N * e->m + 1, sizeof(double)), *obs = xcalloc(N * e->m + 1, sizeof(double));
-    for (size_t r = 0; r < N; r++)
-        for (size_t i = 0; i < e->m; i++) {
-            sim[r * e->m + i] = e->en.D[r * e->nobs + e->act[i]];
-            obs[r * e->m + i] = e->en.O[r * e->nobs + e->act[i]];
-        }
-    struct ies_solve_input in = {N, n, e->m, e->en.P, sim, obs, e->w, e->eigthresh, e->maxsing,
-                                 e->use_approx ? NULL : e->en.P0};
-    struct ies_solver *sv = ies_solver_create(&in, err);
-    free(sim);
-    free(obs);
-    if (!sv) return -1;
     size_t *sub = xcalloc(N + 1, sizeof(size_t));
-    size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf;
+    size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf, rank;
     int use_subset = ns < N;
-    rec(e, "  lambda %g; %zu singular values kept; testing %zu lambda x scale pairs on %zu "
+    double *lams = xcalloc(nl + 1, sizeof(double)), *ups = xcalloc(nl * ns * n + 1, sizeof(double));
+    for (size_t l = 0; l < nl; l++)
+        lams[l] = e->lambda * e->mults[l];
+    if (upgrades(e, lams, nl, sub, ns, ups, &rank, err) < 0) {
+        free(sub);
+        free(lams);
+        free(ups);
+        return -1;
+    }
+    rec(e, "  lambda %g; %zu singular values kept%s; testing %zu lambda x scale pairs on %zu "
            "realization%s:",
-        e->lambda, ies_solver_rank(sv), ncand, ns, ns == 1 ? "" : "s");
+        e->lambda, rank, e->cases ? " (at most, per local analysis)" : "", ncand, ns,
+        ns == 1 ? "" : "s");
     for (size_t q = 0; q < ns; q++)
         rec(e, " %s", e->names[e->en.id[sub[q]]]);
     rec(e, "\n");
     /* the candidates: every lambda x scale pair on the subset, one batch */
     struct ensemble *cand = xcalloc(ncand + 1, sizeof(*cand));
-    double *lams = xcalloc(nl + 1, sizeof(double)), *up = xcalloc(ns * n + 1, sizeof(double));
     double *num = xcalloc(ncand * ns * n + 1, sizeof(double));
     double *res = xcalloc(ncand * ns * e->nobs + 1, sizeof(double));
     unsigned char *ok = xcalloc(ncand * ns + 1, 1);
     char **labels = make_labels(ncand * ns);
     for (size_t l = 0; l < nl; l++) {
-        lams[l] = e->lambda * e->mults[l];
-        ies_solver_upgrade(sv, lams[l], sub, ns, up);
         for (size_t f = 0; f < nsf; f++) {
             size_t c = l * nsf + f;
-            make_candidate(e, &cand[c], sub, ns, up, e->scales[f]);
+            make_candidate(e, &cand[c], sub, ns, ups + l * ns * n, e->scales[f]);
             memcpy(num + c * ns * n, cand[c].P, ns * n * sizeof(double));
             for (size_t q = 0; q < ns; q++)
                 labels[c * ns + q] = label("iteration %d lambda %g scale %g realization %s",
@@ -1168,7 +1312,12 @@ static int solve(struct ies *e, struct pr_error *err)
         for (size_t r = 0; r < N; r++)
             if (!in_list(sub, ns, r)) rest[nr++] = r;
         double *up2 = xcalloc(nr * n + 1, sizeof(double));
-        ies_solver_upgrade(sv, best_lam, rest, nr, up2);
+        if (upgrades(e, &best_lam, 1, rest, nr, up2, &rank, err) < 0) {
+            free(up2);
+            free(rest);
+            free(at);
+            goto done;
+        }
         struct ensemble more;
         make_candidate(e, &more, rest, nr, up2, best_sf);
         double *res2 = xcalloc(nr * e->nobs + 1, sizeof(double));
@@ -1268,11 +1417,10 @@ done:
         en_free(&cand[c]);
     free(cand);
     free(lams);
-    free(up);
+    free(ups);
     free(res);
     free(ok);
     free(sub);
-    ies_solver_destroy(sv);
     return rc;
 }
 
@@ -1321,6 +1469,11 @@ static void teardown(struct ies *e)
     free(e->mults);
     free(e->scales);
     free(e->best_means);
+    for (size_t c = 0; c < e->ncases; c++) {
+        free(e->cases[c].par);
+        free(e->cases[c].obs);
+    }
+    free(e->cases);
     FILE *files[] = {e->rec, e->f_actual, e->f_meas, e->f_regul, e->f_comp, e->f_group, e->f_lambda};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         if (files[i]) fclose(files[i]);
@@ -1408,7 +1561,8 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
                      ctl->noptmax);
         goto done;
     }
-    if (prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0) goto done;
+    if (read_localizer(&e, err) < 0 || prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0)
+        goto done;
     if (ctl->noptmax == 0) { /* PEST++: the base realization alone */
         unsigned char *keep = xcalloc(e.en.n + 1, 1);
         for (size_t q = 0; q < e.en.n; q++)

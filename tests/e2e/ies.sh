@@ -100,7 +100,7 @@ cat >"$T/pp/want.lambda" <<'CSV'
 2,4,750,21845.1,9573.44,1,7500,11752.9,7002.9
 2,4,750,21845.1,9573.44,1.1,7500,11311.3,6911.35
 CSV
-python3 - "$T/pp" <<'PY' && ok || fail "phi differs from pestpp-ies 5.2.23's"
+cat >"$T/compare.py" <<'PY'
 import sys
 d = sys.argv[1]
 def rows(path, k, header):
@@ -113,6 +113,42 @@ for got, want, k in (("gwflow.phi.actual.csv", "want.actual", 6), ("gwflow.phi.l
         for x, y in zip(a, b):
             assert abs(x - y) <= 1e-5 * max(abs(x), abs(y)), (got, a, b)
 PY
+python3 "$T/compare.py" "$T/pp" && ok || fail "phi differs from pestpp-ies 5.2.23's"
+
+# the same with ++ies_localizer (heads inform hk1-hk4, the flux rch and hk1): pestpp-ies's
+# local analysis, phi for phi
+make_case "$T/loc" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_localizer(loc.mat)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/loc/prior.csv"
+printf '2 5 2\n1 1 1 1 0\n1 0 0 0 1\n* row names\nheads\nflux\n* column names\nhk1\nhk2\nhk3\nhk4\nrch\n' >"$T/loc/loc.mat"
+(cd "$T/loc" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with a localizer"
+cat >"$T/loc/want.actual" <<'CSV'
+0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,23696,10235.9,6738.78,41165.7
+2,124,12400.4,10088.4,1139.15,33289.8
+CSV
+cat >"$T/loc/want.lambda" <<'CSV'
+1,4,10000,978851,4.06798e+06,0.75,1000,18559.7,8595.04
+1,4,10000,978851,4.06798e+06,1,1000,17327.8,8634.49
+1,4,10000,978851,4.06798e+06,1.1,1000,16920.1,8641.79
+1,4,10000,978851,4.06798e+06,0.75,10000,22809,11166.2
+1,4,10000,978851,4.06798e+06,1,10000,20431.9,9615.78
+1,4,10000,978851,4.06798e+06,1.1,10000,19580.6,9234.11
+1,4,10000,978851,4.06798e+06,0.75,100000,30352.4,21431
+1,4,10000,978851,4.06798e+06,1,100000,29298.3,20444.6
+1,4,10000,978851,4.06798e+06,1.1,100000,28872.3,20048.7
+2,4,750,23696,10235.9,0.75,75,9949.19,6043.61
+2,4,750,23696,10235.9,1,75,76628.9,44533.9
+2,4,750,23696,10235.9,1.1,75,167319,87802
+2,4,750,23696,10235.9,0.75,750,5920.2,5515.03
+2,4,750,23696,10235.9,1,750,6865.63,4345.47
+2,4,750,23696,10235.9,1.1,750,9617.55,5153.68
+2,4,750,23696,10235.9,0.75,7500,13529.6,7903.89
+2,4,750,23696,10235.9,1,7500,12430.6,7633.83
+2,4,750,23696,10235.9,1.1,7500,11999.2,7522.06
+CSV
+python3 "$T/compare.py" "$T/loc" && ok || fail "localized phi differs from pestpp-ies 5.2.23's"
 
 # pestrun report: the ensemble's report, well-formed XML
 (cd "$T/a" && "$PESTRUN" report gwflow.pst >/dev/null) && ok || fail "report after ies"
@@ -165,7 +201,7 @@ expect_eq "base obs+noise" "$(grep '^base,' "$T/n/gwflow.obs+noise.csv")" "$(gre
   fail "no noise on realization 0"
 
 # an option that changes the result and is not implemented stops it
-make_case "$T/x" 1 "++ies_localizer(loc.mat)"
-(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_localizer exit" $? 2
-expect_grep "ies_localizer named" "ies_localizer.*not implemented by 'pestrun ies'" "$T/x/err.txt"
+make_case "$T/x" 1 "++ies_autoadaloc(true)"
+(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_autoadaloc exit" $? 2
+expect_grep "ies_autoadaloc named" "ies_autoadaloc.*not implemented by 'pestrun ies'" "$T/x/err.txt"
 done_testing
