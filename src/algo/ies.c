@@ -55,8 +55,14 @@ struct ies {
     double *parcov; /* ++parcov (nadj x nadj), or NULL */
     char *prior_how;
     struct pr_rng rng;
-    struct loc_case *cases; /* ++ies_localizer: the local analyses, or NULL */
+    struct loc_case *cases; /* the local analyses of this iteration, or NULL */
     size_t ncases;
+    struct loc_case *file_cases; /* ++ies_localizer's */
+    size_t nfile_cases;
+    int autoadaloc;
+    double aal_sigma;
+    size_t *indicators; /* ++ies_autoadaloc_indicator_pars (numeric indices) */
+    size_t nind;
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
     int maxsing;
@@ -669,6 +675,25 @@ static size_t loc_obs(const struct ies *e, const char *name, unsigned char *mark
 static int read_localizer(struct ies *e, struct pr_error *err)
 {
     const char *file = pst_opt_str(e->c, "ies_localizer", NULL);
+    if (pst_opt_bool(e->c, "ies_autoadaloc", 0, &e->autoadaloc, err) < 0 ||
+        pst_opt_double(e->c, "ies_autoadaloc_sigma_dist", 1.0, &e->aal_sigma, err) < 0)
+        return -1;
+    if (e->autoadaloc && !e->use_approx)
+        return pr_error_set(err, "++ies_autoadaloc with ++ies_use_approx(false) is not implemented "
+                                 "by 'pestrun ies': use the approximate solution (the default)");
+    if (e->autoadaloc) {
+        const char *ind = pst_opt_str(e->c, "ies_autoadaloc_indicator_pars", "");
+        char *copy = xstrdup(ind), *tok[4096];
+        size_t nt = pr_tokenize(copy, ", \t", tok, 4096);
+        e->indicators = xcalloc(nt + 1, sizeof(size_t));
+        for (size_t t = 0; t < nt && t < 4096; t++)
+            for (size_t k = 0; k < e->nadj; k++)
+                if (pr_strieq(pst_param(e->c, e->ps.adj[k])->name, tok[t]))
+                    e->indicators[e->nind++] = k;
+        free(copy);
+        rec(e, "automatic adaptive localization: sigma distance %g%s\n", e->aal_sigma,
+            e->nind ? ", the threshold from the indicator parameters" : "");
+    }
     if (!file || !file[0]) return 0;
     if (!e->use_approx)
         return pr_error_set(err, "++ies_localizer with ++ies_use_approx(false) is not implemented "
@@ -683,14 +708,14 @@ static int read_localizer(struct ies *e, struct pr_error *err)
     size_t nr = fosm_matrix_nrows(m), nc = fosm_matrix_ncols(m), used = 0;
     unsigned char *covered = xcalloc(e->nadj + 1, 1), *mark = xcalloc(e->m + 1, 1);
     size_t *pars = xcalloc(e->nadj + 1, sizeof(size_t));
-    e->cases = xcalloc(nc + 1, sizeof(*e->cases));
+    e->file_cases = xcalloc(nc + 1, sizeof(*e->file_cases));
     for (size_t j = 0; j < nc; j++) {
         size_t np = loc_pars(e, fosm_matrix_colname(m, j), pars), no = 0;
         memset(mark, 0, e->m);
         for (size_t i = 0; i < nr; i++)
             if (fosm_matrix_get(m, i, j) != 0.0) no += loc_obs(e, fosm_matrix_rowname(m, i), mark);
         if (np == 0 || no == 0) continue;
-        struct loc_case *lc = &e->cases[e->ncases++];
+        struct loc_case *lc = &e->file_cases[e->nfile_cases++];
         lc->np = np;
         lc->par = xcalloc(np, sizeof(size_t));
         memcpy(lc->par, pars, np * sizeof(size_t));
@@ -703,17 +728,126 @@ static int read_localizer(struct ies *e, struct pr_error *err)
     for (size_t k = 0; k < e->nadj; k++)
         used += covered[k];
     rec(e, "localizer %s: %zu local analyses; %zu of the %zu adjustable parameters in them%s\n",
-        file, e->ncases, used, e->nadj, used < e->nadj ? " (the others are not upgraded)" : "");
+        file, e->nfile_cases, used, e->nadj,
+        used < e->nadj ? " (the others are not upgraded)" : "");
     fosm_matrix_destroy(m);
     free(path);
     free(covered);
     free(mark);
     free(pars);
-    if (e->ncases == 0)
+    if (!e->autoadaloc) e->cases = e->file_cases, e->ncases = e->nfile_cases;
+    if (e->nfile_cases == 0)
         return pr_error_set(err, "++ies_localizer %s: no column names an adjustable parameter (or "
                                  "group) with a non-zero row for a weighted observation (or group)",
                             file);
     return 0;
+}
+
+
+static void free_cases(struct loc_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].par);
+        free(c[i].obs);
+    }
+    free(c);
+}
+
+/* Column j of a (N x n) about its mean, divided by its standard deviation (0 when it is 0). */
+static double standardize(const double *a, size_t N, size_t n, size_t j, double *out)
+{
+    double mean = 0, ss = 0;
+    for (size_t r = 0; r < N; r++)
+        mean += a[r * n + j];
+    mean /= (double)N;
+    for (size_t r = 0; r < N; r++)
+        out[r] = a[r * n + j] - mean, ss += out[r] * out[r];
+    double sd = sqrt(ss / (double)(N - 1));
+    for (size_t r = 0; r < N && sd > 0; r++)
+        out[r] /= sd;
+    return sd;
+}
+
+/* ++ies_autoadaloc (Localizer::get_localanalysis_case_map, AutoAdaLocThread): each parameter
+ * is a local analysis with the observations whose ensemble correlation with it is beyond
+ * sigma_dist / sqrt(N - 2) (the spread of a correlation of unrelated variables), or beyond the
+ * largest correlation of an indicator parameter; with ++ies_localizer, only among the
+ * observations of the parameter's (last) column. */
+static void adaptive_cases(struct ies *e)
+{
+    size_t N = e->en.n, n = e->nadj, m = e->m;
+    if (e->cases != e->file_cases) free_cases(e->cases, e->ncases);
+    e->cases = xcalloc(n + 1, sizeof(*e->cases));
+    e->ncases = 0;
+    double *ps = xcalloc(N + 1, sizeof(double)), *os = xcalloc(N * m + 1, sizeof(double));
+    double *sim = xcalloc(N * m + 1, sizeof(double)), *cc = xcalloc(n * m + 1, sizeof(double));
+    double *osd = xcalloc(m + 1, sizeof(double)), *col = xcalloc(N + 1, sizeof(double));
+    unsigned char *allowed = xcalloc(n * m + 1, 1), *par_ok = xcalloc(n + 1, 1);
+    for (size_t r = 0; r < N; r++)
+        for (size_t i = 0; i < m; i++)
+            sim[r * m + i] = e->en.D[r * e->nobs + e->act[i]];
+    for (size_t i = 0; i < m; i++) {
+        osd[i] = standardize(sim, N, m, i, col);
+        for (size_t r = 0; r < N; r++)
+            os[i * N + r] = col[r];
+    }
+    if (e->nfile_cases) {
+        for (size_t c = 0; c < e->nfile_cases; c++)
+            for (size_t q = 0; q < e->file_cases[c].np; q++) {
+                size_t k = e->file_cases[c].par[q];
+                memset(allowed + k * m, 0, m);
+                for (size_t t = 0; t < e->file_cases[c].no; t++)
+                    allowed[k * m + e->file_cases[c].obs[t]] = 1;
+            }
+    } else {
+        memset(allowed, 1, n * m);
+    }
+    for (size_t k = 0; k < n; k++) {
+        par_ok[k] = standardize(e->en.P, N, n, k, ps) > 0;
+        for (size_t i = 0; i < m && par_ok[k]; i++) {
+            double v = 0;
+            for (size_t r = 0; r < N; r++)
+                v += ps[r] * os[i * N + r];
+            cc[k * m + i] = v / (double)(N - 1);
+        }
+    }
+    double thr = N > 2 ? e->aal_sigma * sqrt(1.0 / (double)(N - 2)) : INFINITY;
+    if (e->nind) { /* the largest correlation of an indicator parameter */
+        thr = 0;
+        for (size_t t = 0; t < e->nind; t++)
+            for (size_t i = 0; i < m; i++)
+                if (par_ok[e->indicators[t]] && osd[i] > 0 && allowed[e->indicators[t] * m + i])
+                    thr = fmax(thr, fabs(cc[e->indicators[t] * m + i]));
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!par_ok[k]) continue;
+        size_t no = 0, *obs = xcalloc(m + 1, sizeof(size_t));
+        for (size_t i = 0; i < m; i++)
+            if (osd[i] > 0 && allowed[k * m + i] && fabs(cc[k * m + i]) > thr) obs[no++] = i;
+        if (no == 0) {
+            free(obs);
+            continue;
+        }
+        struct loc_case *lc = &e->cases[e->ncases++];
+        lc->np = 1;
+        lc->par = xcalloc(1, sizeof(size_t));
+        lc->par[0] = k;
+        lc->no = no;
+        lc->obs = obs;
+        kept += no;
+    }
+    rec(e, "  adaptive localization: threshold %g; %zu of %zu parameter-observation pairs kept; "
+           "%zu of %zu parameters upgraded\n",
+        thr, kept, n * m, e->ncases, n);
+    free(ps);
+    free(os);
+    free(sim);
+    free(cc);
+    free(osd);
+    free(col);
+    free(allowed);
+    free(par_ok);
 }
 
 /* The upgrades of realizations rows[] (current rows) for each of the nl lambdas: out gets
@@ -1211,6 +1345,7 @@ static int solve(struct ies *e, struct pr_error *err)
     size_t N = e->en.n, n = e->nadj;
     int rc = -1;
     if (N < 2) return pr_error_set(err, "too few active realizations (%zu): cannot continue", N);
+    if (e->autoadaloc) adaptive_cases(e);
     size_t *sub = xcalloc(N + 1, sizeof(size_t));
     size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf, rank;
     int use_subset = ns < N;
@@ -1469,11 +1604,9 @@ static void teardown(struct ies *e)
     free(e->mults);
     free(e->scales);
     free(e->best_means);
-    for (size_t c = 0; c < e->ncases; c++) {
-        free(e->cases[c].par);
-        free(e->cases[c].obs);
-    }
-    free(e->cases);
+    if (e->cases != e->file_cases) free_cases(e->cases, e->ncases);
+    free_cases(e->file_cases, e->nfile_cases);
+    free(e->indicators);
     FILE *files[] = {e->rec, e->f_actual, e->f_meas, e->f_regul, e->f_comp, e->f_group, e->f_lambda};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         if (files[i]) fclose(files[i]);

@@ -150,6 +150,73 @@ cat >"$T/loc/want.lambda" <<'CSV'
 CSV
 python3 "$T/compare.py" "$T/loc" && ok || fail "localized phi differs from pestpp-ies 5.2.23's"
 
+# automatic adaptive localization, alone and within the localizer (sigma distance 0.5)
+make_case "$T/aal" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_autoadaloc(true)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/aal/prior.csv"
+(cd "$T/aal" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with autoadaloc"
+cat >"$T/aal/want.actual" <<'CSV'
+0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,29956,16172.3,9106.62,76882.3
+2,124,12297.7,23806.5,500.354,108724
+CSV
+cat >"$T/aal/want.lambda" <<'CSV'
+1,4,10000,978851,4.06798e+06,0.75,1000,29136.6,24465.9
+1,4,10000,978851,4.06798e+06,1,1000,27626.1,24365.4
+1,4,10000,978851,4.06798e+06,1.1,1000,27015.9,24299.9
+1,4,10000,978851,4.06798e+06,0.75,10000,28804.8,21955.2
+1,4,10000,978851,4.06798e+06,1,10000,27139.5,20969.3
+1,4,10000,978851,4.06798e+06,1.1,10000,26467.8,20567.5
+1,4,10000,978851,4.06798e+06,0.75,100000,30599.3,21861.7
+1,4,10000,978851,4.06798e+06,1,100000,29584.6,20916.4
+1,4,10000,978851,4.06798e+06,1.1,100000,29169.2,20524.8
+2,4,7500,29956,16172.3,0.75,750,5694.46,6135.89
+2,4,7500,29956,16172.3,1,750,3475.62,3949.33
+2,4,7500,29956,16172.3,1.1,750,3184.17,2599.73
+2,4,7500,29956,16172.3,0.75,7500,14609.4,7371.78
+2,4,7500,29956,16172.3,1,7500,12633.6,6943.49
+2,4,7500,29956,16172.3,1.1,7500,11950.2,6869.97
+2,4,7500,29956,16172.3,0.75,75000,23973.3,16785.2
+2,4,7500,29956,16172.3,1,75000,23236.3,15727.3
+2,4,7500,29956,16172.3,1.1,75000,22953.4,15329.8
+CSV
+python3 "$T/compare.py" "$T/aal" && ok || fail "autoadaloc phi differs from pestpp-ies 5.2.23's"
+make_case "$T/la" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_localizer(loc.mat)
+++ies_autoadaloc(true)
+++ies_autoadaloc_sigma_dist(0.5)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/la/prior.csv"
+cp "$T/loc/loc.mat" "$T/la/"
+(cd "$T/la" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with localizer and autoadaloc"
+cat >"$T/la/want.actual" <<'CSV'
+0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,27440.6,18213.9,5442.52,90163.1
+2,124,12087.6,11379.6,607.287,44022.7
+CSV
+cat >"$T/la/want.lambda" <<'CSV'
+1,4,10000,978851,4.06798e+06,0.75,1000,18447.7,8544.49
+1,4,10000,978851,4.06798e+06,1,1000,17166.2,8488.3
+1,4,10000,978851,4.06798e+06,1.1,1000,16739,8450.55
+1,4,10000,978851,4.06798e+06,0.75,10000,22793.7,11195.7
+1,4,10000,978851,4.06798e+06,1,10000,20407.8,9636.65
+1,4,10000,978851,4.06798e+06,1.1,10000,19553,9248.5
+1,4,10000,978851,4.06798e+06,0.75,100000,30346,21434
+1,4,10000,978851,4.06798e+06,1,100000,29290.3,20449.2
+1,4,10000,978851,4.06798e+06,1.1,100000,28863.8,20054.1
+2,4,750,27440.6,18213.9,0.75,75,9131.74,5973.04
+2,4,750,27440.6,18213.9,1,75,74217.8,46411.5
+2,4,750,27440.6,18213.9,1.1,75,162481,92751.4
+2,4,750,27440.6,18213.9,0.75,750,4997.7,4953.1
+2,4,750,27440.6,18213.9,1,750,6478.88,4208.26
+2,4,750,27440.6,18213.9,1.1,750,9934.69,5875.31
+2,4,750,27440.6,18213.9,0.75,7500,13317.8,7728.76
+2,4,750,27440.6,18213.9,1,7500,12181.8,7468.86
+2,4,750,27440.6,18213.9,1.1,7500,11731.6,7361.47
+CSV
+python3 "$T/compare.py" "$T/la" && ok || fail "localizer + autoadaloc phi differs from pestpp-ies 5.2.23's"
+
 # pestrun report: the ensemble's report, well-formed XML
 (cd "$T/a" && "$PESTRUN" report gwflow.pst >/dev/null) && ok || fail "report after ies"
 expect_grep "report: ensemble phi" "Ensemble phi per iteration" "$T/a/gwflow.report.html"
@@ -201,7 +268,7 @@ expect_eq "base obs+noise" "$(grep '^base,' "$T/n/gwflow.obs+noise.csv")" "$(gre
   fail "no noise on realization 0"
 
 # an option that changes the result and is not implemented stops it
-make_case "$T/x" 1 "++ies_autoadaloc(true)"
-(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_autoadaloc exit" $? 2
-expect_grep "ies_autoadaloc named" "ies_autoadaloc.*not implemented by 'pestrun ies'" "$T/x/err.txt"
+make_case "$T/x" 1 "++ies_use_mda(true)"
+(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_use_mda exit" $? 2
+expect_grep "ies_use_mda named" "ies_use_mda.*not implemented by 'pestrun ies'" "$T/x/err.txt"
 done_testing
