@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "algo/fosm.h"
 #include "algo/ies_solve.h"
@@ -49,6 +50,9 @@ struct ies {
     size_t npar, nobs, nadj, m;
     size_t *act;    /* the m observations with a weight above 0 */
     double *w;      /* their weights */
+    signed char *ineq; /* theirs: -1 less-than, +1 greater-than (PEST++'s group prefixes), 0 */
+    int drop_conflicts;
+    double pdc_sigma;
     double *init;   /* PARVAL1 (control values, all parameters) */
     double *lo, *hi; /* numeric bounds of the adjustable parameters */
     double *sd;     /* prior standard deviations (numeric), for the regularization phi */
@@ -146,12 +150,20 @@ static int is_base(const struct ies *e, size_t id)
 /* ------------------------------------------------------------------------------------------ */
 /* phi                                                                                        */
 
+/* sim - obs of used observation i, 0 when an inequality holds (apply_ineq_constraints). */
+static double resid(const struct ies *e, size_t i, double sim, double obs)
+{
+    double d = sim - obs;
+    if ((e->ineq[i] < 0 && d < 0) || (e->ineq[i] > 0 && d > 0)) return 0.0;
+    return d;
+}
+
 static double phi_against(const struct ies *e, const double *sim, const double *obs)
 {
     double phi = 0;
     for (size_t i = 0; i < e->m; i++) {
         size_t k = e->act[i];
-        double r = e->w[i] * (sim[k] - (obs ? obs[k] : pst_obs(e->c, k)->value));
+        double r = e->w[i] * resid(e, i, sim[k], obs ? obs[k] : pst_obs(e->c, k)->value);
         phi += r * r;
     }
     return phi;
@@ -438,7 +450,7 @@ static void group_rows(struct ies *e)
         memset(g, 0, ng * sizeof(double));
         for (size_t i = 0; i < e->m; i++) {
             size_t k = e->act[i];
-            double x = e->w[i] * (d[k] - pst_obs(e->c, k)->value);
+            double x = e->w[i] * resid(e, i, d[k], pst_obs(e->c, k)->value);
             g[pst_obs(e->c, k)->group] += x * x;
         }
         const char *name = e->names[e->en.id[r]];
@@ -571,7 +583,9 @@ static int read_options(struct ies *e, struct pr_error *err)
         pst_opt_double(c, "ies_reg_factor", 0.0, &e->reg_factor, err) < 0 ||
         pst_opt_double(c, "ies_accept_phi_fac", 1.05, &e->accept_fac, err) < 0 ||
         pst_opt_double(c, "ies_lambda_inc_fac", 10.0, &e->lam_inc, err) < 0 ||
-        pst_opt_double(c, "ies_lambda_dec_fac", 0.75, &e->lam_dec, err) < 0)
+        pst_opt_double(c, "ies_lambda_dec_fac", 0.75, &e->lam_dec, err) < 0 ||
+        pst_opt_bool(c, "ies_drop_conflicts", 0, &e->drop_conflicts, err) < 0 ||
+        pst_opt_double(c, "ies_pdc_sigma_distance", -1.0, &e->pdc_sigma, err) < 0)
         return -1;
     /* PEST++ 5.2.23 adds noise only when asked: ++ies_no_noise(false) given explicitly (its
      * other triggers, ++obscov, ++ies_obs_en and ++ies_use_mda, are handled elsewhere) */
@@ -879,6 +893,8 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
                 size_t i = lc->obs ? lc->obs[q] : q;
                 sim[r * no + q] = e->en.D[r * e->nobs + e->act[i]];
                 obs[r * no + q] = e->en.O[r * e->nobs + e->act[i]];
+                if (resid(e, i, sim[r * no + q], obs[r * no + q]) == 0.0) /* a kept inequality */
+                    obs[r * no + q] = sim[r * no + q];
             }
         }
         for (size_t q = 0; q < no; q++)
@@ -1187,7 +1203,7 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
         if (!e->no_noise) {
             for (size_t r = 0; r < N; r++)
                 for (size_t i = 0; i < e->m; i++)
-                    e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) / e->w[i];
+                    if (!e->ineq[i]) e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) / e->w[i];
             rec(e, "observation noise: N(0, 1/weight^2) added to the %zu observations with a "
                    "weight\n",
                 e->m);
@@ -1578,6 +1594,14 @@ static int setup(struct ies *e, const struct pst_case *c, const char *pst_path, 
     e->w = xcalloc(e->nobs + 1, sizeof(double));
     for (size_t i = 0; i < e->nobs; i++)
         if (pst_obs(c, i)->weight > 0) e->w[e->m] = pst_obs(c, i)->weight, e->act[e->m++] = i;
+    e->ineq = xcalloc(e->m + 1, 1);
+    for (size_t i = 0; i < e->m; i++) {
+        const char *g = pst_obsgp(c, (size_t)pst_obs(c, e->act[i])->group)->name;
+        if (!strncasecmp(g, "L_", 2) || !strncasecmp(g, "LESS", 4) || !strncmp(g, ">@", 2))
+            e->ineq[i] = -1;
+        else if (!strncasecmp(g, "G_", 2) || !strncasecmp(g, "GREATER", 7) || !strncmp(g, "<@", 2))
+            e->ineq[i] = 1;
+    }
     e->lo = xcalloc(e->nadj + 1, sizeof(double));
     e->hi = xcalloc(e->nadj + 1, sizeof(double));
     e->sd = xcalloc(e->nadj + 1, sizeof(double));
@@ -1596,6 +1620,7 @@ static void teardown(struct ies *e)
     free(e->init);
     free(e->act);
     free(e->w);
+    free(e->ineq);
     free(e->lo);
     free(e->hi);
     free(e->sd);
@@ -1633,6 +1658,102 @@ static void describe(struct ies *e)
         e->accept_fac, e->lam_inc, e->lam_dec, e->reg_factor);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* prior-data conflict (L2PhiHandler::detect_simulation_data_conflict)                        */
+
+static void col_stats(const double *a, size_t N, size_t ld, size_t k, double *mn, double *sd,
+                      double *lo, double *hi)
+{
+    double s = 0, ss = 0, shift = a[k]; /* about the first value: a constant column is exact */
+    *lo = INFINITY, *hi = -INFINITY;
+    for (size_t r = 0; r < N; r++) {
+        double v = a[r * ld + k];
+        s += v - shift;
+        *lo = fmin(*lo, v), *hi = fmax(*hi, v);
+    }
+    *mn = shift + s / (double)N;
+    for (size_t r = 0; r < N; r++)
+        ss += (a[r * ld + k] - *mn) * (a[r * ld + k] - *mn);
+    *sd = N > 1 ? sqrt(ss / (double)(N - 1)) : 0.0;
+}
+
+/* The used observations whose simulated range (or mean -/+ ies_pdc_sigma_distance stdev) does
+ * not reach the observed-plus-noise range: conflict[i] set; CASE.<iter>.pdc.csv lists them as
+ * PEST++ does. Returns how many. */
+static size_t find_conflicts(struct ies *e, unsigned char *conflict, struct pr_error *err)
+{
+    size_t N = e->en.n, n = 0;
+    char ext[64];
+    struct strbuf sb = {0};
+    sb_puts(&sb, "name,obs_mean,obs_std,obs_min,obs_max,obs_stat_min,obs_stat_max,sim_mean,"
+                 "sim_std,sim_min,sim_max,sim_stat_min,sim_stat_max,distance\n");
+    double d = fabs(e->pdc_sigma);
+    for (size_t i = 0; i < e->m; i++) {
+        size_t k = e->act[i];
+        double smn, ssd, smin, smax, omn, osd, omin, omax;
+        col_stats(e->en.D, N, e->nobs, k, &smn, &ssd, &smin, &smax);
+        col_stats(e->en.O, N, e->nobs, k, &omn, &osd, &omin, &omax);
+        double slo = smn - d * ssd, shi = smn + d * ssd, olo = omn - d * osd, ohi = omn + d * osd;
+        if (!(e->pdc_sigma > 0)) slo = smin, shi = smax, olo = omin, ohi = omax;
+        int c = e->ineq[i] < 0 ? slo > ohi : e->ineq[i] > 0 ? shi < olo : slo > ohi || shi < olo;
+        conflict[i] = (unsigned char)c;
+        if (!c) continue;
+        n++;
+        char *low = xstrdup(pst_obs(e->c, k)->name);
+        pr_lower(low);
+        sb_printf(&sb, "%s,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", low, omn, osd, omin, omax,
+                  omn - d * osd, omn + d * osd, smn, ssd, smin, smax, smn - d * ssd,
+                  smn + d * ssd, fmax(smin - omax, omin - smax));
+        free(low);
+    }
+    snprintf(ext, sizeof(ext), "%d.pdc.csv", e->iter);
+    char *path = pst_output_path(e->pst_path, ext);
+    if (write_text(path, &sb, err) < 0) n = (size_t)-1;
+    free(path);
+    sb_free(&sb);
+    return n;
+}
+
+/* ++ies_drop_conflicts: the observations in conflict with the prior ensemble get no weight
+ * (zero_weight_obs), and the localizer is read again for the observations left. */
+static int drop_conflicts(struct ies *e, struct pr_error *err)
+{
+    unsigned char *conflict = xcalloc(e->m + 1, 1);
+    size_t n = find_conflicts(e, conflict, err);
+    int rc = 0;
+    if (n == (size_t)-1) rc = -1;
+    else if (n > 0) {
+        char *path = pst_output_path(e->pst_path, "0.pdc.csv");
+        rec(e, "prior-data conflict: %zu of the %zu observations with a weight (%s)%s\n", n, e->m,
+            path, e->drop_conflicts ? "; their weights are set to 0" : "");
+        free(path);
+        if (e->drop_conflicts && n == e->m)
+            rc = pr_error_set(err, "every observation with a weight is in prior-data conflict: "
+                                   "cannot continue");
+        else if (e->drop_conflicts) {
+            size_t q = 0;
+            for (size_t i = 0; i < e->m; i++) {
+                if (conflict[i]) {
+                    rec(e, "  %s\n", pst_obs(e->c, e->act[i])->name);
+                    continue;
+                }
+                e->act[q] = e->act[i], e->w[q] = e->w[i], e->ineq[q] = e->ineq[i];
+                q++;
+            }
+            e->m = q;
+            if (e->nfile_cases) { /* the localizer's observation indices changed */
+                if (e->cases == e->file_cases) e->cases = NULL, e->ncases = 0;
+                free_cases(e->file_cases, e->nfile_cases);
+                e->file_cases = NULL;
+                e->nfile_cases = 0;
+                rc = read_localizer(e, err);
+            }
+        }
+    }
+    free(conflict);
+    return rc;
+}
+
 /* PEST++'s stopping rules on the mean phis (EnsembleMethod::should_terminate): NPHINORED
  * iterations without an accepted upgrade, or since the lowest mean; NPHISTP means within
  * PHIREDSTP of the lowest; a mean of 0. NULL to go on. */
@@ -1668,7 +1789,8 @@ static int run_prior(struct ies *e, struct pr_error *err)
     free_labels(labels, N);
     if (b == 0) {
         take_results(e, &e->en, res, ok, "prior ensemble");
-        drop_bad(e, &e->en, "prior ensemble");
+        if (e->en.n > 0 && drop_conflicts(e, err) < 0) b = -1;
+        if (b == 0) drop_bad(e, &e->en, "prior ensemble");
     }
     free(res);
     free(ok);
@@ -1749,7 +1871,10 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
             rc = 1;
             goto done;
         }
-        if (write_iteration(&e, err) < 0) goto done;
+        unsigned char *cf = xcalloc(e.m + 1, 1);
+        size_t nc = find_conflicts(&e, cf, err);
+        free(cf);
+        if (nc == (size_t)-1 || write_iteration(&e, err) < 0) goto done;
         struct stats cs = en_stats(&e, &e.en, PHI_COMPOSITE);
         e.last_mean = cs.mean;
         e.last_std = cs.std;

@@ -217,6 +217,51 @@ cat >"$T/la/want.lambda" <<'CSV'
 CSV
 python3 "$T/compare.py" "$T/la" && ok || fail "localizer + autoadaloc phi differs from pestpp-ies 5.2.23's"
 
+# inequality observations (the flux group renamed l_flux: less than) and a prior-data conflict
+# dropped (h04 observed at 1000, out of every realization's reach): pestpp-ies's phi
+make_case "$T/dc" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_drop_conflicts(true)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/dc/prior.csv"
+python3 - "$T/dc/gwflow.pst" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r"^h04 +\S+", "h04 1000.0", s, flags=re.M)
+s = re.sub(r"^flux$", "l_flux", s, flags=re.M)
+s = re.sub(r" flux$", " l_flux", s, flags=re.M)
+open(sys.argv[1], "w").write(s)
+PY
+(cd "$T/dc" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with a conflict"
+expect_eq "conflict found" "$(cut -d, -f1 "$T/dc/gwflow.0.pdc.csv" | tail -n +2)" h04
+expect_eq "group header" "$(head -1 "$T/dc/gwflow.phi.group.csv")" \
+  "iteration,total_runs,obs_realization,par_realization,heads,l_flux"
+cat >"$T/dc/want.actual" <<'CSV'
+0,20,791286,3.33969e+06,1086.24,1.49729e+07
+1,72,10265.6,6098.49,1044.23,20754.2
+2,124,1938.91,2741.89,364.376,12043
+CSV
+cat >"$T/dc/want.lambda" <<'CSV'
+1,4,10000,791286,3.33969e+06,0.75,1000,7351.14,4313.02
+1,4,10000,791286,3.33969e+06,1,1000,6913.98,4057.61
+1,4,10000,791286,3.33969e+06,1.1,1000,6789.26,4000.91
+1,4,10000,791286,3.33969e+06,0.75,10000,12153.8,11665.8
+1,4,10000,791286,3.33969e+06,1,10000,10890,9419.67
+1,4,10000,791286,3.33969e+06,1.1,10000,10471.4,8702.54
+1,4,10000,791286,3.33969e+06,0.75,100000,17418.1,21862.9
+1,4,10000,791286,3.33969e+06,1,100000,16894.5,20937.9
+1,4,10000,791286,3.33969e+06,1.1,100000,16684.7,20567.8
+2,4,750,10265.6,6098.49,0.75,75,1687.11,1338.7
+2,4,750,10265.6,6098.49,1,75,1105.07,788.611
+2,4,750,10265.6,6098.49,1.1,75,1205.12,574.863
+2,4,750,10265.6,6098.49,0.75,750,3315.8,2116.4
+2,4,750,10265.6,6098.49,1,750,2453.03,1757.4
+2,4,750,10265.6,6098.49,1.1,750,2158.74,1643.66
+2,4,750,10265.6,6098.49,0.75,7500,5847.42,3445.91
+2,4,750,10265.6,6098.49,1,7500,5549.9,3277.54
+2,4,750,10265.6,6098.49,1.1,7500,5433.26,3212.65
+CSV
+python3 "$T/compare.py" "$T/dc" && ok || fail "phi with a conflict dropped differs from pestpp-ies 5.2.23's"
+
 # pestrun report: the ensemble's report, well-formed XML
 (cd "$T/a" && "$PESTRUN" report gwflow.pst >/dev/null) && ok || fail "report after ies"
 expect_grep "report: ensemble phi" "Ensemble phi per iteration" "$T/a/gwflow.report.html"
