@@ -169,13 +169,20 @@ static double phi_against(const struct ies *e, const double *sim, const double *
     return phi;
 }
 
+/* Parameter j's share of the regularization phi: PEST++ 5.2.23 (L2PhiHandler::calc_regul)
+ * divides the departure from the prior realization by the prior variance, not the standard
+ * deviation, and squares it. */
+static double regul_term(const struct ies *e, const double *p, const double *p0, size_t j)
+{
+    double r = (p[j] - p0[j]) / (e->sd[j] * e->sd[j]);
+    return r * r;
+}
+
 static double phi_regul(const struct ies *e, const double *p, const double *p0)
 {
     double phi = 0;
-    for (size_t j = 0; j < e->nadj; j++) {
-        double r = (p[j] - p0[j]) / e->sd[j];
-        phi += r * r;
-    }
+    for (size_t j = 0; j < e->nadj; j++)
+        phi += regul_term(e, p, p0, j);
     return phi;
 }
 
@@ -410,6 +417,12 @@ static void write_headers(struct ies *e)
         fprintf(e->f_group, ",%s", low);
         free(low);
     }
+    for (size_t g = 0; g < pst_npargps(e->c) && e->reg_factor != 0.0; g++) {
+        char *low = xstrdup(pst_pargp(e->c, g)->name);
+        pr_lower(low);
+        fprintf(e->f_group, ",%s", low);
+        free(low);
+    }
     fputc('\n', e->f_group);
     fputs("iteration,num_reals,current_lambda,current_comp_mean_phi,current_comp_std_phi,"
           "lambda_scale_fac,lambda,comp_mean_phi,comp_std_phi\n",
@@ -457,6 +470,16 @@ static void group_rows(struct ies *e)
         fprintf(e->f_group, "%d,%zu,%s,%s", e->iter, e->runs, name, name);
         for (size_t k = 0; k < ng; k++)
             fprintf(e->f_group, ",%g", g[k]);
+        if (e->reg_factor != 0.0) { /* the regularization phi by parameter group */
+            size_t npg = pst_npargps(e->c);
+            double *pg = xcalloc(npg + 1, sizeof(double));
+            for (size_t j = 0; j < e->nadj; j++)
+                pg[pst_param(e->c, e->ps.adj[j])->group] +=
+                    regul_term(e, e->en.P + r * e->nadj, e->en.P0 + r * e->nadj, j);
+            for (size_t k = 0; k < npg; k++)
+                fprintf(e->f_group, ",%g", pg[k]);
+            free(pg);
+        }
         fputc('\n', e->f_group);
     }
     fflush(e->f_group);
