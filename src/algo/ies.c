@@ -1820,6 +1820,73 @@ static int run_prior(struct ies *e, struct pr_error *err)
     return b;
 }
 
+/* NOPTMAX -2: one run of the prior ensemble's mean (numeric space), or of the realization
+ * ++ies_run_realname, written to CASE.mean.par.csv and CASE.mean.obs.csv (CASE.realNAME.*). */
+static int run_mean(struct ies *e, struct ies_summary *sum, struct pr_error *err)
+{
+    const char *want = pst_opt_str(e->c, "ies_run_realname", "");
+    size_t n = e->nadj, N = e->en.n, pick = N;
+    char file[300], row[256];
+    if (want[0]) {
+        for (size_t r = 0; r < N; r++)
+            if (pr_strieq(e->names[e->en.id[r]], want)) pick = r;
+        if (pick == N)
+            return pr_error_set(err, "++ies_run_realname: '%s' is not a realization of the "
+                                     "parameter ensemble",
+                                want);
+        snprintf(row, sizeof(row), "%s", e->names[e->en.id[pick]]);
+        snprintf(file, sizeof(file), "real%s", row);
+    } else {
+        snprintf(row, sizeof(row), "mean");
+        snprintf(file, sizeof(file), "mean");
+    }
+    if (write_ensemble(e, "0.par.csv", &e->en, NULL, err) < 0 ||
+        write_ensemble(e, "obs+noise.csv", &e->en, e->en.O, err) < 0)
+        return -1;
+    double *p = xcalloc(n + 1, sizeof(double));
+    for (size_t r = 0; r < N; r++)
+        for (size_t j = 0; j < n; j++)
+            p[j] += pick < N ? (r == pick ? e->en.P[r * n + j] : 0.0) : e->en.P[r * n + j] / (double)N;
+    /* a one-row ensemble named as PEST++ names it */
+    struct ensemble one;
+    en_alloc(e, &one, 1);
+    one.n = 1;
+    one.id[0] = e->nreals;
+    e->names = xrealloc(e->names, (e->nreals + 1) * sizeof(char *));
+    e->names[e->nreals++] = xstrdup(row);
+    memcpy(one.P, p, n * sizeof(double));
+    memcpy(one.P0, p, n * sizeof(double));
+    for (size_t i = 0; i < e->nobs; i++)
+        one.O[i] = pst_obs(e->c, i)->value;
+    en_free(&e->en);
+    e->en = one;
+    free(p);
+    char ext[320];
+    snprintf(ext, sizeof(ext), "%s.par.csv", file);
+    if (write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
+    rec(e, "NOPTMAX %d: one run of %s\n", pst_control(e->c)->noptmax,
+        want[0] ? "the realization named by ++ies_run_realname" : "the prior ensemble's mean");
+    unsigned char ok = 0;
+    double *sim = xcalloc(e->nobs + 1, sizeof(double));
+    char *labels[1] = {label("realization %s", row)};
+    int b = run_rows(e, 1, e->en.P, labels, sim, &ok, err);
+    free(labels[0]);
+    if (b == 0 && !ok) b = pr_error_set(err, "the run of the %s parameter values failed", row);
+    if (b == 0) {
+        memcpy(e->en.D, sim, e->nobs * sizeof(double));
+        snprintf(ext, sizeof(ext), "%s.obs.csv", file);
+        if (write_ensemble(e, ext, &e->en, e->en.D, err) < 0) b = -1;
+    }
+    free(sim);
+    if (b != 0) return b < 0 ? -1 : 1;
+    double phi = phi_of(e, &e->en, 0, PHI_ACTUAL);
+    rec(e, "  phi of %s: %g\n", row, phi);
+    sum->phi_start = sum->phi_end = phi;
+    snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX %d: one run of %s",
+             pst_control(e->c)->noptmax, row);
+    return 0;
+}
+
 int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
             struct ies_summary *sum, struct pr_error *err)
 {
@@ -1834,13 +1901,13 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         pr_error_set(err, "%s: no observation has a weight above 0: nothing to fit", pst_path);
         goto done;
     }
-    if (ctl->noptmax < -1) {
-        pr_error_set(err, "NOPTMAX %d (run the prior mean) is not implemented by 'pestrun ies'",
-                     ctl->noptmax);
-        goto done;
-    }
     if (read_localizer(&e, err) < 0 || prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0)
         goto done;
+    write_headers(&e);
+    if (ctl->noptmax <= -2) { /* after the noise draws, as PEST++ */
+        rc = run_mean(&e, sum, err);
+        goto done;
+    }
     if (ctl->noptmax == 0) { /* PEST++: the base realization alone */
         unsigned char *keep = xcalloc(e.en.n + 1, 1);
         for (size_t q = 0; q < e.en.n; q++)
@@ -1849,7 +1916,6 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         en_keep(&e, &e.en, keep);
         free(keep);
     }
-    write_headers(&e);
     if (write_ensemble(&e, "0.par.csv", &e.en, NULL, err) < 0 ||
         write_ensemble(&e, "obs+noise.csv", &e.en, e.en.O, err) < 0)
         goto done;

@@ -266,7 +266,7 @@ static const struct pst_option_info option_table[] = {
     OPT(ENS, "-----X", 'l', "0", "pestpp-ies would re-inflate the ensemble about its mean every N iterations", "IES_N_ITER_MEAN", "IES_N_ITER_REINFLATE"),
     OTHER(ENS, "IES_REINFLATE_FACTOR"),
     OPT(ENS, "-----X", 'b', "false", "pestpp-ies would upgrade only the realizations whose phi dropped", "IES_UPDATE_BY_REALS"),
-    OPT(ENS, "-----X", 's', "", "with NOPTMAX -2, pestpp-ies runs this realization", "IES_RUN_REALNAME"),
+    OPT(ENS, "-----I", 's', "", NULL, "IES_RUN_REALNAME"),
     OTHER(ENS, "DEBUG_CHECK_PAR_EN_CONSISTENCY"),
     OPT(ENS | MOU | SQP, "-----I", 'i', "20", NULL, "ENSEMBLE_OUTPUT_PRECISION"),
     OPT(ENS | MOU | SQP | GLM | OPTP, "---H-H", 'b', "false",

@@ -344,6 +344,22 @@ expect_eq "regul phi (pestpp-ies)" "$(cut -d, -f1-6 "$T/reg/gwflow.phi.regul.csv
 expect_eq "group header with parameter groups" "$(head -1 "$T/reg/gwflow.phi.group.csv")" \
   "iteration,total_runs,obs_realization,par_realization,heads,flux,hk,rch"
 
+# NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
+# pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
+make_case "$T/n0" 0 ""
+(cd "$T/n0" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies NOPTMAX 0"
+expect_eq "NOPTMAX 0 runs the base" "$(tail -1 "$T/n0/gwflow.phi.actual.csv" | cut -d, -f1-3)" "0,1,20502.6"
+make_case "$T/m2" -2 "++ies_par_en(prior.csv)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/m2/prior.csv"
+(cd "$T/m2" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies NOPTMAX -2"
+python3 - "$T/m2/gwflow.mean.par.csv" <<'PY' && ok || fail "the prior mean is not pestpp-ies's"
+import sys
+row = open(sys.argv[1]).read().split("\n")[1].split(",")
+want = [5.465288035623631302, 4.9599735229244776846, 13.59955718793306545, 24.572598901978800257, 98.977991549312861252]
+assert row[0] == "mean", row
+assert all(abs(float(a) - b) < 1e-12 * b for a, b in zip(row[1:], want)), row
+PY
+
 # pestrun report: the ensemble's report, well-formed XML
 (cd "$T/a" && "$PESTRUN" report gwflow.pst >/dev/null) && ok || fail "report after ies"
 expect_grep "report: ensemble phi" "Ensemble phi per iteration" "$T/a/gwflow.report.html"
