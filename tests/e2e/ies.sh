@@ -404,11 +404,23 @@ if command -v mpirun >/dev/null; then
 fi
 
 # noise when asked for, and from the seed: the base realization keeps the observed values
-make_case "$T/n" 1 "++ies_no_noise(false)"
+make_case "$T/n" 1 "++ies_no_noise(false)
+++ies_subset_how(first)"
 (cd "$T/n" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with noise"
 expect_eq "base obs+noise" "$(grep '^base,' "$T/n/gwflow.obs+noise.csv")" "$(grep '^base,' "$T/a/gwflow.obs+noise.csv")"
 [ "$(grep '^0,' "$T/n/gwflow.obs+noise.csv")" != "$(grep '^0,' "$T/a/gwflow.obs+noise.csv")" ] && ok ||
   fail "no noise on realization 0"
+
+# the same ensembles read back (++ies_par_en, ++ies_obs_en): the same phi
+make_case "$T/rb" 1 "++ies_par_en(pe.csv)
+++ies_obs_en(oe.csv)
+++ies_subset_how(first)"
+cp "$T/n/gwflow.0.par.csv" "$T/rb/pe.csv"
+cp "$T/n/gwflow.obs+noise.csv" "$T/rb/oe.csv"
+(cd "$T/rb" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with ensembles read back"
+expect_eq "phi with the ensembles read back" "$(cut -d, -f1-6 "$T/rb/gwflow.phi.meas.csv")" \
+  "$(cut -d, -f1-6 "$T/n/gwflow.phi.meas.csv")"
+cmp -s "$T/rb/gwflow.obs+noise.csv" "$T/n/gwflow.obs+noise.csv" && ok || fail "obs+noise read back differs"
 
 # an option that changes the result and is not implemented stops it
 make_case "$T/x" 1 "++ies_use_mda(true)"
