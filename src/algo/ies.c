@@ -69,6 +69,7 @@ struct ies {
     size_t nind;
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
+    int prior_scaling;
     int maxsing;
     double eigthresh;
     enum subset_how subset_how;
@@ -595,6 +596,7 @@ static int read_options(struct ies *e, struct pr_error *err)
     if (pst_opt_int(c, "ies_num_reals", 50, &e->num_reals, err) < 0 ||
         pst_opt_bool(c, "ies_include_base", 1, &e->include_base, err) < 0 ||
         pst_opt_bool(c, "ies_use_approx", 1, &e->use_approx, err) < 0 ||
+        pst_opt_bool(c, "ies_use_prior_scaling", 0, &e->prior_scaling, err) < 0 ||
         pst_opt_bool(c, "ies_enforce_bounds", 1, &e->enforce_bounds, err) < 0 ||
         pst_opt_int(c, "ies_subset_size", -10, &e->subset_size, err) < 0 ||
         pst_opt_int(c, "random_seed", (int)DEFAULT_SEED, &seed, err) < 0 ||
@@ -613,10 +615,13 @@ static int read_options(struct ies *e, struct pr_error *err)
     /* PEST++ 5.2.23 adds noise only when asked: ++ies_no_noise(false) given explicitly (its
      * other triggers, ++obscov, ++ies_obs_en and ++ies_use_mda, are handled elsewhere) */
     const char *nn = pst_opt_str(c, "ies_no_noise", NULL);
+    int have_obs_sd = 0;
+    for (size_t i = 0; i < e->nobs; i++)
+        have_obs_sd |= isfinite(pst_obs(c, i)->stdev);
     if (nn) {
         if (pst_opt_bool(c, "ies_no_noise", 0, &e->no_noise, err) < 0) return -1;
     } else {
-        e->no_noise = 1;
+        e->no_noise = !have_obs_sd; /* a standard_deviation column asks for noise too */
     }
     if (e->num_reals < 2)
         return pr_error_set(err, "++ies_num_reals: expected 2 or more, got %d", e->num_reals);
@@ -660,6 +665,7 @@ static int read_options(struct ies *e, struct pr_error *err)
         e->lo[k] = lg ? log10(p->lbnd) : p->lbnd;
         e->hi[k] = lg ? log10(p->ubnd) : p->ubnd;
         e->sd[k] = (e->hi[k] - e->lo[k]) / sigma_range;
+        if (isfinite(p->stdev) && p->stdev > 0) e->sd[k] = p->stdev; /* v2 standard_deviation */
     }
     int got = fosm_load_parcov(&e->ps, &e->parcov, &e->prior_how, err);
     if (got < 0) return -1;
@@ -922,7 +928,14 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
         }
         for (size_t q = 0; q < no; q++)
             w[q] = e->w[lc->obs ? lc->obs[q] : q];
-        struct ies_solve_input in = {N, np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0};
+        double *sc = NULL;
+        if (e->prior_scaling) {
+            sc = xcalloc(np + 1, sizeof(double));
+            for (size_t q = 0; q < np; q++)
+                sc[q] = 1.0 / e->sd[lc->par ? lc->par[q] : q];
+        }
+        struct ies_solve_input in = {N,  np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0,
+                                     sc};
         struct ies_solver *sv = ies_solver_create(&in, err);
         if (sv) {
             if (ies_solver_rank(sv) > *rank) *rank = ies_solver_rank(sv);
@@ -935,6 +948,7 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
             }
         }
         ies_solver_destroy(sv);
+        free(sc);
         free(P);
         free(P0);
         free(sim);
@@ -1197,6 +1211,14 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
     return 0;
 }
 
+/* The noise standard deviation of used observation i: its standard_deviation column, else
+ * 1 / weight (Covariance::from_observation_weights). */
+static double noise_sd(const struct ies *e, size_t i)
+{
+    double sd = pst_obs(e->c, e->act[i])->stdev;
+    return isfinite(sd) && sd > 0 ? sd : 1.0 / e->w[i];
+}
+
 static int noise_ensemble(struct ies *e, struct pr_error *err)
 {
     size_t N = e->en.n, no = e->nobs;
@@ -1226,9 +1248,9 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
         if (!e->no_noise) {
             for (size_t r = 0; r < N; r++)
                 for (size_t i = 0; i < e->m; i++)
-                    if (!e->ineq[i]) e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) / e->w[i];
-            rec(e, "observation noise: N(0, 1/weight^2) added to the %zu observations with a "
-                   "weight\n",
+                    if (!e->ineq[i]) e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) * noise_sd(e, i);
+            rec(e, "observation noise: N(0, sd^2) added to the %zu observations with a weight (sd: "
+                   "their standard_deviation column, else 1/weight)\n",
                 e->m);
         } else {
             rec(e, "no observation noise (ies_no_noise, PEST++ 5.2.23's choice when no noise "

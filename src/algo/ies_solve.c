@@ -15,6 +15,7 @@ struct ies_solver {
     double *UtR; /* k x N */
     double *Am;  /* n x ka (full solution), or NULL */
     double *PR;  /* N x n: par - prior (full solution), or NULL */
+    double *scale; /* n (prior scaling), or NULL */
 };
 
 /* Anomalies about the column means of a (N x n), times scale, into out. */
@@ -95,6 +96,13 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
     sv->n = n;
     sv->dP = xcalloc(N * n + 1, sizeof(double));
     anomalies(in->par, N, n, scale, sv->dP);
+    if (in->scale) {
+        sv->scale = xcalloc(n + 1, sizeof(double));
+        memcpy(sv->scale, in->scale, n * sizeof(double));
+        for (size_t r = 0; r < N; r++)
+            for (size_t j = 0; j < n; j++)
+                sv->dP[r * n + j] *= in->scale[j];
+    }
     /* dD as m x N, R as m x N */
     double *simt = xcalloc(N * m + 1, sizeof(double));
     double *dD = xcalloc(m * N + 1, sizeof(double)), *R = xcalloc(m * N + 1, sizeof(double));
@@ -144,7 +152,7 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
         }
         sv->PR = xcalloc(N * n + 1, sizeof(double));
         for (size_t x = 0; x < N * n; x++)
-            sv->PR[x] = in->par[x] - in->prior[x];
+            sv->PR[x] = (in->par[x] - in->prior[x]) * (sv->scale ? sv->scale[x % n] : 1.0);
     }
     return sv;
 }
@@ -158,6 +166,7 @@ void ies_solver_destroy(struct ies_solver *sv)
     free(sv->UtR);
     free(sv->Am);
     free(sv->PR);
+    free(sv->scale);
     free(sv);
 }
 
@@ -227,18 +236,33 @@ void ies_solver_upgrade(const struct ies_solver *sv, double lambda, const size_t
             for (size_t j = 0; j < nrows; j++)
                 X[r * nrows + j] += v * Y[i * nrows + j];
         }
-    if (sv->Am) prior_term(sv, lambda, rows, nrows, X);
+    double *X2 = NULL; /* the prior pull, apart when it is scaled once more */
+    if (sv->Am && sv->scale) {
+        X2 = xcalloc(N * nrows + 1, sizeof(double));
+        prior_term(sv, lambda, rows, nrows, X2);
+    } else if (sv->Am) {
+        prior_term(sv, lambda, rows, nrows, X);
+    }
     memset(out, 0, nrows * n * sizeof(double));
+    double *o2 = X2 ? xcalloc(n + 1, sizeof(double)) : NULL;
     for (size_t j = 0; j < nrows; j++) {
         double *o = out + j * n;
+        if (o2) memset(o2, 0, n * sizeof(double));
         for (size_t r = 0; r < N; r++) {
-            double x = X[r * nrows + j];
-            if (x == 0.0) continue;
+            double x = X[r * nrows + j], x2 = X2 ? X2[r * nrows + j] : 0.0;
             const double *d = sv->dP + r * n;
-            for (size_t p = 0; p < n; p++)
-                o[p] -= x * d[p];
+            if (x != 0.0)
+                for (size_t p = 0; p < n; p++)
+                    o[p] -= x * d[p];
+            if (x2 != 0.0)
+                for (size_t p = 0; p < n; p++)
+                    o2[p] -= x2 * d[p];
         }
+        for (size_t p = 0; o2 && p < n; p++)
+            o[p] += sv->scale[p] * o2[p];
     }
+    free(o2);
+    free(X2);
     free(Y);
     free(X);
 }

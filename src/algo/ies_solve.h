@@ -12,7 +12,8 @@
  *   - dP' V (S^2 + (lambda + 1) I)^-1 V' dP Am Am' (P - P0)
  *
  * with Am = U0 S0^-1 from the SVD of the prior realizations' anomalies (same truncation). As in
- * PEST++, "i <= MAXSING" keeps up to MAXSING + 1 singular values. Memory: dP, Am and the small
+ * PEST++, "i <= MAXSING" keeps up to MAXSING + 1 singular values. With ies_use_prior_scaling,
+ * dP's columns are multiplied by 1 / prior stdev (and P - P0's, and the prior pull once more). Memory: dP, Am and the small
  * N x N factors; a realization's upgrade is computed on demand for any set of realizations. */
 #ifndef PR_IES_SOLVE_H
 #define PR_IES_SOLVE_H
@@ -31,6 +32,9 @@ struct ies_solve_input {
     int maxsing;
     const double *prior; /* N x n: the same realizations' prior values (full solution), or NULL
                             (ies_use_approx, the default) */
+    const double *scale; /* n: ies_use_prior_scaling's 1 / prior stdev, or NULL. As in PEST++
+                            5.2.23, dP is multiplied by it (so is the upgrade, which is not
+                            scaled back), and the prior pull by it once more */
 };
 
 struct ies_solver;

@@ -219,7 +219,7 @@ static const struct pst_option_info option_table[] = {
     OPT(ENS, "-----I", 'i', "-10", NULL, "IES_SUBSET_SIZE"),
     OPT(ENS, "-----I", 'd', "0", NULL, "IES_REG_FACTOR", "IES_REG_FAC"),
     OPT(ENS, "-----H", 'i', "1", "output only: how much pestpp-ies writes to its log", "IES_VERBOSE_LEVEL"),
-    OPT(ENS, "-----X", 'b', "false", "pestpp-ies would scale the parameter anomalies by the prior standard deviations", "IES_USE_PRIOR_SCALING"),
+    OPT(ENS, "-----I", 'b', "false", NULL, "IES_USE_PRIOR_SCALING"),
     OPT(ENS, "-----I", 'i', "50", NULL, "IES_NUM_REALS"),
     OPT(ENS, "-----I", 'd', "1.7976931348623157e308", NULL, "IES_BAD_PHI"),
     OPT(ENS, "-----I", 'd', "1.7976931348623157e308", NULL, "IES_BAD_PHI_SIGMA"),

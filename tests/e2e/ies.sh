@@ -344,6 +344,36 @@ expect_eq "regul phi (pestpp-ies)" "$(cut -d, -f1-6 "$T/reg/gwflow.phi.regul.csv
 expect_eq "group header with parameter groups" "$(head -1 "$T/reg/gwflow.phi.group.csv")" \
   "iteration,total_runs,obs_realization,par_realization,heads,flux,hk,rch"
 
+# ++ies_use_prior_scaling with the full solution: pestpp-ies's phi
+make_case "$T/psf" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_use_prior_scaling(true)
+++ies_use_approx(false)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/psf/prior.csv"
+(cd "$T/psf" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with prior scaling"
+printf '%s\n' "0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,20260.5,10272,5694.23,39245.3
+2,124,11417.5,9817.87,1534.24,31861.3" >"$T/psf/want.actual"
+printf '%s\n' "1,4,10000,978851,4.06798e+06,0.75,1000,15865.5,8041.84
+1,4,10000,978851,4.06798e+06,1,1000,13721.1,7768.15
+1,4,10000,978851,4.06798e+06,1.1,1000,12961,7594.25
+1,4,10000,978851,4.06798e+06,0.75,10000,19400.5,9438.81
+1,4,10000,978851,4.06798e+06,1,10000,16262.7,8142.86
+1,4,10000,978851,4.06798e+06,1.1,10000,15143.4,7855.35
+1,4,10000,978851,4.06798e+06,0.75,100000,27767.8,17962.4
+1,4,10000,978851,4.06798e+06,1,100000,25849,15919.8
+1,4,10000,978851,4.06798e+06,1.1,100000,25088.5,15142.5
+2,4,750,20260.5,10272,0.75,75,78286.6,48231.7
+2,4,750,20260.5,10272,1,75,537460,501194
+2,4,750,20260.5,10272,1.1,75,1.00346e+06,983287
+2,4,750,20260.5,10272,0.75,750,12003.4,3081.84
+2,4,750,20260.5,10272,1,750,66883.1,36850.9
+2,4,750,20260.5,10272,1.1,750,121893,78454.8
+2,4,750,20260.5,10272,0.75,7500,6894.51,5041.46
+2,4,750,20260.5,10272,1,7500,5179.42,4138.18
+2,4,750,20260.5,10272,1.1,7500,4595.69,3794.04" >"$T/psf/want.lambda"
+python3 "$T/compare.py" "$T/psf" && ok || fail "prior-scaled phi differs from pestpp-ies 5.2.23's"
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""

@@ -44,7 +44,7 @@ static void test_by_hand(void)
 {
     struct pr_error err;
     double p[3] = {0, 1, 2}, d[3] = {0, 2, 4}, o[3] = {3, 3, 3}, w[1] = {1};
-    struct ies_solve_input in = {3, 1, 1, p, d, o, w, 1e-6, 100, NULL};
+    struct ies_solve_input in = {3, 1, 1, p, d, o, w, 1e-6, 100, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(sv != NULL);
     CHECK(ies_solver_rank(sv) == 1);
@@ -64,6 +64,15 @@ static void test_by_hand(void)
     CHECK_NEAR(up[0], 1.2, 1e-12);
     CHECK_NEAR(up[2], -0.4, 1e-12);
     ies_solver_destroy(sv);
+    /* prior scaling (PEST++ 5.2.23): dP times 1/stdev, and the upgrade not scaled back */
+    double half[1] = {0.5};
+    in.scale = half;
+    sv = ies_solver_create(&in, &err);
+    ies_solver_upgrade(sv, 0.0, rows, 3, up);
+    CHECK_NEAR(up[0], 0.6, 1e-12);
+    CHECK_NEAR(up[2], -0.2, 1e-12);
+    ies_solver_destroy(sv);
+    in.scale = NULL;
     /* no residuals, no upgrade; too few realizations, an error */
     double o2[3] = {0, 2, 4};
     in.obs = o2;
@@ -112,7 +121,7 @@ static void test_linear_gaussian(void)
         }
     }
     struct pr_error err;
-    struct ies_solve_input in = {N, n, m, P, D, O, w, 1e-14, 1000, NULL};
+    struct ies_solve_input in = {N, n, m, P, D, O, w, 1e-14, 1000, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(sv != NULL && ies_solver_rank(sv) == n); /* G has rank 3 */
     ies_solver_upgrade(sv, 0.0, rows, N, up);
@@ -178,7 +187,7 @@ static void test_truncation(void)
     double o[4 * 3] = {0};
     double w[3] = {1, 1, 1};
     struct pr_error err;
-    struct ies_solve_input in = {4, 2, 3, p, d, o, w, 1e-6, 1, NULL};
+    struct ies_solve_input in = {4, 2, 3, p, d, o, w, 1e-6, 1, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(ies_solver_rank(sv) == 2);
     ies_solver_destroy(sv);
