@@ -374,6 +374,91 @@ printf '%s\n' "1,4,10000,978851,4.06798e+06,0.75,1000,15865.5,8041.84
 2,4,750,20260.5,10272,1.1,7500,4595.69,3794.04" >"$T/psf/want.lambda"
 python3 "$T/compare.py" "$T/psf" && ok || fail "prior-scaled phi differs from pestpp-ies 5.2.23's"
 
+# a version-2 control file with standard_deviation columns (hk1 0.3, hk3 0.5 in log10; heads
+# 0.2): the parameters' standard deviations scale the upgrade (++ies_use_prior_scaling), the
+# observations' turn the noise on; with pestpp-ies's own noise realizations
+# (tests/e2e/data/gwflow_ies_noise.csv, 2026-12-03) its measurement phi, digit for digit
+mkdir -p "$T/v2" && cp "$G"/gwflow "$G"/gwflow.in.tpl "$G"/gwflow.hob.out.ins "$G"/gwflow.lst.ins "$T/v2/"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/v2/prior.csv"
+python3 - "$G/gwflow.pst" "$T/v2" <<'PY'
+import sys
+src, d = open(sys.argv[1]).read().splitlines(), sys.argv[2]
+def section(name):
+    out = []
+    for l in src[src.index(name) + 1:]:
+        if l.startswith("*") or l.startswith("++"): break
+        out.append(l.split())
+    return out
+sd = {"hk1": "0.3", "hk3": "0.5"}
+with open(d + "/par.csv", "w") as f:
+    f.write("parnme,partrans,parchglim,parval1,parlbnd,parubnd,pargp,scale,offset,dercom,standard_deviation\n")
+    for p in section("* parameter data"): f.write(",".join(p[:10]) + "," + sd.get(p[0], "") + "\n")
+with open(d + "/obs.csv", "w") as f:
+    f.write("obsnme,obsval,weight,obgnme,standard_deviation\n")
+    for o in section("* observation data"): f.write(",".join(o) + "," + ("0.2" if o[0][0] == "h" else "") + "\n")
+with open(d + "/pargp.csv", "w") as f:
+    f.write("pargpnme,inctyp,derinc,derinclb,forcen,derincmul,dermthd\n")
+    for g in section("* parameter groups"): f.write(",".join(g[:7]) + "\n")
+io = section("* model input/output")
+open(d + "/tpl.csv", "w").write("pest_file,model_file\n%s,%s\n" % tuple(io[0]))
+open(d + "/ins.csv", "w").write("pest_file,model_file\n" + "".join("%s,%s\n" % (a, b) for a, b in io[1:]))
+open(d + "/gwflow.pst", "w").write("""pcf version=2
+* control data keyword
+pestmode estimation
+noptmax 2
+phiredstp 0.005
+nphistp 4
+nphinored 4
+maxsing 5
+eigthresh 5e-7
+ies_num_reals 20
+ies_par_en prior.csv
+ies_subset_how first
+ies_use_prior_scaling true
+* parameter groups external
+pargp.csv
+* parameter data external
+par.csv
+* observation data external
+obs.csv
+* model command line
+./gwflow
+* model input external
+tpl.csv
+* model output external
+ins.csv
+""")
+PY
+(cd "$T/v2" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies on a version-2 case"
+expect_grep "noise on (standard_deviation)" "observation noise: N" "$T/v2/gwflow.rec"
+sed -i 's/^ies_use_prior_scaling true$/ies_use_prior_scaling true\nies_obs_en oe.csv/' "$T/v2/gwflow.pst"
+cp "$SRC/tests/e2e/data/gwflow_ies_noise.csv" "$T/v2/oe.csv"
+(cd "$T/v2" && "$PESTRUN" ies gwflow.pst -q --journal j2) && ok || fail "ies on a version-2 case, noise read"
+printf '%s\n' "0,20,979733,4.07078e+06,12507.9,1.82679e+07
+1,72,23245.3,12656.3,6358.34,46865.8
+2,124,14795.1,15126.3,1570.2,64082" >"$T/v2/want.actual"
+printf '%s\n' "1,4,10000,979733,4.07078e+06,0.75,1000,16221.3,8790.18
+1,4,10000,979733,4.07078e+06,1,1000,15473.9,9177.19
+1,4,10000,979733,4.07078e+06,1.1,1000,15473.2,9663.94
+1,4,10000,979733,4.07078e+06,0.75,10000,17866.9,8141.98
+1,4,10000,979733,4.07078e+06,1,10000,15170.9,7870.69
+1,4,10000,979733,4.07078e+06,1.1,10000,14218.7,7851.13
+1,4,10000,979733,4.07078e+06,0.75,100000,28052.8,18453.6
+1,4,10000,979733,4.07078e+06,1,100000,26166.3,16486.3
+1,4,10000,979733,4.07078e+06,1.1,100000,25418.1,15729.7
+2,4,7500,23245.3,12656.3,0.75,750,6424.37,2842.15
+2,4,7500,23245.3,12656.3,1,750,33905.9,11072.6
+2,4,7500,23245.3,12656.3,1.1,750,64061.4,34179.1
+2,4,7500,23245.3,12656.3,0.75,7500,7675.4,5385.21
+2,4,7500,23245.3,12656.3,1,7500,5993.38,4547.92
+2,4,7500,23245.3,12656.3,1.1,7500,5422.99,4185.37
+2,4,7500,23245.3,12656.3,0.75,75000,13170.8,7442.64
+2,4,7500,23245.3,12656.3,1,75000,12830.5,7312.39
+2,4,7500,23245.3,12656.3,1.1,75000,12695.6,7261.09" >"$T/v2/want.lambda"
+mkdir -p "$T/v2m" && cp "$T/v2/gwflow.phi.meas.csv" "$T/v2m/gwflow.phi.actual.csv" &&
+  cp "$T/v2/gwflow.phi.lambda.csv" "$T/v2/want.actual" "$T/v2/want.lambda" "$T/v2m/"
+python3 "$T/compare.py" "$T/v2m" && ok || fail "version-2 phi differs from pestpp-ies 5.2.23's"
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""
