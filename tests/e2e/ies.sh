@@ -459,6 +459,24 @@ mkdir -p "$T/v2m" && cp "$T/v2/gwflow.phi.meas.csv" "$T/v2m/gwflow.phi.actual.cs
   cp "$T/v2/gwflow.phi.lambda.csv" "$T/v2/want.actual" "$T/v2/want.lambda" "$T/v2m/"
 python3 "$T/compare.py" "$T/v2m" && ok || fail "version-2 phi differs from pestpp-ies 5.2.23's"
 
+# ../shared's chenoliver case (++parcov from a PEST matrix, ++ies_use_prior_scaling,
+# ++ies_initial_lambda) from pestpp-ies 5.2.23's own prior ensemble: its phi history
+CO="$SHARED/pest/cases/chenoliver"
+if [ -d "$CO/original" ]; then
+  mkdir -p "$T/co" && cp "$CO"/original/* "$T/co/" && cp "$CO/expected/ies_asis/pest.0.par.csv" "$T/co/prior.csv"
+  cat >"$T/co/chenoliver.py" <<'PY'
+x = float(open("par.dat").read().split()[-1])
+open("obs.dat", "w").write("%20.8E\n" % (7.0 / 12.0 * x**3 - 3.5 * x**2 + 8.0 * x))
+PY
+  sed -i 's/^python chenoliver.py/python3 chenoliver.py/' "$T/co/pest.pst"
+  echo "++ies_par_en(prior.csv)" >>"$T/co/pest.pst"
+  (cd "$T/co" && "$PESTRUN" ies pest.pst -q --journal j) && ok || fail "ies on chenoliver"
+  expect_eq "chenoliver phi (pestpp-ies 5.2.23)" "$(cut -d, -f1-6 "$T/co/pest.phi.actual.csv")" \
+    "$(cut -d, -f1-6 "$CO/expected/ies_asis/pest.phi.actual.csv")"
+else
+  echo "no $CO: the chenoliver comparison is left out"
+fi
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""
