@@ -69,7 +69,8 @@ struct ies {
     size_t nind;
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
-    int prior_scaling;
+    int prior_scaling, update_by_reals;
+    const char *center_on; /* ++ies_center_on, "" for the mean */
     int maxsing;
     double eigthresh;
     enum subset_how subset_how;
@@ -593,10 +594,12 @@ static int read_options(struct ies *e, struct pr_error *err)
     int seed;
     double sigma_range;
     const char *how = pst_opt_str(c, "ies_subset_how", "random");
+    e->center_on = pst_opt_str(c, "ies_center_on", "");
     if (pst_opt_int(c, "ies_num_reals", 50, &e->num_reals, err) < 0 ||
         pst_opt_bool(c, "ies_include_base", 1, &e->include_base, err) < 0 ||
         pst_opt_bool(c, "ies_use_approx", 1, &e->use_approx, err) < 0 ||
         pst_opt_bool(c, "ies_use_prior_scaling", 0, &e->prior_scaling, err) < 0 ||
+        pst_opt_bool(c, "ies_update_by_reals", 0, &e->update_by_reals, err) < 0 ||
         pst_opt_bool(c, "ies_enforce_bounds", 1, &e->enforce_bounds, err) < 0 ||
         pst_opt_int(c, "ies_subset_size", -10, &e->subset_size, err) < 0 ||
         pst_opt_int(c, "random_seed", (int)DEFAULT_SEED, &seed, err) < 0 ||
@@ -893,6 +896,17 @@ static void adaptive_cases(struct ies *e)
     free(par_ok);
 }
 
+/* ++ies_center_on for the current ensemble: the mean, the median, or a realization's row
+ * (checked to exist when the options are read; a dropped one is an error there). */
+static long center_row(const struct ies *e)
+{
+    if (!e->center_on[0]) return IES_CENTER_MEAN;
+    if (pr_strieq(e->center_on, "_median_")) return IES_CENTER_MEDIAN;
+    for (size_t r = 0; r < e->en.n; r++)
+        if (pr_strieq(e->names[e->en.id[r]], e->center_on)) return (long)r;
+    return IES_CENTER_MEAN;
+}
+
 /* The upgrades of realizations rows[] (current rows) for each of the nl lambdas: out gets
  * nl x nrows x nadj numeric changes. One solution of the whole problem, or one per local
  * analysis. *rank: the singular values kept (of the whole problem; the largest with a
@@ -934,8 +948,8 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
             for (size_t q = 0; q < np; q++)
                 sc[q] = 1.0 / e->sd[lc->par ? lc->par[q] : q];
         }
-        struct ies_solve_input in = {N,  np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0,
-                                     sc};
+        struct ies_solve_input in = {N, np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0,
+                                     center_row(e), sc};
         struct ies_solver *sv = ies_solver_create(&in, err);
         if (sv) {
             if (ies_solver_rank(sv) > *rank) *rank = ies_solver_rank(sv);
@@ -1406,6 +1420,11 @@ static int solve(struct ies *e, struct pr_error *err)
     size_t N = e->en.n, n = e->nadj;
     int rc = -1;
     if (N < 2) return pr_error_set(err, "too few active realizations (%zu): cannot continue", N);
+    if (e->center_on[0] && !pr_strieq(e->center_on, "_median_") &&
+        center_row(e) == IES_CENTER_MEAN)
+        return pr_error_set(err, "++ies_center_on(%s): that realization is not in the ensemble "
+                                 "(any more): PEST++ stops too",
+                            e->center_on);
     if (e->autoadaloc) adaptive_cases(e);
     size_t *sub = xcalloc(N + 1, sizeof(size_t));
     size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf, rank;
@@ -1577,8 +1596,21 @@ static int solve(struct ies *e, struct pr_error *err)
     push_best(e, st.mean);
     if (st.mean < e->last_mean * e->accept_fac) {
         size_t dropped = e->en.n - whole.n;
-        en_free(&e->en);
-        e->en = whole;
+        if (e->update_by_reals) { /* keep whole's realizations, take only the better ones */
+            unsigned char *keep = xcalloc(e->en.n + 1, 1);
+            for (size_t q = 0; q < whole.n; q++)
+                keep[row_of_id(e, whole.id[q])] = 1;
+            en_keep(e, &e->en, keep);
+            free(keep);
+            for (size_t q = 0; q < whole.n; q++)
+                at[q] = row_of_id(e, whole.id[q]);
+            size_t moved = update_by_phi(e, &whole, at);
+            rec(e, "  ies_update_by_reals: %zu of %zu realizations updated\n", moved, whole.n);
+            en_free(&whole);
+        } else {
+            en_free(&e->en);
+            e->en = whole;
+        }
         if (dropped) rec(e, "  %zu realization%s left the ensemble\n", dropped, dropped == 1 ? "" : "s");
         e->last_mean = st.mean;
         if (st.std < e->last_std * e->accept_fac) {
@@ -1594,7 +1626,7 @@ static int solve(struct ies *e, struct pr_error *err)
     }
     for (size_t q = 0; q < whole.n; q++)
         at[q] = row_of_id(e, whole.id[q]);
-    size_t moved = update_by_phi(e, &whole, at);
+    size_t moved = e->update_by_reals ? 0 : update_by_phi(e, &whole, at);
     rec(e, "  upgrade not accepted; %zu realization%s whose phi dropped updated\n", moved,
         moved == 1 ? "" : "s");
     struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);

@@ -18,20 +18,42 @@ struct ies_solver {
     double *scale; /* n (prior scaling), or NULL */
 };
 
-/* Anomalies about the column means of a (N x n), times scale, into out. */
-static void anomalies(const double *a, size_t N, size_t n, double scale, double *out)
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Anomalies of a (N x n) about its column means, medians (center IES_CENTER_MEDIAN) or row
+ * center, times scale, into out. */
+static void anomalies_about(const double *a, size_t N, size_t n, long center, double scale,
+                            double *out)
 {
     double *mean = xcalloc(n + 1, sizeof(double));
-    for (size_t r = 0; r < N; r++)
+    if (center >= 0) {
+        memcpy(mean, a + (size_t)center * n, n * sizeof(double));
+    } else if (center == IES_CENTER_MEDIAN) {
+        double *col = xcalloc(N + 1, sizeof(double));
+        for (size_t j = 0; j < n; j++) {
+            for (size_t r = 0; r < N; r++)
+                col[r] = a[r * n + j];
+            qsort(col, N, sizeof(double), cmp_double);
+            mean[j] = N % 2 ? col[N / 2] : (col[N / 2 - 1] + col[N / 2]) / 2.0;
+        }
+        free(col);
+    } else {
+        for (size_t r = 0; r < N; r++)
+            for (size_t j = 0; j < n; j++)
+                mean[j] += a[r * n + j];
         for (size_t j = 0; j < n; j++)
-            mean[j] += a[r * n + j];
-    for (size_t j = 0; j < n; j++)
-        mean[j] /= (double)N;
+            mean[j] /= (double)N;
+    }
     for (size_t r = 0; r < N; r++)
         for (size_t j = 0; j < n; j++)
             out[r * n + j] = (a[r * n + j] - mean[j]) * scale;
     free(mean);
 }
+
 
 /* How many singular values PEST++'s truncation keeps (SVD_REDSVD::solve_ip). */
 static size_t kept(const double *s, size_t kmin, double eigthresh, int maxsing)
@@ -53,15 +75,15 @@ static int thin_svd(double *a, size_t rows, size_t cols, double *s, double *U, d
 
 /* Am = U0 S0^-1 of the prior anomalies: the transpose of dP0 (n x N) has U0 = its left vectors;
  * with dP0 (N x n) = V0 S0 U0' we take the right vectors of dP0. */
-static int prior_projection(struct ies_solver *sv, const double *prior, double eigthresh,
-                            int maxsing, struct pr_error *err)
+static int prior_projection(struct ies_solver *sv, const double *prior, long center,
+                            double eigthresh, int maxsing, struct pr_error *err)
 {
     size_t N = sv->N, n = sv->n, kmin = N < n ? N : n;
     double *a = xcalloc(N * n + 1, sizeof(double));
     double *s = xcalloc(kmin + 1, sizeof(double));
     double *U = xcalloc(N * kmin + 1, sizeof(double));
     double *Vt = xcalloc(kmin * n + 1, sizeof(double));
-    anomalies(prior, N, n, 1.0 / sqrt((double)(N - 1)), a);
+    anomalies_about(prior, N, n, center, 1.0 / sqrt((double)(N - 1)), a);
     int info = thin_svd(a, N, n, s, U, Vt);
     if (info == 0) {
         sv->ka = kept(s, kmin, eigthresh, maxsing);
@@ -95,7 +117,7 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
     sv->N = N;
     sv->n = n;
     sv->dP = xcalloc(N * n + 1, sizeof(double));
-    anomalies(in->par, N, n, scale, sv->dP);
+    anomalies_about(in->par, N, n, in->center, scale, sv->dP);
     if (in->scale) {
         sv->scale = xcalloc(n + 1, sizeof(double));
         memcpy(sv->scale, in->scale, n * sizeof(double));
@@ -106,7 +128,7 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
     /* dD as m x N, R as m x N */
     double *simt = xcalloc(N * m + 1, sizeof(double));
     double *dD = xcalloc(m * N + 1, sizeof(double)), *R = xcalloc(m * N + 1, sizeof(double));
-    anomalies(in->sim, N, m, scale, simt);
+    anomalies_about(in->sim, N, m, in->center >= 0 ? in->center : IES_CENTER_MEAN, scale, simt);
     for (size_t i = 0; i < m; i++)
         for (size_t r = 0; r < N; r++) {
             double w = in->weight[i];
@@ -146,7 +168,7 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
     free(U);
     free(Vt);
     if (in->prior) {
-        if (prior_projection(sv, in->prior, in->eigthresh, in->maxsing, err) < 0) {
+        if (prior_projection(sv, in->prior, in->center, in->eigthresh, in->maxsing, err) < 0) {
             ies_solver_destroy(sv);
             return NULL;
         }

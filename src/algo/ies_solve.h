@@ -32,10 +32,16 @@ struct ies_solve_input {
     int maxsing;
     const double *prior; /* N x n: the same realizations' prior values (full solution), or NULL
                             (ies_use_approx, the default) */
+    long center;         /* ies_center_on: IES_CENTER_MEAN (the default), IES_CENTER_MEDIAN
+                            (parameters about their median, observations about their mean, as
+                            PEST++), or a row: both about that realization */
     const double *scale; /* n: ies_use_prior_scaling's 1 / prior stdev, or NULL. As in PEST++
                             5.2.23, dP is multiplied by it (so is the upgrade, which is not
                             scaled back), and the prior pull by it once more */
 };
+
+#define IES_CENTER_MEAN (-1L)
+#define IES_CENTER_MEDIAN (-2L)
 
 struct ies_solver;
 
