@@ -2,7 +2,8 @@
 # Master memory and time of pestrun ies on a highly parameterized case: NPAR log parameters
 # (default 8,000), 40 observations, NREALS realizations (default 300), one iteration (NOPTMAX 1:
 # the prior ensemble, 9 lambda x scale pairs on a subset of 30, the other 270). Prints the peak
-# RSS of the master (the workers are separate processes) and the CPU time per model run of pestrun, its workers and the model together.
+# RSS of the master (the workers are separate processes), the master's CPU time per model run, and
+# that of pestrun, its workers and the model together.
 # Usage: bench/ies_memory.sh [NPAR [NREALS [NOPTMAX [full]]]]  (full: ++ies_use_approx(false))
 . "$(dirname "$0")/common.bash"
 NPAR=${1:-8000}
@@ -58,10 +59,21 @@ int main(void)
 }
 C
 cc -O2 -o model model.c -lm
-/usr/bin/time -f "%M %U %S %e" -o rss.txt "$PESTRUN" ies case.pst -j "$CORES" -q --journal j
+/usr/bin/time -f "%M %U %S %e" -o rss.txt "$PESTRUN" ies case.pst -j "$CORES" -q --journal j &
+tpid=$!
+# the master's own CPU time (its workers and models are children, counted apart by time(1))
+ticks=0
+sleep 0.2
+mpid=$(pgrep -P "$tpid" -x pestrun | head -1)
+while [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; do
+  t=$(awk '{print $14 + $15}' "/proc/$mpid/stat" 2>/dev/null) && ticks=$t
+  sleep 0.05
+done
+wait "$tpid"
 read -r rss user sys wall <rss.txt
 runs=$(awk -F, 'END {print $2}' case.phi.actual.csv)
-printf "%d parameters x %d realizations, NOPTMAX %d%s: master peak RSS %d KiB (%.0f MiB), %d runs, CPU %.1f ms a run (master, workers, model), wall %ss\n" \
+hz=$(getconf CLK_TCK)
+printf "%d parameters x %d realizations, NOPTMAX %d%s: master peak RSS %d KiB (%.0f MiB), %d runs, master CPU %.2f ms a run (with workers and model %.1f ms), wall %ss\n" \
   "$NPAR" "$NREALS" "$NOPT" "${FULL:+ (full solution)}" "$rss" "$(echo "$rss / 1024" | bc -l)" "$runs" \
-  "$(echo "($user + $sys) * 1000 / $runs" | bc -l)" "$wall"
+  "$(echo "$ticks * 1000 / $hz / $runs" | bc -l)" "$(echo "($user + $sys) * 1000 / $runs" | bc -l)" "$wall"
 cut -d, -f1-6 case.phi.actual.csv
