@@ -70,6 +70,7 @@ struct ies {
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
     int prior_scaling, update_by_reals;
+    int restart; /* ++ies_restart_obs_en: iteration 0 was not run */
     const char *center_on; /* ++ies_center_on, "" for the mean */
     int maxsing;
     double eigthresh;
@@ -142,6 +143,14 @@ static void en_keep(const struct ies *e, struct ensemble *en, const unsigned cha
     for (size_t r = 0; r < en->n; r++)
         if (keep[r]) en_copy_row(e, en, q++, en, r);
     en->n = q;
+}
+
+/* The row of the current ensemble whose realization is named name, or (size_t)-1. */
+static size_t row_of_name(const struct ies *e, const char *name)
+{
+    for (size_t r = 0; r < e->en.n; r++)
+        if (strcmp(e->names[e->en.id[r]], name) == 0) return r;
+    return (size_t)-1;
 }
 
 static int is_base(const struct ies *e, size_t id)
@@ -527,7 +536,8 @@ static int write_iteration(struct ies *e, struct pr_error *err)
 {
     char ext[64];
     snprintf(ext, sizeof(ext), "%d.par.csv", e->iter);
-    if (write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
+    /* a restart keeps the prior ensemble as CASE.0.par.csv, as pestpp-ies does */
+    if (!(e->iter == 0 && e->restart) && write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
     snprintf(ext, sizeof(ext), "%d.obs.csv", e->iter);
     if (write_ensemble(e, ext, &e->en, e->en.D, err) < 0) return -1;
     phi_row(e, e->f_actual, PHI_ACTUAL);
@@ -1212,13 +1222,17 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
     free(L);
     free(read_vals);
     free(read_names);
-    if (e->include_base && !has_base) { /* PEST++ replaces the last realization */
+    int restart = pst_opt_str(e->c, "ies_restart_observation_ensemble", NULL) != NULL;
+    if (restart && e->include_base && !has_base)
+        rec(e, "no 'base' realization is added: the run restarts from ++ies_restart_obs_en (as "
+               "pestpp-ies)\n");
+    if (e->include_base && !has_base && !restart) { /* PEST++ replaces the last realization */
         free(e->names[N - 1]);
         e->names[N - 1] = xstrdup(BASE_NAME);
         memcpy(e->en.P + (N - 1) * n, num0, n * sizeof(double));
         rec(e, "the last realization is replaced by 'base', the initial parameter values\n");
     }
-    for (size_t r = 0; r < N; r++)
+    for (size_t r = 0; r < N && !restart; r++) /* PEST++ leaves a restart's prior as it is */
         clamp_row(e, e->en.P + r * n);
     memcpy(e->en.P0, e->en.P, N * n * sizeof(double));
     free(num0);
@@ -1853,6 +1867,72 @@ static const char *should_stop(const struct ies *e, int bad_cycles)
     return NULL;
 }
 
+/* ++ies_restart_obs_en (and ++ies_restart_par_en): the realizations of the restart
+ * observation ensemble (simulated values of an earlier run) become the current ensemble, with
+ * their parameters from ++ies_restart_par_en (else from the prior) and their prior and
+ * observed-plus-noise values from the prior ensembles, matched by name. No model is run.
+ * Returns 0 or -1 with err set (a name in one file and not in the other). */
+static int load_restart(struct ies *e, struct pr_error *err)
+{
+    double *ov = NULL, *pv = NULL;
+    char **on = NULL, **pn = NULL;
+    long no = read_ensemble_csv(e, "ies_restart_observation_ensemble", 0, &ov, &on, err), np = 0;
+    int rc = -1;
+    if (no < 0) return -1;
+    if (pst_opt_str(e->c, "ies_restart_parameter_ensemble", NULL) &&
+        (np = read_ensemble_csv(e, "ies_restart_parameter_ensemble", 1, &pv, &pn, err)) < 0)
+        goto done;
+    struct ensemble en;
+    en_alloc(e, &en, (size_t)no);
+    double *num = xcalloc(e->nadj + 1, sizeof(double));
+    for (long q = 0; q < no; q++) {
+        size_t r = row_of_name(e, on[q]);
+        if (r == (size_t)-1) {
+            pr_error_set(err, "++ies_restart_obs_en: realization '%s' is not in the prior "
+                              "parameter ensemble",
+                         on[q]);
+            break;
+        }
+        en_copy_row(e, &en, en.n, &e->en, r);
+        memcpy(en.D + en.n * e->nobs, ov + (size_t)q * e->nobs, e->nobs * sizeof(double));
+        if (pv) {
+            long k = -1;
+            for (long t = 0; t < np && k < 0; t++)
+                if (strcmp(pn[t], on[q]) == 0) k = t;
+            if (k < 0) {
+                pr_error_set(err, "++ies_restart_par_en: no realization '%s' (it is in "
+                                  "++ies_restart_obs_en)",
+                             on[q]);
+                break;
+            }
+            parspace_to_num(&e->ps, pv + (size_t)k * e->npar, num);
+            memcpy(en.P + en.n * e->nadj, num, e->nadj * sizeof(double));
+        }
+        en.n++;
+    }
+    free(num);
+    if (en.n == (size_t)no) {
+        en_free(&e->en);
+        e->en = en;
+        rc = 0;
+        rec(e, "restart: %zu realizations from %s%s%s; no model run for iteration 0\n", en.n,
+            pst_opt_str(e->c, "ies_restart_observation_ensemble", ""), pv ? " and " : "",
+            pv ? pst_opt_str(e->c, "ies_restart_parameter_ensemble", "") : "");
+    } else {
+        en_free(&en);
+    }
+done:
+    for (long q = 0; q < no; q++)
+        free(on[q]);
+    for (long q = 0; q < np; q++)
+        free(pn[q]);
+    free(on);
+    free(pn);
+    free(ov);
+    free(pv);
+    return rc;
+}
+
 /* The prior ensemble, run in one batch. Returns 0, 2 when stopped, -1 on error. */
 static int run_prior(struct ies *e, struct pr_error *err)
 {
@@ -1974,8 +2054,15 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         write_ensemble(&e, "obs+noise.csv", &e.en, e.en.O, err) < 0)
         goto done;
     sum->reals_start = e.en.n;
-    rec(&e, "iteration 0: running the prior ensemble of %zu realizations\n", e.en.n);
-    r = run_prior(&e, err);
+    if (pst_opt_str(c, "ies_restart_observation_ensemble", NULL)) {
+        e.restart = 1;
+        r = load_restart(&e, err) < 0 || drop_conflicts(&e, err) < 0 ? -1 : 0;
+        if (r == 0 && !pst_opt_str(c, "ies_restart_parameter_ensemble", NULL))
+            drop_bad(&e, &e.en, "restart ensemble");
+    } else {
+        rec(&e, "iteration 0: running the prior ensemble of %zu realizations\n", e.en.n);
+        r = run_prior(&e, err);
+    }
     if (r != 0) {
         rc = r < 0 ? -1 : 1;
         goto done;

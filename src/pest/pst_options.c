@@ -207,8 +207,8 @@ static const struct pst_option_info option_table[] = {
     /* pestpp-ies (and pestpp-da) */
     OPT_FILE(ENS, "-----I", NULL, "IES_PARAMETER_ENSEMBLE", "IES_PAR_EN"),
     OPT_FILE(ENS, "-----I", NULL, "IES_OBSERVATION_ENSEMBLE", "IES_OBS_EN"),
-    OPT_FILE(ENS, "-----X", "pestpp-ies restarts from the ensembles of an earlier run: pestrun ies resumes with --resume instead", "IES_RESTART_PARAMETER_ENSEMBLE", "IES_RESTART_PAR_EN"),
-    OPT_FILE(ENS, "-----X", "pestpp-ies restarts from the ensembles of an earlier run: pestrun ies resumes with --resume instead", "IES_RESTART_OBSERVATION_ENSEMBLE", "IES_RESTART_OBS_EN"),
+    OPT_FILE(ENS, "-----I", NULL, "IES_RESTART_PARAMETER_ENSEMBLE", "IES_RESTART_PAR_EN"),
+    OPT_FILE(ENS, "-----I", NULL, "IES_RESTART_OBSERVATION_ENSEMBLE", "IES_RESTART_OBS_EN"),
     OPT_FILE(ENS, "-----X", "pestpp-ies would give each realization its own weights", "IES_WEIGHTS_ENSEMBLE", "IES_WEIGHTS_EN", "IES_WEIGHT_ENSEMBLE",
              "IES_WEIGHT_EN"),
     OPT_FILE(ENS, "-----I", NULL, "IES_LOCALIZER"),

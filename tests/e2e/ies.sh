@@ -115,6 +115,40 @@ for got, want, k in (("gwflow.phi.actual.csv", "want.actual", 6), ("gwflow.phi.l
 PY
 python3 "$T/compare.py" "$T/pp" && ok || fail "phi differs from pestpp-ies 5.2.23's"
 
+# a restart from iteration 1 of the run above (++ies_restart_par_en, ++ies_restart_obs_en): no
+# model run for iteration 0, and pestpp-ies's phi from its own iteration-1 ensembles
+make_case "$T/rs" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_restart_par_en(rpe.csv)
+++ies_restart_obs_en(roe.csv)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/rs/prior.csv"
+cp "$T/pp/gwflow.1.par.csv" "$T/rs/rpe.csv"
+cp "$T/pp/gwflow.1.obs.csv" "$T/rs/roe.csv"
+(cd "$T/rs" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies restart"
+cmp -s "$T/rs/gwflow.0.par.csv" "$T/pp/gwflow.0.par.csv" && ok || fail "a restart's 0.par.csv is not the prior"
+printf '%s\n' "0,0,21845.1,9573.44,5105.06,34035.4
+1,52,4869.07,4774.97,343.919,20824.5
+2,104,358.924,327.884,22.328,1245.44" >"$T/rs/want.actual"
+printf '%s\n' "1,4,100,21845.1,9573.44,0.75,10,3855.31,1722.24
+1,4,100,21845.1,9573.44,1,10,17908.9,18445.6
+1,4,100,21845.1,9573.44,1.1,10,32711.6,31932.9
+1,4,100,21845.1,9573.44,0.75,100,2918.76,2643.87
+1,4,100,21845.1,9573.44,1,100,7821.28,6974.2
+1,4,100,21845.1,9573.44,1.1,100,14455.5,13730.8
+1,4,100,21845.1,9573.44,0.75,1000,6045.8,5665.05
+1,4,100,21845.1,9573.44,1,1000,3665.02,4093.46
+1,4,100,21845.1,9573.44,1.1,1000,3164.1,3190.81
+2,4,75,4869.07,4774.97,0.75,7.5,508.714,557.513
+2,4,75,4869.07,4774.97,1,7.5,224.694,167.603
+2,4,75,4869.07,4774.97,1.1,7.5,206.759,122.669
+2,4,75,4869.07,4774.97,0.75,75,713.969,822.59
+2,4,75,4869.07,4774.97,1,75,357.909,346.199
+2,4,75,4869.07,4774.97,1.1,75,276.625,212.999
+2,4,75,4869.07,4774.97,0.75,750,1401.1,1586.05
+2,4,75,4869.07,4774.97,1,750,1061.29,1188.51
+2,4,75,4869.07,4774.97,1.1,750,948.172,1031.37" >"$T/rs/want.lambda"
+python3 "$T/compare.py" "$T/rs" && ok || fail "restart phi differs from pestpp-ies 5.2.23's"
+
 # the same with ++ies_localizer (heads inform hk1-hk4, the flux rch and hk1): pestpp-ies's
 # local analysis, phi for phi
 make_case "$T/loc" 2 "++ies_par_en(prior.csv)
