@@ -70,6 +70,9 @@ struct ies {
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
     int prior_scaling, update_by_reals;
+    int use_mda;
+    double mda_init, mda_dec;
+    double *mda_lams; /* the inflation factor of each iteration (solve_mda) */
     int restart; /* ++ies_restart_obs_en: iteration 0 was not run */
     const char *center_on; /* ++ies_center_on, "" for the mean */
     int maxsing;
@@ -610,6 +613,9 @@ static int read_options(struct ies *e, struct pr_error *err)
         pst_opt_bool(c, "ies_use_approx", 1, &e->use_approx, err) < 0 ||
         pst_opt_bool(c, "ies_use_prior_scaling", 0, &e->prior_scaling, err) < 0 ||
         pst_opt_bool(c, "ies_update_by_reals", 0, &e->update_by_reals, err) < 0 ||
+        pst_opt_bool(c, "ies_use_mda", 0, &e->use_mda, err) < 0 ||
+        pst_opt_double(c, "ies_mda_init_fac", 10.0, &e->mda_init, err) < 0 ||
+        pst_opt_double(c, "ies_mda_dec_fac", 0.5, &e->mda_dec, err) < 0 ||
         pst_opt_bool(c, "ies_enforce_bounds", 1, &e->enforce_bounds, err) < 0 ||
         pst_opt_int(c, "ies_subset_size", -10, &e->subset_size, err) < 0 ||
         pst_opt_int(c, "random_seed", (int)DEFAULT_SEED, &seed, err) < 0 ||
@@ -634,7 +640,7 @@ static int read_options(struct ies *e, struct pr_error *err)
     if (nn) {
         if (pst_opt_bool(c, "ies_no_noise", 0, &e->no_noise, err) < 0) return -1;
     } else {
-        e->no_noise = !have_obs_sd; /* a standard_deviation column asks for noise too */
+        e->no_noise = !have_obs_sd && !e->use_mda; /* these ask for noise too */
     }
     if (e->num_reals < 2)
         return pr_error_set(err, "++ies_num_reals: expected 2 or more, got %d", e->num_reals);
@@ -952,14 +958,22 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
         }
         for (size_t q = 0; q < no; q++)
             w[q] = e->w[lc->obs ? lc->obs[q] : q];
-        double *sc = NULL;
-        if (e->prior_scaling) {
+        double *sc = NULL, *noise = NULL;
+        if (e->use_mda) { /* the noise of each realization */
+            noise = xcalloc(N * no + 1, sizeof(double));
+            for (size_t r = 0; r < N; r++)
+                for (size_t q = 0; q < no; q++) {
+                    size_t k = e->act[lc->obs ? lc->obs[q] : q];
+                    noise[r * no + q] = e->en.O[r * e->nobs + k] - pst_obs(e->c, k)->value;
+                }
+        }
+        if (e->prior_scaling && !e->use_mda) {
             sc = xcalloc(np + 1, sizeof(double));
             for (size_t q = 0; q < np; q++)
                 sc[q] = 1.0 / e->sd[lc->par ? lc->par[q] : q];
         }
-        struct ies_solve_input in = {N, np, no, P, sim, obs, w, e->eigthresh, e->maxsing, P0,
-                                     center_row(e), sc};
+        struct ies_solve_input in = {N,  np, no, P, sim, obs, w, e->eigthresh, e->maxsing,
+                                     e->use_mda ? NULL : P0, center_row(e), noise, sc};
         struct ies_solver *sv = ies_solver_create(&in, err);
         if (sv) {
             if (ies_solver_rank(sv) > *rank) *rank = ies_solver_rank(sv);
@@ -973,6 +987,7 @@ static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *
         }
         ies_solver_destroy(sv);
         free(sc);
+        free(noise);
         free(P);
         free(P0);
         free(sim);
@@ -1319,7 +1334,7 @@ static size_t choose_subset(struct ies *e, size_t *sub)
     } else {
         want = (size_t)e->subset_size;
     }
-    if ((e->nmults == 1 && e->nscales == 1) || want >= N) {
+    if (((e->use_mda ? 1 : e->nmults) == 1 && e->nscales == 1) || want >= N) {
         for (size_t r = 0; r < N; r++)
             sub[r] = r;
         return N;
@@ -1427,6 +1442,39 @@ static void take_results(struct ies *e, struct ensemble *cand, const double *sim
     en_keep(e, cand, ok);
 }
 
+/* The covariance inflation factor of this iteration (EnsembleMethod::solve_mda): at iteration
+ * 1 the factors init, init x dec, ... for NOPTMAX iterations, scaled so that their inverses sum
+ * to 1; later the current lambda replaces this iteration's factor and the factors left are
+ * scaled so that the inverses still sum to 1. */
+static double mda_factor(struct ies *e)
+{
+    int nopt = pst_control(e->c)->noptmax, it = e->iter;
+    size_t n = (size_t)(nopt > 0 ? nopt : 1);
+    if (!e->mda_lams) {
+        e->mda_lams = xcalloc(n + 1, sizeof(double));
+        double tot = 0;
+        for (size_t i = 0; i < n; i++) {
+            e->mda_lams[i] = i ? e->mda_lams[i - 1] * e->mda_dec : e->mda_init;
+            tot += 1.0 / e->mda_lams[i];
+        }
+        for (size_t i = 0; i < n; i++)
+            e->mda_lams[i] = 1.0 / ((1.0 / e->mda_lams[i]) / tot);
+    } else if (it >= 2 && (size_t)it <= n) {
+        e->mda_lams[it - 1] = e->lambda;
+        double before = 0, after = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((int)i < it - 1)
+                before += 1.0 / e->mda_lams[i];
+            else
+                after += 1.0 / e->mda_lams[i];
+        }
+        for (size_t i = (size_t)it - 1; i < n; i++)
+            e->mda_lams[i] = 1.0 / ((1.0 - before) * (1.0 / e->mda_lams[i]) / after);
+    }
+    size_t at = it >= 1 && (size_t)it <= n ? (size_t)it - 1 : n - 1;
+    return e->mda_lams[at];
+}
+
 /* One upgrade iteration. Returns 1 when the upgrade was accepted, 0 when not, 2 when stopped,
  * -1 on error. */
 static int solve(struct ies *e, struct pr_error *err)
@@ -1441,11 +1489,12 @@ static int solve(struct ies *e, struct pr_error *err)
                             e->center_on);
     if (e->autoadaloc) adaptive_cases(e);
     size_t *sub = xcalloc(N + 1, sizeof(size_t));
-    size_t ns = choose_subset(e, sub), nl = e->nmults, nsf = e->nscales, ncand = nl * nsf, rank;
+    size_t ns = choose_subset(e, sub), nl = e->use_mda ? 1 : e->nmults, nsf = e->nscales;
+    size_t ncand = nl * nsf, rank;
     int use_subset = ns < N;
     double *lams = xcalloc(nl + 1, sizeof(double)), *ups = xcalloc(nl * ns * n + 1, sizeof(double));
     for (size_t l = 0; l < nl; l++)
-        lams[l] = e->lambda * e->mults[l];
+        lams[l] = e->use_mda ? mda_factor(e) : e->lambda * e->mults[l];
     if (upgrades(e, lams, nl, sub, ns, ups, &rank, err) < 0) {
         free(sub);
         free(lams);
@@ -1518,7 +1567,7 @@ static int solve(struct ies *e, struct pr_error *err)
         for (size_t q = 0; q < cand[best].n; q++)
             at[q] = row_of_id(e, cand[best].id[q]);
         push_best(e, en_stats(e, &e->en, PHI_COMPOSITE).mean);
-        update_by_phi(e, &cand[best], at);
+        if (!e->use_mda) update_by_phi(e, &cand[best], at);
         struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
         if (now.mean < best_st.mean) {
             e->best_means[e->nbest - 1] = now.mean;
@@ -1640,7 +1689,7 @@ static int solve(struct ies *e, struct pr_error *err)
     }
     for (size_t q = 0; q < whole.n; q++)
         at[q] = row_of_id(e, whole.id[q]);
-    size_t moved = e->update_by_reals ? 0 : update_by_phi(e, &whole, at);
+    size_t moved = e->update_by_reals || e->use_mda ? 0 : update_by_phi(e, &whole, at);
     rec(e, "  upgrade not accepted; %zu realization%s whose phi dropped updated\n", moved,
         moved == 1 ? "" : "s");
     struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
@@ -1720,6 +1769,7 @@ static void teardown(struct ies *e)
     free(e->mults);
     free(e->scales);
     free(e->best_means);
+    free(e->mda_lams);
     if (e->cases != e->file_cases) free_cases(e->cases, e->ncases);
     free_cases(e->file_cases, e->nfile_cases);
     free(e->indicators);

@@ -16,6 +16,10 @@ struct ies_solver {
     double *Am;  /* n x ka (full solution), or NULL */
     double *PR;  /* N x n: par - prior (full solution), or NULL */
     double *scale; /* n (prior scaling), or NULL */
+    /* the MDA form: the upgrade of realization j is -dP' G (I + a S1^2)^-1 W[:, j] */
+    int mda;
+    double *G; /* N x k (dD' X1) */
+    double *W; /* k x N (X1' R) */
 };
 
 static int cmp_double(const void *x, const void *y)
@@ -102,6 +106,88 @@ static int prior_projection(struct ies_solver *sv, const double *prior, long cen
     return 0;
 }
 
+/* The MDA form (see the header): sv->s holds S1, sv->k its length. */
+static int mda_create(struct ies_solver *sv, const struct ies_solve_input *in, struct pr_error *err)
+{
+    size_t N = in->nreal, n = in->npar, m = in->nobs, kmin = m < N ? m : N;
+    double *t = xcalloc(N * (m > n ? m : n) + 1, sizeof(double));
+    double *dD = xcalloc(m * N + 1, sizeof(double)), *R = xcalloc(m * N + 1, sizeof(double));
+    double *E = xcalloc(m * N + 1, sizeof(double)), *dDk = xcalloc(m * N + 1, sizeof(double));
+    sv->dP = xcalloc(N * n + 1, sizeof(double));
+    anomalies_about(in->par, N, n, in->center, 1.0, sv->dP);
+    anomalies_about(in->sim, N, m, in->center >= 0 ? in->center : IES_CENTER_MEAN, 1.0, t);
+    for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < N; r++)
+            dD[i * N + r] = dDk[i * N + r] = t[r * m + i],
+                       R[i * N + r] = in->sim[r * m + i] - in->obs[r * m + i];
+    anomalies_about(in->noise, N, m, IES_CENTER_MEAN, 1.0, t);
+    for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < N; r++)
+            E[i * N + r] = t[r * m + i];
+    free(t);
+    double *s0 = xcalloc(kmin + 1, sizeof(double)), *U0 = xcalloc(m * kmin + 1, sizeof(double));
+    double *V0 = xcalloc(kmin * N + 1, sizeof(double));
+    double *X0 = NULL, *s1 = NULL, *U1 = NULL, *V1 = NULL, *X1 = NULL;
+    int info = thin_svd(dD, m, N, s0, U0, V0), rc = -1;
+    if (info != 0) {
+        pr_error_set(err, "the SVD of the observation anomalies failed (LAPACK info %d)", info);
+        goto done;
+    }
+    size_t k0 = kept(s0, kmin, in->eigthresh, in->maxsing), k1min = k0 < N ? k0 : N;
+    X0 = xcalloc(k0 * N + 1, sizeof(double));
+    for (size_t a = 0; a < k0; a++)
+        for (size_t i = 0; i < m; i++) {
+            double u = U0[i * kmin + a] / s0[a];
+            for (size_t r = 0; r < N; r++)
+                X0[a * N + r] += u * E[i * N + r];
+        }
+    s1 = xcalloc(k1min + 1, sizeof(double));
+    U1 = xcalloc(k0 * k1min + 1, sizeof(double));
+    V1 = xcalloc(k1min * N + 1, sizeof(double));
+    if (k0 > 0 && (info = thin_svd(X0, k0, N, s1, U1, V1)) != 0) {
+        pr_error_set(err, "the SVD of the scaled noise failed (LAPACK info %d)", info);
+        goto done;
+    }
+    size_t k1 = k0 > 0 ? kept(s1, k1min, 0.0, in->maxsing) : 0;
+    X1 = xcalloc(m * k1 + 1, sizeof(double)); /* U0 S0^-1 U1 */
+    for (size_t i = 0; i < m; i++)
+        for (size_t b = 0; b < k1; b++) {
+            double v = 0;
+            for (size_t a = 0; a < k0; a++)
+                v += U0[i * kmin + a] / s0[a] * U1[a * k1min + b];
+            X1[i * k1 + b] = v;
+        }
+    sv->k = k1;
+    sv->s = xcalloc(k1 + 1, sizeof(double));
+    memcpy(sv->s, s1, k1 * sizeof(double));
+    sv->W = xcalloc(k1 * N + 1, sizeof(double));
+    sv->G = xcalloc(N * k1 + 1, sizeof(double));
+    for (size_t b = 0; b < k1; b++)
+        for (size_t i = 0; i < m; i++) {
+            double x = X1[i * k1 + b];
+            for (size_t r = 0; r < N; r++) {
+                sv->W[b * N + r] += x * R[i * N + r];
+                sv->G[r * k1 + b] += dDk[i * N + r] * x;
+            }
+        }
+    sv->mda = 1;
+    rc = 0;
+done:
+    free(dD);
+    free(dDk);
+    free(R);
+    free(E);
+    free(s0);
+    free(U0);
+    free(V0);
+    free(X0);
+    free(s1);
+    free(U1);
+    free(V1);
+    free(X1);
+    return rc;
+}
+
 struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr_error *err)
 {
     size_t N = in->nreal, n = in->npar, m = in->nobs;
@@ -112,6 +198,13 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
         return NULL;
     }
     struct ies_solver *sv = xcalloc(1, sizeof(*sv));
+    sv->N = N;
+    sv->n = n;
+    if (in->noise) {
+        if (mda_create(sv, in, err) == 0) return sv;
+        ies_solver_destroy(sv);
+        return NULL;
+    }
     double scale = 1.0 / sqrt((double)(N - 1));
     size_t kmin = m < N ? m : N;
     sv->N = N;
@@ -189,6 +282,8 @@ void ies_solver_destroy(struct ies_solver *sv)
     free(sv->Am);
     free(sv->PR);
     free(sv->scale);
+    free(sv->G);
+    free(sv->W);
     free(sv);
 }
 
@@ -242,9 +337,37 @@ static void prior_term(const struct ies_solver *sv, double lambda, const size_t 
     free(t);
 }
 
+static void mda_upgrade(const struct ies_solver *sv, double a, const size_t *rows, size_t nrows,
+                        double *out)
+{
+    size_t N = sv->N, n = sv->n, k = sv->k;
+    double *y = xcalloc(k + 1, sizeof(double)), *x3 = xcalloc(N + 1, sizeof(double));
+    memset(out, 0, nrows * n * sizeof(double));
+    for (size_t j = 0; j < nrows; j++) {
+        for (size_t b = 0; b < k; b++)
+            y[b] = sv->W[b * N + rows[j]] / (1.0 + a * sv->s[b] * sv->s[b]);
+        for (size_t r = 0; r < N; r++) {
+            double v = 0;
+            for (size_t b = 0; b < k; b++)
+                v += sv->G[r * k + b] * y[b];
+            x3[r] = v;
+        }
+        double *o = out + j * n;
+        for (size_t r = 0; r < N; r++)
+            for (size_t p = 0; p < n && x3[r] != 0.0; p++)
+                o[p] -= x3[r] * sv->dP[r * n + p];
+    }
+    free(y);
+    free(x3);
+}
+
 void ies_solver_upgrade(const struct ies_solver *sv, double lambda, const size_t *rows,
                         size_t nrows, double *out)
 {
+    if (sv->mda) {
+        mda_upgrade(sv, lambda, rows, nrows, out);
+        return;
+    }
     size_t N = sv->N, n = sv->n, k = sv->k;
     double *Y = xcalloc(k * nrows + 1, sizeof(double)), *X = xcalloc(N * nrows + 1, sizeof(double));
     for (size_t i = 0; i < k; i++) {

@@ -12,7 +12,12 @@
  *   - dP' V (S^2 + (lambda + 1) I)^-1 V' dP Am Am' (P - P0)
  *
  * with Am = U0 S0^-1 from the SVD of the prior realizations' anomalies (same truncation). As in
- * PEST++, "i <= MAXSING" keeps up to MAXSING + 1 singular values. With ies_use_prior_scaling,
+ * PEST++, "i <= MAXSING" keeps up to MAXSING + 1 singular values.
+ *
+ * The ies_use_mda form (EnsembleSolver's low-rank Cee, Evensen's book 14.3.2), unweighted
+ * and unscaled: dD = U0 S0 V0' truncated as above, X0 = S0^-1 U0' E (E the noise anomalies),
+ * X0 = U1 S1 V1', X1 = U0 S0^-1 U1, upgrade = - dP' dD' X1 (I + a S1^2)^-1 X1' R for the
+ * inflation factor a. With ies_use_prior_scaling,
  * dP's columns are multiplied by 1 / prior stdev (and P - P0's, and the prior pull once more). Memory: dP, Am and the small
  * N x N factors; a realization's upgrade is computed on demand for any set of realizations. */
 #ifndef PR_IES_SOLVE_H
@@ -35,6 +40,10 @@ struct ies_solve_input {
     long center;         /* ies_center_on: IES_CENTER_MEAN (the default), IES_CENTER_MEDIAN
                             (parameters about their median, observations about their mean, as
                             PEST++), or a row: both about that realization */
+    const double *noise; /* N x m: observed-plus-noise minus observed values: with it, the
+                            Kalman (multiple data assimilation) form of ies_use_mda instead of
+                            the GLM form (weights, prior and scale are then not used), lambda
+                            being the covariance inflation factor */
     const double *scale; /* n: ies_use_prior_scaling's 1 / prior stdev, or NULL. As in PEST++
                             5.2.23, dP is multiplied by it (so is the upgrade, which is not
                             scaled back), and the prior pull by it once more */

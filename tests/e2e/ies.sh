@@ -612,6 +612,32 @@ for d in cbase cmed ubr; do
   python3 "$T/compare.py" "$T/$d" && ok || fail "phi ($d) differs from pestpp-ies 5.2.23's"
 done
 
+# ++ies_use_mda (3 iterations: the inflation schedule 7, then 4.67 and 1.56 after lambda moved)
+# with the noise realizations of tests/e2e/data: pestpp-ies's measurement phi
+make_case "$T/mda" 3 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_use_mda(true)
+++ies_obs_en(oe.csv)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/mda/prior.csv"
+cp "$SRC/tests/e2e/data/gwflow_ies_noise.csv" "$T/mda/oe.csv"
+(cd "$T/mda" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with MDA"
+mkdir -p "$T/mdam" && cp "$T/mda/gwflow.phi.meas.csv" "$T/mdam/gwflow.phi.actual.csv" &&
+  cp "$T/mda/gwflow.phi.lambda.csv" "$T/mdam/"
+printf '%s\n' "0,20,979733,4.07078e+06,12507.9,1.82679e+07
+1,48,22463.9,11109.2,4832.28,40471.7
+2,76,8869.18,8976.79,1246.94,38815.5
+3,104,463.567,291.341,127.414,1058.64" >"$T/mdam/want.actual"
+printf '%s\n' "1,4,10000,979733,4.07078e+06,0.75,7,19805.3,8715.2
+1,4,10000,979733,4.07078e+06,1,7,20126.6,9348.76
+1,4,10000,979733,4.07078e+06,1.1,7,20374.8,9892.95
+2,4,5.25,22463.9,11109.2,0.75,4.66667,7314.06,3329.81
+2,4,5.25,22463.9,11109.2,1,4.66667,41575.5,35104.3
+2,4,5.25,22463.9,11109.2,1.1,4.66667,82684.1,65874.8
+3,4,3.5,8869.18,8976.79,0.75,1.55556,395.976,330.905
+3,4,3.5,8869.18,8976.79,1,1.55556,492.859,146.11
+3,4,3.5,8869.18,8976.79,1.1,1.55556,867.704,185.312" >"$T/mdam/want.lambda"
+python3 "$T/compare.py" "$T/mdam" && ok || fail "MDA phi differs from pestpp-ies 5.2.23's"
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""
@@ -693,7 +719,7 @@ expect_eq "phi with the ensembles read back" "$(cut -d, -f1-6 "$T/rb/gwflow.phi.
 cmp -s "$T/rb/gwflow.obs+noise.csv" "$T/n/gwflow.obs+noise.csv" && ok || fail "obs+noise read back differs"
 
 # an option that changes the result and is not implemented stops it
-make_case "$T/x" 1 "++ies_use_mda(true)"
-(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_use_mda exit" $? 2
-expect_grep "ies_use_mda named" "ies_use_mda.*not implemented by 'pestrun ies'" "$T/x/err.txt"
+make_case "$T/x" 1 "++ies_enforce_chglim(true)"
+(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_enforce_chglim exit" $? 2
+expect_grep "ies_enforce_chglim named" "ies_enforce_chglim.*not implemented by 'pestrun ies'" "$T/x/err.txt"
 done_testing

@@ -44,7 +44,7 @@ static void test_by_hand(void)
 {
     struct pr_error err;
     double p[3] = {0, 1, 2}, d[3] = {0, 2, 4}, o[3] = {3, 3, 3}, w[1] = {1};
-    struct ies_solve_input in = {3, 1, 1, p, d, o, w, 1e-6, 100, NULL, IES_CENTER_MEAN, NULL};
+    struct ies_solve_input in = {3, 1, 1, p, d, o, w, 1e-6, 100, NULL, IES_CENTER_MEAN, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(sv != NULL);
     CHECK(ies_solver_rank(sv) == 1);
@@ -121,7 +121,7 @@ static void test_linear_gaussian(void)
         }
     }
     struct pr_error err;
-    struct ies_solve_input in = {N, n, m, P, D, O, w, 1e-14, 1000, NULL, IES_CENTER_MEAN, NULL};
+    struct ies_solve_input in = {N, n, m, P, D, O, w, 1e-14, 1000, NULL, IES_CENTER_MEAN, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(sv != NULL && ies_solver_rank(sv) == n); /* G has rank 3 */
     ies_solver_upgrade(sv, 0.0, rows, N, up);
@@ -187,7 +187,7 @@ static void test_truncation(void)
     double o[4 * 3] = {0};
     double w[3] = {1, 1, 1};
     struct pr_error err;
-    struct ies_solve_input in = {4, 2, 3, p, d, o, w, 1e-6, 1, NULL, IES_CENTER_MEAN, NULL};
+    struct ies_solve_input in = {4, 2, 3, p, d, o, w, 1e-6, 1, NULL, IES_CENTER_MEAN, NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(ies_solver_rank(sv) == 2);
     ies_solver_destroy(sv);
