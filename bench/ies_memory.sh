@@ -5,15 +5,17 @@
 # RSS of the master (the workers are separate processes), the master's CPU time per model run, and
 # that of pestrun, its workers and the model together.
 # Usage: bench/ies_memory.sh [NPAR [NREALS [NOPTMAX [full]]]]  (full: ++ies_use_approx(false))
+#        IES_EXTRA="++ies_autoadaloc(true)" bench/ies_memory.sh   (more ++ lines for the case)
 . "$(dirname "$0")/common.bash"
 NPAR=${1:-8000}
 NREALS=${2:-300}
 NOPT=${3:-1}
 FULL=${4:-}
 mkdir -p "$W/c" && cd "$W/c"
-python3 - "$NPAR" "$NREALS" "$NOPT" "$FULL" <<'PY'
+python3 - "$NPAR" "$NREALS" "$NOPT" "$FULL" "${IES_EXTRA:-}" <<'PY'
 import sys
 npar, nreals, noptmax, full = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+extra = sys.argv[5]
 nobs = 40
 with open("in.tpl", "w") as f:
     f.write("ptf ~\n")
@@ -36,6 +38,8 @@ with open("case.pst", "w") as f:
     f.write("++ies_num_reals(%d)\n" % nreals)
     if full:
         f.write("++ies_use_approx(false)\n")
+    if extra:
+        f.write(extra + "\n")
 PY
 # a linear model: observation i is the mean of log10 of every 40th parameter from i
 cat >model.c <<'C'
@@ -73,7 +77,7 @@ wait "$tpid"
 read -r rss user sys wall <rss.txt
 runs=$(awk -F, 'END {print $2}' case.phi.actual.csv)
 hz=$(getconf CLK_TCK)
-printf "%d parameters x %d realizations, NOPTMAX %d%s: master peak RSS %d KiB (%.0f MiB), %d runs, master CPU %.2f ms a run (with workers and model %.1f ms), wall %ss\n" \
-  "$NPAR" "$NREALS" "$NOPT" "${FULL:+ (full solution)}" "$rss" "$(echo "$rss / 1024" | bc -l)" "$runs" \
+printf "%d parameters x %d realizations, NOPTMAX %d%s%s: master peak RSS %d KiB (%.0f MiB), %d runs, master CPU %.2f ms a run (with workers and model %.1f ms), wall %ss\n" \
+  "$NPAR" "$NREALS" "$NOPT" "${FULL:+ (full solution)}" "${IES_EXTRA:+ $IES_EXTRA}" "$rss" "$(echo "$rss / 1024" | bc -l)" "$runs" \
   "$(echo "$ticks * 1000 / $hz / $runs" | bc -l)" "$(echo "($user + $sys) * 1000 / $runs" | bc -l)" "$wall"
 cut -d, -f1-6 case.phi.actual.csv
