@@ -10,92 +10,14 @@
 
 #include "algo/fosm.h"
 #include "algo/ies_solve.h"
-#include "algo/parspace.h"
 #include "pest/outputs.h"
-#include "pest/pst_support.h"
 #include "util/csv.h"
-#include "util/rng.h"
 #include "util/strbuf.h"
 #include "util/text.h"
+#include "pest/pst_support.h"
+#include "algo/ies_internal.h"
 
-#define DEFAULT_SEED 358183147u /* PEST++ ++random_seed */
-#define LAMBDA_MIN 1.0e-30
-#define LAMBDA_MAX 1.0e30
-#define BASE_NAME "base"
-
-enum subset_how { SUBSET_RANDOM, SUBSET_FIRST, SUBSET_LAST, SUBSET_PHI };
-
-/* One local analysis of ++ies_localizer: a column's parameters (numeric indices) and the
- * observations of its non-zero rows (indices into ies.act). */
-struct loc_case {
-    size_t np, no;
-    size_t *par, *obs;
-};
-
-/* The ensemble: rows are the active realizations, in the order they were drawn. */
-struct ensemble {
-    size_t n;    /* rows */
-    size_t *id;  /* row -> realization id (index into ies.names) */
-    double *P;   /* n x nadj: numeric values */
-    double *P0;  /* n x nadj: the prior values of the same realizations */
-    double *D;   /* n x nobs: simulated values */
-    double *O;   /* n x nobs: observed values plus noise */
-};
-
-struct ies {
-    const struct pst_case *c;
-    const char *pst_path;
-    struct sched *s;
-    struct parspace ps;
-    size_t npar, nobs, nadj, m;
-    size_t *act;    /* the m observations with a weight above 0 */
-    double *w;      /* their weights */
-    signed char *ineq; /* theirs: -1 less-than, +1 greater-than (PEST++'s group prefixes), 0 */
-    int drop_conflicts;
-    double pdc_sigma;
-    double *init;   /* PARVAL1 (control values, all parameters) */
-    double *lo, *hi; /* numeric bounds of the adjustable parameters */
-    double *sd;     /* prior standard deviations (numeric), for the regularization phi */
-    double *parcov; /* ++parcov (nadj x nadj), or NULL */
-    char *prior_how;
-    struct pr_rng rng;
-    struct loc_case *cases; /* the local analyses of this iteration, or NULL */
-    size_t ncases;
-    struct loc_case *file_cases; /* ++ies_localizer's */
-    size_t nfile_cases;
-    int autoadaloc;
-    double aal_sigma;
-    size_t *indicators; /* ++ies_autoadaloc_indicator_pars (numeric indices) */
-    size_t nind;
-    /* options */
-    int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
-    int prior_scaling, update_by_reals;
-    int use_mda;
-    double mda_init, mda_dec;
-    double *mda_lams; /* the inflation factor of each iteration (solve_mda) */
-    int restart; /* ++ies_restart_obs_en: iteration 0 was not run */
-    const char *center_on; /* ++ies_center_on, "" for the mean */
-    int maxsing;
-    double eigthresh;
-    enum subset_how subset_how;
-    double *mults, *scales;
-    size_t nmults, nscales;
-    double init_lambda, bad_phi, bad_phi_sigma, reg_factor, accept_fac, lam_inc, lam_dec;
-    /* state */
-    size_t nreals; /* realizations ever drawn */
-    char **names;  /* per realization id */
-    struct ensemble en;
-    double lambda, last_mean, last_std;
-    double *best_means; /* the mean composite phi of each iteration (best_mean_phis) */
-    size_t nbest;
-    size_t runs;
-    int iter;
-    FILE *rec, *f_actual, *f_meas, *f_regul, *f_comp, *f_group, *f_lambda;
-};
-
-static char *case_file(const struct ies *e, const char *name);
-static void rec(struct ies *e, const char *fmt, ...) PR_PRINTF(2, 3);
-static void rec(struct ies *e, const char *fmt, ...)
+void ies__rec(struct ies *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,7 +29,7 @@ static void rec(struct ies *e, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------------ */
 /* ensembles                                                                                  */
 
-static void en_alloc(const struct ies *e, struct ensemble *en, size_t n)
+void ies__en_alloc(const struct ies *e, struct ensemble *en, size_t n)
 {
     memset(en, 0, sizeof(*en));
     en->id = xcalloc(n + 1, sizeof(size_t));
@@ -117,7 +39,7 @@ static void en_alloc(const struct ies *e, struct ensemble *en, size_t n)
     en->O = xcalloc(n * e->nobs + 1, sizeof(double));
 }
 
-static void en_free(struct ensemble *en)
+void ies__en_free(struct ensemble *en)
 {
     free(en->id);
     free(en->P);
@@ -128,8 +50,8 @@ static void en_free(struct ensemble *en)
 }
 
 /* Row r of src to row q of dst. */
-static void en_copy_row(const struct ies *e, struct ensemble *dst, size_t q,
-                        const struct ensemble *src, size_t r)
+void ies__en_copy_row(const struct ies *e, struct ensemble *dst, size_t q,
+                      const struct ensemble *src, size_t r)
 {
     size_t n = e->nadj, o = e->nobs;
     dst->id[q] = src->id[r];
@@ -140,11 +62,11 @@ static void en_copy_row(const struct ies *e, struct ensemble *dst, size_t q,
 }
 
 /* Keep the rows with keep[r] set, in order. */
-static void en_keep(const struct ies *e, struct ensemble *en, const unsigned char *keep)
+void ies__en_keep(const struct ies *e, struct ensemble *en, const unsigned char *keep)
 {
     size_t q = 0;
     for (size_t r = 0; r < en->n; r++)
-        if (keep[r]) en_copy_row(e, en, q++, en, r);
+        if (keep[r]) ies__en_copy_row(e, en, q++, en, r);
     en->n = q;
 }
 
@@ -156,7 +78,7 @@ static size_t row_of_name(const struct ies *e, const char *name)
     return (size_t)-1;
 }
 
-static int is_base(const struct ies *e, size_t id)
+int ies__is_base(const struct ies *e, size_t id)
 {
     return strcmp(e->names[id], BASE_NAME) == 0;
 }
@@ -165,7 +87,7 @@ static int is_base(const struct ies *e, size_t id)
 /* phi                                                                                        */
 
 /* sim - obs of used observation i, 0 when an inequality holds (apply_ineq_constraints). */
-static double resid(const struct ies *e, size_t i, double sim, double obs)
+double ies__resid(const struct ies *e, size_t i, double sim, double obs)
 {
     double d = sim - obs;
     if ((e->ineq[i] < 0 && d < 0) || (e->ineq[i] > 0 && d > 0)) return 0.0;
@@ -177,7 +99,7 @@ static double phi_against(const struct ies *e, const double *sim, const double *
     double phi = 0;
     for (size_t i = 0; i < e->m; i++) {
         size_t k = e->act[i];
-        double r = e->w[i] * resid(e, i, sim[k], obs ? obs[k] : pst_obs(e->c, k)->value);
+        double r = e->w[i] * ies__resid(e, i, sim[k], obs ? obs[k] : pst_obs(e->c, k)->value);
         phi += r * r;
     }
     return phi;
@@ -186,7 +108,7 @@ static double phi_against(const struct ies *e, const double *sim, const double *
 /* Parameter j's share of the regularization phi: PEST++ 5.2.23 (L2PhiHandler::calc_regul)
  * divides the departure from the prior realization by the prior variance, not the standard
  * deviation, and squares it. */
-static double regul_term(const struct ies *e, const double *p, const double *p0, size_t j)
+double ies__regul_term(const struct ies *e, const double *p, const double *p0, size_t j)
 {
     double r = (p[j] - p0[j]) / (e->sd[j] * e->sd[j]);
     return r * r;
@@ -196,13 +118,11 @@ static double phi_regul(const struct ies *e, const double *p, const double *p0)
 {
     double phi = 0;
     for (size_t j = 0; j < e->nadj; j++)
-        phi += regul_term(e, p, p0, j);
+        phi += ies__regul_term(e, p, p0, j);
     return phi;
 }
 
-enum phi_type { PHI_ACTUAL, PHI_MEAS, PHI_REGUL, PHI_COMPOSITE };
-
-static double phi_of(const struct ies *e, const struct ensemble *en, size_t r, enum phi_type t)
+double ies__phi_of(const struct ies *e, const struct ensemble *en, size_t r, enum phi_type t)
 {
     const double *d = en->D + r * e->nobs, *o = en->O + r * e->nobs;
     switch (t) {
@@ -220,12 +140,8 @@ static double phi_of(const struct ies *e, const struct ensemble *en, size_t r, e
     }
 }
 
-struct stats {
-    double mean, std, min, max;
-};
-
 /* PEST++'s summary: the standard deviation with n - 1 (0 for one value). */
-static struct stats stats_of(const double *v, size_t n)
+struct stats ies__stats_of(const double *v, size_t n)
 {
     struct stats s = {0, 0, INFINITY, -INFINITY};
     if (n == 0) return (struct stats){0, 0, 0, 0};
@@ -242,12 +158,12 @@ static struct stats stats_of(const double *v, size_t n)
     return s;
 }
 
-static struct stats en_stats(const struct ies *e, const struct ensemble *en, enum phi_type t)
+struct stats ies__en_stats(const struct ies *e, const struct ensemble *en, enum phi_type t)
 {
     double *v = xcalloc(en->n + 1, sizeof(double));
     for (size_t r = 0; r < en->n; r++)
-        v[r] = phi_of(e, en, r, t);
-    struct stats s = stats_of(v, en->n);
+        v[r] = ies__phi_of(e, en, r, t);
+    struct stats s = ies__stats_of(v, en->n);
     free(v);
     return s;
 }
@@ -274,7 +190,7 @@ static double bad_threshold(const struct ies *e, const double *meas, size_t n)
     double thr = e->bad_phi;
     if (e->bad_phi_sigma >= DBL_MAX || n == 0) return thr;
     if (e->bad_phi_sigma > 0) {
-        struct stats s = stats_of(meas, n);
+        struct stats s = ies__stats_of(meas, n);
         return fmin(thr, s.mean + s.std * e->bad_phi_sigma);
     }
     double *v = xcalloc(n + 1, sizeof(double));
@@ -293,17 +209,17 @@ static size_t drop_bad(struct ies *e, struct ensemble *en, const char *what)
     double *meas = xcalloc(en->n + 1, sizeof(double));
     unsigned char *keep = xcalloc(en->n + 1, 1);
     for (size_t r = 0; r < en->n; r++)
-        meas[r] = phi_of(e, en, r, PHI_MEAS);
+        meas[r] = ies__phi_of(e, en, r, PHI_MEAS);
     double thr = bad_threshold(e, meas, en->n);
     size_t dropped = 0;
     for (size_t r = 0; r < en->n; r++) {
-        keep[r] = !(meas[r] > thr) || is_base(e, en->id[r]);
+        keep[r] = !(meas[r] > thr) || ies__is_base(e, en->id[r]);
         if (keep[r]) continue;
-        if (!dropped++) rec(e, "  %s: dropping realizations with phi above %g:", what, thr);
-        rec(e, " %s", e->names[en->id[r]]);
+        if (!dropped++) ies__rec(e, "  %s: dropping realizations with phi above %g:", what, thr);
+        ies__rec(e, " %s", e->names[en->id[r]]);
     }
-    if (dropped) rec(e, "\n");
-    en_keep(e, en, keep);
+    if (dropped) ies__rec(e, "\n");
+    ies__en_keep(e, en, keep);
     free(meas);
     free(keep);
     return dropped;
@@ -328,7 +244,7 @@ static void batch_done(void *ctx, size_t index, const struct run_result *res, in
 }
 
 /* Numeric values -> the control values of every parameter (fixed ones at PARVAL1). */
-static void to_ctl(const struct ies *e, const double *num, double *ctl)
+void ies__to_ctl(const struct ies *e, const double *num, double *ctl)
 {
     memcpy(ctl, e->init, e->npar * sizeof(double));
     parspace_from_num(&e->ps, num, ctl);
@@ -344,7 +260,7 @@ static int run_rows(struct ies *e, size_t k, const double *num, char *const *lab
     double *model = xcalloc(k * e->npar + 1, sizeof(double));
     double *ctl = xcalloc(e->npar + 1, sizeof(double));
     for (size_t i = 0; i < k; i++) {
-        to_ctl(e, num + i * e->nadj, ctl);
+        ies__to_ctl(e, num + i * e->nadj, ctl);
         pst_ctl_to_model(e->c, ctl, model + i * e->npar);
     }
     memset(ok, 0, k);
@@ -384,199 +300,6 @@ static void clamp_row(const struct ies *e, double *p)
     if (!e->enforce_bounds) return;
     for (size_t j = 0; j < e->nadj; j++)
         p[j] = p[j] < e->lo[j] ? e->lo[j] : p[j] > e->hi[j] ? e->hi[j] : p[j];
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* outputs                                                                                    */
-
-static FILE *open_out(const struct ies *e, const char *ext, struct pr_error *err)
-{
-    char *p = pst_output_path(e->pst_path, ext);
-    FILE *f = fopen(p, "w");
-    if (!f) pr_error_set(err, "cannot write %s", p);
-    free(p);
-    return f;
-}
-
-static void phi_header(const struct ies *e, FILE *f)
-{
-    fputs("iteration,total_runs,mean,standard_deviation,min,max", f);
-    for (size_t i = 0; i < e->nreals; i++)
-        fprintf(f, ",%s", e->names[i]);
-    fputc('\n', f);
-}
-
-static int open_outputs(struct ies *e, struct pr_error *err)
-{
-    if (!(e->rec = open_out(e, "rec", err)) || !(e->f_actual = open_out(e, "phi.actual.csv", err)) ||
-        !(e->f_meas = open_out(e, "phi.meas.csv", err)) ||
-        !(e->f_regul = open_out(e, "phi.regul.csv", err)) ||
-        !(e->f_comp = open_out(e, "phi.composite.csv", err)) ||
-        !(e->f_group = open_out(e, "phi.group.csv", err)) ||
-        !(e->f_lambda = open_out(e, "phi.lambda.csv", err)))
-        return -1;
-    return 0;
-}
-
-static void write_headers(struct ies *e)
-{
-    phi_header(e, e->f_actual);
-    phi_header(e, e->f_meas);
-    phi_header(e, e->f_regul);
-    phi_header(e, e->f_comp);
-    fputs("iteration,total_runs,obs_realization,par_realization", e->f_group);
-    for (size_t g = 0; g < pst_nobsgps(e->c); g++) {
-        char *low = xstrdup(pst_obsgp(e->c, g)->name);
-        pr_lower(low);
-        fprintf(e->f_group, ",%s", low);
-        free(low);
-    }
-    for (size_t g = 0; g < pst_npargps(e->c) && e->reg_factor != 0.0; g++) {
-        char *low = xstrdup(pst_pargp(e->c, g)->name);
-        pr_lower(low);
-        fprintf(e->f_group, ",%s", low);
-        free(low);
-    }
-    fputc('\n', e->f_group);
-    fputs("iteration,num_reals,current_lambda,current_comp_mean_phi,current_comp_std_phi,"
-          "lambda_scale_fac,lambda,comp_mean_phi,comp_std_phi\n",
-          e->f_lambda);
-    fflush(e->f_lambda);
-}
-
-/* One row of a phi file: the statistics, then each realization ever drawn (empty when dropped). */
-static void phi_row(struct ies *e, FILE *f, enum phi_type t)
-{
-    double *v = xcalloc(e->en.n + 1, sizeof(double));
-    double *by_id = xcalloc(e->nreals + 1, sizeof(double));
-    unsigned char *have = xcalloc(e->nreals + 1, 1);
-    for (size_t r = 0; r < e->en.n; r++) {
-        v[r] = phi_of(e, &e->en, r, t);
-        by_id[e->en.id[r]] = v[r];
-        have[e->en.id[r]] = 1;
-    }
-    struct stats s = stats_of(v, e->en.n);
-    fprintf(f, "%d,%zu,%g,%g,%g,%g", e->iter, e->runs, s.mean, s.std, s.min, s.max);
-    for (size_t i = 0; i < e->nreals; i++) {
-        fputc(',', f);
-        if (have[i]) fprintf(f, "%g", by_id[i]);
-    }
-    fputc('\n', f);
-    fflush(f);
-    free(v);
-    free(by_id);
-    free(have);
-}
-
-static void group_rows(struct ies *e)
-{
-    size_t ng = pst_nobsgps(e->c);
-    double *g = xcalloc(ng + 1, sizeof(double));
-    for (size_t r = 0; r < e->en.n; r++) {
-        const double *d = e->en.D + r * e->nobs;
-        memset(g, 0, ng * sizeof(double));
-        for (size_t i = 0; i < e->m; i++) {
-            size_t k = e->act[i];
-            double x = e->w[i] * resid(e, i, d[k], pst_obs(e->c, k)->value);
-            g[pst_obs(e->c, k)->group] += x * x;
-        }
-        const char *name = e->names[e->en.id[r]];
-        fprintf(e->f_group, "%d,%zu,%s,%s", e->iter, e->runs, name, name);
-        for (size_t k = 0; k < ng; k++)
-            fprintf(e->f_group, ",%g", g[k]);
-        if (e->reg_factor != 0.0) { /* the regularization phi by parameter group */
-            size_t npg = pst_npargps(e->c);
-            double *pg = xcalloc(npg + 1, sizeof(double));
-            for (size_t j = 0; j < e->nadj; j++)
-                pg[pst_param(e->c, e->ps.adj[j])->group] +=
-                    regul_term(e, e->en.P + r * e->nadj, e->en.P0 + r * e->nadj, j);
-            for (size_t k = 0; k < npg; k++)
-                fprintf(e->f_group, ",%g", pg[k]);
-            free(pg);
-        }
-        fputc('\n', e->f_group);
-    }
-    fflush(e->f_group);
-    free(g);
-}
-
-static int write_text(const char *path, const struct strbuf *sb, struct pr_error *err)
-{
-    FILE *f = fopen(path, "w");
-    if (!f || fwrite(sb->data ? sb->data : "", 1, sb->len, f) != sb->len) {
-        if (f) fclose(f);
-        return pr_error_set(err, "cannot write %s", path);
-    }
-    if (fclose(f) != 0) return pr_error_set(err, "cannot write %s", path);
-    return 0;
-}
-
-/* CASE.<ext>: the parameters (control values) or the rows of vals (n x nobs) of en. */
-static int write_ensemble(struct ies *e, const char *ext, const struct ensemble *en,
-                          const double *vals, struct pr_error *err)
-{
-    struct strbuf sb = {0};
-    double *ctl = xcalloc(e->npar + 1, sizeof(double));
-    pst_ensemble_header(&sb, e->c, vals == NULL);
-    for (size_t r = 0; r < en->n; r++) {
-        const double *v = vals ? vals + r * e->nobs : ctl;
-        size_t n = vals ? e->nobs : e->npar;
-        if (!vals) to_ctl(e, en->P + r * e->nadj, ctl);
-        sb_puts(&sb, e->names[en->id[r]]);
-        for (size_t i = 0; i < n; i++)
-            sb_printf(&sb, ",%.*g", e->precision, v[i]);
-        sb_putc(&sb, '\n');
-    }
-    char *path = pst_output_path(e->pst_path, ext);
-    int rc = write_text(path, &sb, err);
-    free(path);
-    free(ctl);
-    sb_free(&sb);
-    return rc;
-}
-
-static int write_iteration(struct ies *e, struct pr_error *err)
-{
-    char ext[64];
-    snprintf(ext, sizeof(ext), "%d.par.csv", e->iter);
-    /* a restart keeps the prior ensemble as CASE.0.par.csv, as pestpp-ies does */
-    if (!(e->iter == 0 && e->restart) && write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
-    snprintf(ext, sizeof(ext), "%d.obs.csv", e->iter);
-    if (write_ensemble(e, ext, &e->en, e->en.D, err) < 0) return -1;
-    phi_row(e, e->f_actual, PHI_ACTUAL);
-    phi_row(e, e->f_meas, PHI_MEAS);
-    if (e->reg_factor != 0.0) phi_row(e, e->f_regul, PHI_REGUL);
-    phi_row(e, e->f_comp, PHI_COMPOSITE);
-    group_rows(e);
-    for (size_t r = 0; r < e->en.n; r++) { /* the base realization as PEST files */
-        if (!is_base(e, e->en.id[r])) continue;
-        double *ctl = xcalloc(e->npar + 1, sizeof(double));
-        to_ctl(e, e->en.P + r * e->nadj, ctl);
-        snprintf(ext, sizeof(ext), "%d.base.par", e->iter);
-        char *p_par = pst_output_path(e->pst_path, ext);
-        snprintf(ext, sizeof(ext), "%d.base.rei", e->iter);
-        char *p_rei = pst_output_path(e->pst_path, ext);
-        int rc = pst_write_par(e->c, p_par, ctl, err) < 0 ||
-                         pst_write_rei(e->c, p_rei, e->iter, e->en.D + r * e->nobs, ctl, err) < 0
-                     ? -1
-                     : 0;
-        free(p_par);
-        free(p_rei);
-        free(ctl);
-        if (rc < 0) return -1;
-    }
-    struct stats a = en_stats(e, &e->en, PHI_ACTUAL), m = en_stats(e, &e->en, PHI_MEAS);
-    rec(e, "  phi (%zu realizations, %zu model runs so far):\n", e->en.n, e->runs);
-    rec(e, "    %-10s %14s %14s %14s %14s\n", "type", "mean", "std", "min", "max");
-    rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "actual", a.mean, a.std, a.min, a.max);
-    rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "measured", m.mean, m.std, m.min, m.max);
-    if (e->reg_factor != 0.0) {
-        struct stats g = en_stats(e, &e->en, PHI_REGUL), c = en_stats(e, &e->en, PHI_COMPOSITE);
-        rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "regul", g.mean, g.std, g.min, g.max);
-        rec(e, "    %-10s %14.6g %14.6g %14.6g %14.6g\n", "composite", c.mean, c.std, c.min,
-            c.max);
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -644,7 +367,8 @@ static int read_options(struct ies *e, struct pr_error *err)
     }
     if (e->num_reals < 2)
         return pr_error_set(err, "++ies_num_reals: expected 2 or more, got %d", e->num_reals);
-    if (!(sigma_range > 0)) return pr_error_set(err, "++par_sigma_range: expected a number above 0");
+    if (!(sigma_range > 0))
+        return pr_error_set(err, "++par_sigma_range: expected a number above 0");
     if (e->precision < 1 || e->precision > 40) e->precision = 20;
     if (pr_strieq(how, "random"))
         e->subset_how = SUBSET_RANDOM;
@@ -655,8 +379,9 @@ static int read_options(struct ies *e, struct pr_error *err)
     else if (pr_strieq(how, "phi_based"))
         e->subset_how = SUBSET_PHI;
     else
-        return pr_error_set(err, "++ies_subset_how: expected random, first, last or phi_based, "
-                                 "got '%s'",
+        return pr_error_set(err,
+                            "++ies_subset_how: expected random, first, last or phi_based, "
+                            "got '%s'",
                             how);
     const char *lm = pst_opt_str(c, "ies_lambda_mults", "0.1,1,10");
     if (parse_list(lm, &e->mults, &e->nmults) < 0 || e->nmults == 0)
@@ -693,8 +418,9 @@ static int read_options(struct ies *e, struct pr_error *err)
             e->sd[k] = sqrt(e->parcov[k * e->nadj + k]);
     } else {
         struct strbuf sb = {0};
-        sb_printf(&sb, "from the parameter bounds: stdev = (upper - lower) / %g, in log10 for "
-                       "log-transformed parameters",
+        sb_printf(&sb,
+                  "from the parameter bounds: stdev = (upper - lower) / %g, in log10 for "
+                  "log-transformed parameters",
                   sigma_range);
         e->prior_how = sb_take(&sb);
     }
@@ -702,461 +428,7 @@ static int read_options(struct ies *e, struct pr_error *err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* localization (Localizer.cpp)                                                               */
-
-/* Numeric indices of the adjustable parameters a localizer column name stands for: the
- * parameter, or every adjustable parameter of the group. */
-static size_t loc_pars(const struct ies *e, const char *name, size_t *out)
-{
-    size_t n = 0;
-    for (size_t k = 0; k < e->nadj; k++) {
-        const struct pst_param *p = pst_param(e->c, e->ps.adj[k]);
-        if (pr_strieq(p->name, name) || pr_strieq(pst_pargp(e->c, (size_t)p->group)->name, name))
-            out[n++] = k;
-    }
-    return n;
-}
-
-/* Indices into act[] of the observations a localizer row name stands for. */
-static size_t loc_obs(const struct ies *e, const char *name, unsigned char *mark)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < e->m; i++) {
-        const struct pst_obs *o = pst_obs(e->c, e->act[i]);
-        if (pr_strieq(o->name, name) || pr_strieq(pst_obsgp(e->c, (size_t)o->group)->name, name))
-            n += !mark[i], mark[i] = 1;
-    }
-    return n;
-}
-
-/* ++ies_localizer: rows are observations or observation groups, columns parameters or
- * parameter groups; each column is one local analysis with the observations of its non-zero
- * rows. As in pestpp-ies 5.2.23 the entries act as 0 or 1 (the local analysis does not scale by
- * them) and ies_localize_how is always "parameters". An adjustable parameter in no column is
- * not upgraded (PEST++ warns about it too). */
-static int read_localizer(struct ies *e, struct pr_error *err)
-{
-    const char *file = pst_opt_str(e->c, "ies_localizer", NULL);
-    if (pst_opt_bool(e->c, "ies_autoadaloc", 0, &e->autoadaloc, err) < 0 ||
-        pst_opt_double(e->c, "ies_autoadaloc_sigma_dist", 1.0, &e->aal_sigma, err) < 0)
-        return -1;
-    if (e->autoadaloc && !e->use_approx)
-        return pr_error_set(err, "++ies_autoadaloc with ++ies_use_approx(false) is not implemented "
-                                 "by 'pestrun ies': use the approximate solution (the default)");
-    if (e->autoadaloc) {
-        const char *ind = pst_opt_str(e->c, "ies_autoadaloc_indicator_pars", "");
-        char *copy = xstrdup(ind), *tok[4096];
-        size_t nt = pr_tokenize(copy, ", \t", tok, 4096);
-        e->indicators = xcalloc(nt + 1, sizeof(size_t));
-        for (size_t t = 0; t < nt && t < 4096; t++)
-            for (size_t k = 0; k < e->nadj; k++)
-                if (pr_strieq(pst_param(e->c, e->ps.adj[k])->name, tok[t]))
-                    e->indicators[e->nind++] = k;
-        free(copy);
-        rec(e, "automatic adaptive localization: sigma distance %g%s\n", e->aal_sigma,
-            e->nind ? ", the threshold from the indicator parameters" : "");
-    }
-    if (!file || !file[0]) return 0;
-    if (!e->use_approx)
-        return pr_error_set(err, "++ies_localizer with ++ies_use_approx(false) is not implemented "
-                                 "by 'pestrun ies': use the approximate solution (the default)");
-    char *path = case_file(e, file);
-    struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(e->c), NULL, err);
-    if (!m) {
-        pr_error_prefix(err, "++ies_localizer");
-        free(path);
-        return -1;
-    }
-    size_t nr = fosm_matrix_nrows(m), nc = fosm_matrix_ncols(m), used = 0;
-    unsigned char *covered = xcalloc(e->nadj + 1, 1), *mark = xcalloc(e->m + 1, 1);
-    size_t *pars = xcalloc(e->nadj + 1, sizeof(size_t));
-    e->file_cases = xcalloc(nc + 1, sizeof(*e->file_cases));
-    for (size_t j = 0; j < nc; j++) {
-        size_t np = loc_pars(e, fosm_matrix_colname(m, j), pars), no = 0;
-        memset(mark, 0, e->m);
-        for (size_t i = 0; i < nr; i++)
-            if (fosm_matrix_get(m, i, j) != 0.0) no += loc_obs(e, fosm_matrix_rowname(m, i), mark);
-        if (np == 0 || no == 0) continue;
-        struct loc_case *lc = &e->file_cases[e->nfile_cases++];
-        lc->np = np;
-        lc->par = xcalloc(np, sizeof(size_t));
-        memcpy(lc->par, pars, np * sizeof(size_t));
-        lc->obs = xcalloc(no, sizeof(size_t));
-        for (size_t i = 0; i < e->m; i++)
-            if (mark[i]) lc->obs[lc->no++] = i;
-        for (size_t q = 0; q < np; q++)
-            covered[pars[q]] = 1;
-    }
-    for (size_t k = 0; k < e->nadj; k++)
-        used += covered[k];
-    rec(e, "localizer %s: %zu local analyses; %zu of the %zu adjustable parameters in them%s\n",
-        file, e->nfile_cases, used, e->nadj,
-        used < e->nadj ? " (the others are not upgraded)" : "");
-    fosm_matrix_destroy(m);
-    free(path);
-    free(covered);
-    free(mark);
-    free(pars);
-    if (!e->autoadaloc) e->cases = e->file_cases, e->ncases = e->nfile_cases;
-    if (e->nfile_cases == 0)
-        return pr_error_set(err, "++ies_localizer %s: no column names an adjustable parameter (or "
-                                 "group) with a non-zero row for a weighted observation (or group)",
-                            file);
-    return 0;
-}
-
-
-static void free_cases(struct loc_case *c, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(c[i].par);
-        free(c[i].obs);
-    }
-    free(c);
-}
-
-/* Column j of a (N x n) about its mean, divided by its standard deviation (0 when it is 0). */
-static double standardize(const double *a, size_t N, size_t n, size_t j, double *out)
-{
-    double mean = 0, ss = 0;
-    for (size_t r = 0; r < N; r++)
-        mean += a[r * n + j];
-    mean /= (double)N;
-    for (size_t r = 0; r < N; r++)
-        out[r] = a[r * n + j] - mean, ss += out[r] * out[r];
-    double sd = sqrt(ss / (double)(N - 1));
-    for (size_t r = 0; r < N && sd > 0; r++)
-        out[r] /= sd;
-    return sd;
-}
-
-/* ++ies_autoadaloc (Localizer::get_localanalysis_case_map, AutoAdaLocThread): each parameter
- * is a local analysis with the observations whose ensemble correlation with it is beyond
- * sigma_dist / sqrt(N - 2) (the spread of a correlation of unrelated variables), or beyond the
- * largest correlation of an indicator parameter; with ++ies_localizer, only among the
- * observations of the parameter's (last) column. */
-static void adaptive_cases(struct ies *e)
-{
-    size_t N = e->en.n, n = e->nadj, m = e->m;
-    if (e->cases != e->file_cases) free_cases(e->cases, e->ncases);
-    e->cases = xcalloc(n + 1, sizeof(*e->cases));
-    e->ncases = 0;
-    double *ps = xcalloc(N + 1, sizeof(double)), *os = xcalloc(N * m + 1, sizeof(double));
-    double *sim = xcalloc(N * m + 1, sizeof(double)), *cc = xcalloc(n * m + 1, sizeof(double));
-    double *osd = xcalloc(m + 1, sizeof(double)), *col = xcalloc(N + 1, sizeof(double));
-    unsigned char *allowed = xcalloc(n * m + 1, 1), *par_ok = xcalloc(n + 1, 1);
-    for (size_t r = 0; r < N; r++)
-        for (size_t i = 0; i < m; i++)
-            sim[r * m + i] = e->en.D[r * e->nobs + e->act[i]];
-    for (size_t i = 0; i < m; i++) {
-        osd[i] = standardize(sim, N, m, i, col);
-        for (size_t r = 0; r < N; r++)
-            os[i * N + r] = col[r];
-    }
-    if (e->nfile_cases) {
-        for (size_t c = 0; c < e->nfile_cases; c++)
-            for (size_t q = 0; q < e->file_cases[c].np; q++) {
-                size_t k = e->file_cases[c].par[q];
-                memset(allowed + k * m, 0, m);
-                for (size_t t = 0; t < e->file_cases[c].no; t++)
-                    allowed[k * m + e->file_cases[c].obs[t]] = 1;
-            }
-    } else {
-        memset(allowed, 1, n * m);
-    }
-    for (size_t k = 0; k < n; k++) {
-        par_ok[k] = standardize(e->en.P, N, n, k, ps) > 0;
-        for (size_t i = 0; i < m && par_ok[k]; i++) {
-            double v = 0;
-            for (size_t r = 0; r < N; r++)
-                v += ps[r] * os[i * N + r];
-            cc[k * m + i] = v / (double)(N - 1);
-        }
-    }
-    double thr = N > 2 ? e->aal_sigma * sqrt(1.0 / (double)(N - 2)) : INFINITY;
-    if (e->nind) { /* the largest correlation of an indicator parameter */
-        thr = 0;
-        for (size_t t = 0; t < e->nind; t++)
-            for (size_t i = 0; i < m; i++)
-                if (par_ok[e->indicators[t]] && osd[i] > 0 && allowed[e->indicators[t] * m + i])
-                    thr = fmax(thr, fabs(cc[e->indicators[t] * m + i]));
-    }
-    size_t kept = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (!par_ok[k]) continue;
-        size_t no = 0, *obs = xcalloc(m + 1, sizeof(size_t));
-        for (size_t i = 0; i < m; i++)
-            if (osd[i] > 0 && allowed[k * m + i] && fabs(cc[k * m + i]) > thr) obs[no++] = i;
-        if (no == 0) {
-            free(obs);
-            continue;
-        }
-        struct loc_case *lc = &e->cases[e->ncases++];
-        lc->np = 1;
-        lc->par = xcalloc(1, sizeof(size_t));
-        lc->par[0] = k;
-        lc->no = no;
-        lc->obs = obs;
-        kept += no;
-    }
-    rec(e, "  adaptive localization: threshold %g; %zu of %zu parameter-observation pairs kept; "
-           "%zu of %zu parameters upgraded\n",
-        thr, kept, n * m, e->ncases, n);
-    free(ps);
-    free(os);
-    free(sim);
-    free(cc);
-    free(osd);
-    free(col);
-    free(allowed);
-    free(par_ok);
-}
-
-/* ++ies_center_on for the current ensemble: the mean, the median, or a realization's row
- * (checked to exist when the options are read; a dropped one is an error there). */
-static long center_row(const struct ies *e)
-{
-    if (!e->center_on[0]) return IES_CENTER_MEAN;
-    if (pr_strieq(e->center_on, "_median_")) return IES_CENTER_MEDIAN;
-    for (size_t r = 0; r < e->en.n; r++)
-        if (pr_strieq(e->names[e->en.id[r]], e->center_on)) return (long)r;
-    return IES_CENTER_MEAN;
-}
-
-/* The upgrades of realizations rows[] (current rows) for each of the nl lambdas: out gets
- * nl x nrows x nadj numeric changes. One solution of the whole problem, or one per local
- * analysis. *rank: the singular values kept (of the whole problem; the largest with a
- * localizer). Returns 0 or -1 with err set. */
-static int upgrades(struct ies *e, const double *lams, size_t nl, const size_t *rows, size_t nrows,
-                    double *out, size_t *rank, struct pr_error *err)
-{
-    size_t N = e->en.n, n = e->nadj;
-    struct loc_case all = {n, e->m, NULL, NULL};
-    size_t ncases = e->cases ? e->ncases : 1;
-    memset(out, 0, nl * nrows * n * sizeof(double));
-    *rank = 0;
-    for (size_t c = 0; c < ncases; c++) {
-        const struct loc_case *lc = e->cases ? &e->cases[c] : &all;
-        size_t np = lc->np, no = lc->no;
-        double *P = xcalloc(N * np + 1, sizeof(double)), *P0 = NULL;
-        double *sim = xcalloc(N * no + 1, sizeof(double)), *obs = xcalloc(N * no + 1, sizeof(double));
-        double *w = xcalloc(no + 1, sizeof(double)), *up = xcalloc(nrows * np + 1, sizeof(double));
-        if (!e->use_approx) P0 = xcalloc(N * np + 1, sizeof(double));
-        for (size_t r = 0; r < N; r++) {
-            for (size_t q = 0; q < np; q++) {
-                size_t k = lc->par ? lc->par[q] : q;
-                P[r * np + q] = e->en.P[r * n + k];
-                if (P0) P0[r * np + q] = e->en.P0[r * n + k];
-            }
-            for (size_t q = 0; q < no; q++) {
-                size_t i = lc->obs ? lc->obs[q] : q;
-                sim[r * no + q] = e->en.D[r * e->nobs + e->act[i]];
-                obs[r * no + q] = e->en.O[r * e->nobs + e->act[i]];
-                if (resid(e, i, sim[r * no + q], obs[r * no + q]) == 0.0) /* a kept inequality */
-                    obs[r * no + q] = sim[r * no + q];
-            }
-        }
-        for (size_t q = 0; q < no; q++)
-            w[q] = e->w[lc->obs ? lc->obs[q] : q];
-        double *sc = NULL, *noise = NULL;
-        if (e->use_mda) { /* the noise of each realization */
-            noise = xcalloc(N * no + 1, sizeof(double));
-            for (size_t r = 0; r < N; r++)
-                for (size_t q = 0; q < no; q++) {
-                    size_t k = e->act[lc->obs ? lc->obs[q] : q];
-                    noise[r * no + q] = e->en.O[r * e->nobs + k] - pst_obs(e->c, k)->value;
-                }
-        }
-        if (e->prior_scaling && !e->use_mda) {
-            sc = xcalloc(np + 1, sizeof(double));
-            for (size_t q = 0; q < np; q++)
-                sc[q] = 1.0 / e->sd[lc->par ? lc->par[q] : q];
-        }
-        struct ies_solve_input in = {N,  np, no, P, sim, obs, w, e->eigthresh, e->maxsing,
-                                     e->use_mda ? NULL : P0, center_row(e), noise, sc};
-        struct ies_solver *sv = ies_solver_create(&in, err);
-        if (sv) {
-            if (ies_solver_rank(sv) > *rank) *rank = ies_solver_rank(sv);
-            for (size_t l = 0; l < nl; l++) {
-                ies_solver_upgrade(sv, lams[l], rows, nrows, up);
-                double *o = out + l * nrows * n;
-                for (size_t j = 0; j < nrows; j++)
-                    for (size_t q = 0; q < np; q++)
-                        o[j * n + (lc->par ? lc->par[q] : q)] += up[j * np + q];
-            }
-        }
-        ies_solver_destroy(sv);
-        free(sc);
-        free(noise);
-        free(P);
-        free(P0);
-        free(sim);
-        free(obs);
-        free(w);
-        free(up);
-        if (!sv) return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* the prior ensemble                                                                         */
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    struct strbuf sb = {0};
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        sb_append(&sb, buf, n);
-    fclose(f);
-    *len = sb.len;
-    return sb_take(&sb);
-}
-
-static char *case_file(const struct ies *e, const char *name)
-{
-    if (name[0] == '/') return xstrdup(name);
-    struct strbuf sb = {0};
-    sb_printf(&sb, "%s/%s", pst_dir(e->c), name);
-    return sb_take(&sb);
-}
-
-/* An ensemble file as a table: realization names, column names, values (rows x cols). */
-struct table {
-    size_t rows, cols;
-    char **rname, **cname;
-    double *v;
-    int *line; /* per row, for messages (0: unknown) */
-};
-
-static void table_free(struct table *t)
-{
-    for (size_t r = 0; r < t->rows; r++)
-        free(t->rname[r]);
-    for (size_t j = 0; j < t->cols; j++)
-        free(t->cname[j]);
-    free(t->rname);
-    free(t->cname);
-    free(t->v);
-    free(t->line);
-    memset(t, 0, sizeof(*t));
-}
-
-static int ends_with(const char *s, const char *ext)
-{
-    size_t n = strlen(s), k = strlen(ext);
-    return n >= k && pr_strieq(s + n - k, ext);
-}
-
-/* A PEST++ ensemble: CSV (real_name, then names; ies_csv_by_reals) or PEST's binary matrix
- * (.jcb, .jco: rows are realizations). Returns 0 or -1 with err set. */
-static int table_load(const struct ies *e, const char *path, struct table *t, struct pr_error *err)
-{
-    memset(t, 0, sizeof(*t));
-    if (ends_with(path, ".jcb") || ends_with(path, ".jco")) {
-        struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(e->c), NULL, err);
-        if (!m) return -1;
-        t->rows = fosm_matrix_nrows(m);
-        t->cols = fosm_matrix_ncols(m);
-        t->rname = xcalloc(t->rows + 1, sizeof(char *));
-        t->cname = xcalloc(t->cols + 1, sizeof(char *));
-        t->v = xcalloc(t->rows * t->cols + 1, sizeof(double));
-        t->line = xcalloc(t->rows + 1, sizeof(int));
-        for (size_t r = 0; r < t->rows; r++) {
-            t->rname[r] = xstrdup(fosm_matrix_rowname(m, r));
-            for (size_t j = 0; j < t->cols; j++)
-                t->v[r * t->cols + j] = fosm_matrix_get(m, r, j);
-        }
-        for (size_t j = 0; j < t->cols; j++)
-            t->cname[j] = xstrdup(fosm_matrix_colname(m, j));
-        fosm_matrix_destroy(m);
-        return 0;
-    }
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    if (!text) return pr_error_set(err, "cannot read %s", path);
-    struct csv *c = csv_parse(text, len, path, ',', err);
-    if (!c) {
-        free(text);
-        return -1;
-    }
-    int rc = 0;
-    t->rows = csv_nrows(c);
-    t->cols = csv_ncols(c) ? csv_ncols(c) - 1 : 0;
-    t->rname = xcalloc(t->rows + 1, sizeof(char *));
-    t->cname = xcalloc(t->cols + 1, sizeof(char *));
-    t->v = xcalloc(t->rows * t->cols + 1, sizeof(double));
-    t->line = xcalloc(t->rows + 1, sizeof(int));
-    for (size_t j = 0; j < t->cols; j++)
-        t->cname[j] = xstrdup(csv_colname(c, j + 1));
-    for (size_t r = 0; r < t->rows; r++) {
-        t->rname[r] = xstrdup(csv_field(c, r, 0));
-        t->line[r] = csv_row_line(c, r);
-        for (size_t j = 0; j < t->cols && rc == 0; j++)
-            if (pr_parse_double(csv_field(c, r, j + 1), &t->v[r * t->cols + j], 1) < 0)
-                rc = pr_error_set(err, "%s:%d: column %s: expected a number, got '%s'", path,
-                                  csv_row_line(c, r), csv_colname(c, j + 1), csv_field(c, r, j + 1));
-    }
-    csv_destroy(c);
-    free(text);
-    if (rc < 0) table_free(t);
-    return rc;
-}
-
-/* The ensemble file of option: rows x (every parameter, control values | every observation) in
- * *vals and the realization names (lower case) in *names, both malloc'd. Parameters that are
- * not adjustable may be missing (PARVAL1 is used); an adjustable one or an observation missing
- * is an error. Returns the row count, or -1 with err set. */
-static long read_ensemble_csv(struct ies *e, const char *option, int params, double **vals,
-                              char ***names, struct pr_error *err)
-{
-    char *path = case_file(e, pst_opt_str(e->c, option, ""));
-    size_t n = params ? e->npar : e->nobs;
-    long *col = xcalloc(n + 1, sizeof(long)), rc = -1;
-    struct table t;
-    if (table_load(e, path, &t, err) < 0) {
-        pr_error_prefix(err, "++%s", option);
-        free(path);
-        free(col);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *want = params ? pst_param(e->c, i)->name : pst_obs(e->c, i)->name;
-        col[i] = -1;
-        for (size_t j = 0; j < t.cols && col[i] < 0; j++)
-            if (pr_strieq(t.cname[j], want)) col[i] = (long)j;
-        int needed = params ? pst_param(e->c, i)->trans == PST_TRANS_NONE ||
-                                  pst_param(e->c, i)->trans == PST_TRANS_LOG
-                            : 1;
-        if (col[i] < 0 && needed) {
-            char *low = xstrdup(want);
-            pr_lower(low);
-            pr_error_set(err, "++%s: %s has no column for %s %s (PEST++ stops too)", option, path,
-                         params ? "parameter" : "observation", low);
-            free(low);
-            goto done;
-        }
-    }
-    *vals = xcalloc(t.rows * n + 1, sizeof(double));
-    *names = xcalloc(t.rows + 1, sizeof(char *));
-    for (size_t r = 0; r < t.rows; r++) {
-        (*names)[r] = xstrdup(t.rname[r]);
-        pr_lower((*names)[r]);
-        for (size_t i = 0; i < n; i++)
-            (*vals)[r * n + i] = col[i] >= 0 ? t.v[r * t.cols + (size_t)col[i]]
-                                 : params   ? e->init[i]
-                                            : pst_obs(e->c, i)->value;
-    }
-    rc = (long)t.rows;
-done:
-    table_free(&t);
-    free(path);
-    free(col);
-    return rc;
-}
 
 /* Draw (or read) the prior parameter ensemble and the observations-plus-noise ensemble. */
 static int prior_ensemble(struct ies *e, struct pr_error *err)
@@ -1166,7 +438,8 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
     char **read_names = NULL;
     int has_base = 0;
     if (pst_opt_str(e->c, "ies_parameter_ensemble", NULL)) {
-        long rows = read_ensemble_csv(e, "ies_parameter_ensemble", 1, &read_vals, &read_names, err);
+        long rows =
+            ies__read_ensemble_csv(e, "ies_parameter_ensemble", 1, &read_vals, &read_names, err);
         if (rows < 0) return -1;
         if (rows < 2) {
             for (long r = 0; r < rows; r++)
@@ -1181,15 +454,15 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
             has_base |= strcmp(read_names[r], BASE_NAME) == 0;
         for (size_t r = N; r < (size_t)rows; r++)
             free(read_names[r]);
-        rec(e, "prior parameter ensemble: %zu realizations read from %s\n", N,
-            pst_opt_str(e->c, "ies_parameter_ensemble", ""));
+        ies__rec(e, "prior parameter ensemble: %zu realizations read from %s\n", N,
+                 pst_opt_str(e->c, "ies_parameter_ensemble", ""));
     } else {
-        rec(e, "prior parameter ensemble: %zu realizations drawn %s, seed %u\n", N, e->prior_how,
-            (unsigned)e->rng.s[0]);
+        ies__rec(e, "prior parameter ensemble: %zu realizations drawn %s, seed %u\n", N,
+                 e->prior_how, (unsigned)e->rng.s[0]);
     }
     e->nreals = N;
     e->names = xcalloc(N + 1, sizeof(char *));
-    en_alloc(e, &e->en, N);
+    ies__en_alloc(e, &e->en, N);
     e->en.n = N;
     double *num0 = xcalloc(n + 1, sizeof(double));
     parspace_to_num(&e->ps, e->init, num0);
@@ -1239,13 +512,14 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
     free(read_names);
     int restart = pst_opt_str(e->c, "ies_restart_observation_ensemble", NULL) != NULL;
     if (restart && e->include_base && !has_base)
-        rec(e, "no 'base' realization is added: the run restarts from ++ies_restart_obs_en (as "
-               "pestpp-ies)\n");
+        ies__rec(e,
+                 "no 'base' realization is added: the run restarts from ++ies_restart_obs_en (as "
+                 "pestpp-ies)\n");
     if (e->include_base && !has_base && !restart) { /* PEST++ replaces the last realization */
         free(e->names[N - 1]);
         e->names[N - 1] = xstrdup(BASE_NAME);
         memcpy(e->en.P + (N - 1) * n, num0, n * sizeof(double));
-        rec(e, "the last realization is replaced by 'base', the initial parameter values\n");
+        ies__rec(e, "the last realization is replaced by 'base', the initial parameter values\n");
     }
     for (size_t r = 0; r < N && !restart; r++) /* PEST++ leaves a restart's prior as it is */
         clamp_row(e, e->en.P + r * n);
@@ -1268,7 +542,7 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
     if (pst_opt_str(e->c, "ies_observation_ensemble", NULL)) {
         double *vals = NULL;
         char **names = NULL;
-        long rows = read_ensemble_csv(e, "ies_observation_ensemble", 0, &vals, &names, err);
+        long rows = ies__read_ensemble_csv(e, "ies_observation_ensemble", 0, &vals, &names, err);
         if (rows < 0) return -1;
         int bad = (size_t)rows < N;
         if (!bad)
@@ -1279,11 +553,12 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
         free(names);
         free(vals);
         if (bad)
-            return pr_error_set(err, "++ies_observation_ensemble: %ld realizations, fewer than the "
-                                     "%zu of the parameter ensemble",
+            return pr_error_set(err,
+                                "++ies_observation_ensemble: %ld realizations, fewer than the "
+                                "%zu of the parameter ensemble",
                                 rows, N);
-        rec(e, "observations plus noise read from %s\n",
-            pst_opt_str(e->c, "ies_observation_ensemble", ""));
+        ies__rec(e, "observations plus noise read from %s\n",
+                 pst_opt_str(e->c, "ies_observation_ensemble", ""));
     } else {
         for (size_t r = 0; r < N; r++)
             for (size_t i = 0; i < no; i++)
@@ -1291,17 +566,20 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
         if (!e->no_noise) {
             for (size_t r = 0; r < N; r++)
                 for (size_t i = 0; i < e->m; i++)
-                    if (!e->ineq[i]) e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) * noise_sd(e, i);
-            rec(e, "observation noise: N(0, sd^2) added to the %zu observations with a weight (sd: "
-                   "their standard_deviation column, else 1/weight)\n",
+                    if (!e->ineq[i])
+                        e->en.O[r * no + e->act[i]] += pr_rng_normal(&e->rng) * noise_sd(e, i);
+            ies__rec(
+                e,
+                "observation noise: N(0, sd^2) added to the %zu observations with a weight (sd: "
+                "their standard_deviation column, else 1/weight)\n",
                 e->m);
         } else {
-            rec(e, "no observation noise (ies_no_noise, PEST++ 5.2.23's choice when no noise "
-                   "option is given)\n");
+            ies__rec(e, "no observation noise (ies_no_noise, PEST++ 5.2.23's choice when no noise "
+                        "option is given)\n");
         }
     }
     for (size_t r = 0; r < N; r++) /* the base realization keeps the observed values */
-        if (is_base(e, e->en.id[r]))
+        if (ies__is_base(e, e->en.id[r]))
             for (size_t i = 0; i < no; i++)
                 e->en.O[r * no + i] = pst_obs(e->c, i)->value;
     return 0;
@@ -1341,7 +619,7 @@ static size_t choose_subset(struct ies *e, size_t *sub)
     }
     size_t k = 0;
     for (size_t r = 0; r < N; r++)
-        if (is_base(e, e->en.id[r])) sub[k++] = r;
+        if (ies__is_base(e, e->en.id[r])) sub[k++] = r;
     if (e->subset_how == SUBSET_FIRST) {
         for (size_t r = 0; r < N && k < want; r++)
             if (!in_list(sub, k, r)) sub[k++] = r;
@@ -1356,7 +634,7 @@ static size_t choose_subset(struct ies *e, size_t *sub)
     } else { /* the lowest, the highest, then evenly spaced by composite phi */
         double *ph = xcalloc(2 * N + 1, sizeof(double));
         for (size_t r = 0; r < N; r++)
-            ph[2 * r] = phi_of(e, &e->en, r, PHI_COMPOSITE), ph[2 * r + 1] = (double)r;
+            ph[2 * r] = ies__phi_of(e, &e->en, r, PHI_COMPOSITE), ph[2 * r + 1] = (double)r;
         qsort(ph, N, 2 * sizeof(double), cmp_phi_row);
         size_t lo = (size_t)ph[1], hi = (size_t)ph[2 * (N - 1) + 1];
         if (k < want && !in_list(sub, k, lo)) sub[k++] = lo;
@@ -1380,7 +658,8 @@ static size_t update_by_phi(struct ies *e, const struct ensemble *cand, const si
     size_t n = 0;
     for (size_t q = 0; q < cand->n; q++) {
         size_t r = at[q];
-        double now = phi_of(e, &e->en, r, PHI_COMPOSITE), next = phi_of(e, cand, q, PHI_COMPOSITE);
+        double now = ies__phi_of(e, &e->en, r, PHI_COMPOSITE),
+               next = ies__phi_of(e, cand, q, PHI_COMPOSITE);
         if (!(next < now * e->accept_fac)) continue;
         memcpy(e->en.P + r * e->nadj, cand->P + q * e->nadj, e->nadj * sizeof(double));
         memcpy(e->en.D + r * e->nobs, cand->D + q * e->nobs, e->nobs * sizeof(double));
@@ -1406,18 +685,18 @@ static void push_best(struct ies *e, double mean)
 static void lambda_after_reject(struct ies *e)
 {
     e->lambda = fmin(e->lambda * e->lam_inc, LAMBDA_MAX);
-    rec(e, "  lambda increased to %g\n", e->lambda);
+    ies__rec(e, "  lambda increased to %g\n", e->lambda);
 }
 
 /* A candidate ensemble from rows rows[] of the current one plus sf x upgrade (nrows x nadj). */
 static void make_candidate(struct ies *e, struct ensemble *cand, const size_t *rows, size_t nrows,
                            const double *up, double sf)
 {
-    en_alloc(e, cand, nrows);
+    ies__en_alloc(e, cand, nrows);
     cand->n = nrows;
     for (size_t q = 0; q < nrows; q++) {
         size_t r = rows[q];
-        en_copy_row(e, cand, q, &e->en, r);
+        ies__en_copy_row(e, cand, q, &e->en, r);
         double *p = cand->P + q * e->nadj;
         for (size_t j = 0; j < e->nadj; j++)
             p[j] += sf * up[q * e->nadj + j];
@@ -1435,11 +714,11 @@ static void take_results(struct ies *e, struct ensemble *cand, const double *sim
             memcpy(cand->D + q * e->nobs, sim + q * e->nobs, e->nobs * sizeof(double));
             continue;
         }
-        if (!failed++) rec(e, "  %s: runs failed, realizations dropped:", what);
-        rec(e, " %s", e->names[cand->id[q]]);
+        if (!failed++) ies__rec(e, "  %s: runs failed, realizations dropped:", what);
+        ies__rec(e, " %s", e->names[cand->id[q]]);
     }
-    if (failed) rec(e, "\n");
-    en_keep(e, cand, ok);
+    if (failed) ies__rec(e, "\n");
+    ies__en_keep(e, cand, ok);
 }
 
 /* The covariance inflation factor of this iteration (EnsembleMethod::solve_mda): at iteration
@@ -1483,11 +762,12 @@ static int solve(struct ies *e, struct pr_error *err)
     int rc = -1;
     if (N < 2) return pr_error_set(err, "too few active realizations (%zu): cannot continue", N);
     if (e->center_on[0] && !pr_strieq(e->center_on, "_median_") &&
-        center_row(e) == IES_CENTER_MEAN)
-        return pr_error_set(err, "++ies_center_on(%s): that realization is not in the ensemble "
-                                 "(any more): PEST++ stops too",
+        ies__center_row(e) == IES_CENTER_MEAN)
+        return pr_error_set(err,
+                            "++ies_center_on(%s): that realization is not in the ensemble "
+                            "(any more): PEST++ stops too",
                             e->center_on);
-    if (e->autoadaloc) adaptive_cases(e);
+    if (e->autoadaloc) ies__adaptive_cases(e);
     size_t *sub = xcalloc(N + 1, sizeof(size_t));
     size_t ns = choose_subset(e, sub), nl = e->use_mda ? 1 : e->nmults, nsf = e->nscales;
     size_t ncand = nl * nsf, rank;
@@ -1495,19 +775,20 @@ static int solve(struct ies *e, struct pr_error *err)
     double *lams = xcalloc(nl + 1, sizeof(double)), *ups = xcalloc(nl * ns * n + 1, sizeof(double));
     for (size_t l = 0; l < nl; l++)
         lams[l] = e->use_mda ? mda_factor(e) : e->lambda * e->mults[l];
-    if (upgrades(e, lams, nl, sub, ns, ups, &rank, err) < 0) {
+    if (ies__upgrades(e, lams, nl, sub, ns, ups, &rank, err) < 0) {
         free(sub);
         free(lams);
         free(ups);
         return -1;
     }
-    rec(e, "  lambda %g; %zu singular values kept%s; testing %zu lambda x scale pairs on %zu "
-           "realization%s:",
-        e->lambda, rank, e->cases ? " (at most, per local analysis)" : "", ncand, ns,
-        ns == 1 ? "" : "s");
+    ies__rec(e,
+             "  lambda %g; %zu singular values kept%s; testing %zu lambda x scale pairs on %zu "
+             "realization%s:",
+             e->lambda, rank, e->cases ? " (at most, per local analysis)" : "", ncand, ns,
+             ns == 1 ? "" : "s");
     for (size_t q = 0; q < ns; q++)
-        rec(e, " %s", e->names[e->en.id[sub[q]]]);
-    rec(e, "\n");
+        ies__rec(e, " %s", e->names[e->en.id[sub[q]]]);
+    ies__rec(e, "\n");
     /* the candidates: every lambda x scale pair on the subset, one batch */
     struct ensemble *cand = xcalloc(ncand + 1, sizeof(*cand));
     double *num = xcalloc(ncand * ns * n + 1, sizeof(double));
@@ -1520,9 +801,9 @@ static int solve(struct ies *e, struct pr_error *err)
             make_candidate(e, &cand[c], sub, ns, ups + l * ns * n, e->scales[f]);
             memcpy(num + c * ns * n, cand[c].P, ns * n * sizeof(double));
             for (size_t q = 0; q < ns; q++)
-                labels[c * ns + q] = label("iteration %d lambda %g scale %g realization %s",
-                                           e->iter, lams[l], e->scales[f],
-                                           e->names[e->en.id[sub[q]]]);
+                labels[c * ns + q] =
+                    label("iteration %d lambda %g scale %g realization %s", e->iter, lams[l],
+                          e->scales[f], e->names[e->en.id[sub[q]]]);
         }
     }
     int b = run_rows(e, ncand * ns, num, labels, res, ok, err);
@@ -1541,34 +822,36 @@ static int solve(struct ies *e, struct pr_error *err)
         take_results(e, &cand[c], res + c * ns * e->nobs, ok + c * ns, what);
         drop_bad(e, &cand[c], what);
         if (cand[c].n == 0) {
-            rec(e, "  %s: every realization failed or was dropped\n", what);
+            ies__rec(e, "  %s: every realization failed or was dropped\n", what);
             continue;
         }
-        struct stats st = en_stats(e, &cand[c], PHI_COMPOSITE);
+        struct stats st = ies__en_stats(e, &cand[c], PHI_COMPOSITE);
         fprintf(e->f_lambda, "%d,%zu,%g,%g,%g,%g,%g,%g,%g\n", e->iter, cand[c].n, e->lambda,
                 e->last_mean, e->last_std, e->scales[c % nsf], lams[c / nsf], st.mean, st.std);
-        rec(e, "    lambda %-12g scale %-6g mean phi %-14.6g std %-14.6g (%zu realizations)\n",
-            lams[c / nsf], e->scales[c % nsf], st.mean, st.std, cand[c].n);
+        ies__rec(e, "    lambda %-12g scale %-6g mean phi %-14.6g std %-14.6g (%zu realizations)\n",
+                 lams[c / nsf], e->scales[c % nsf], st.mean, st.std, cand[c].n);
         if (st.mean < best_st.mean) best_st = st, best = c;
     }
     fflush(e->f_lambda);
     if (best == (size_t)-1) {
         e->lambda = fmin(e->lambda * 10000.0, LAMBDA_MAX);
-        rec(e, "  no candidate could be evaluated: lambda multiplied by 10000 to %g\n", e->lambda);
+        ies__rec(e, "  no candidate could be evaluated: lambda multiplied by 10000 to %g\n",
+                 e->lambda);
         rc = 0;
         goto done;
     }
     double best_lam = lams[best / nsf], best_sf = e->scales[best % nsf];
     size_t *at = xcalloc(N + 1, sizeof(size_t)); /* candidate row -> current row */
     if (use_subset && best_st.mean > e->last_mean * e->accept_fac) {
-        rec(e, "  best subset mean phi %g is above the acceptable %g: updating the subset "
-               "realizations whose phi dropped\n",
-            best_st.mean, e->last_mean * e->accept_fac);
+        ies__rec(e,
+                 "  best subset mean phi %g is above the acceptable %g: updating the subset "
+                 "realizations whose phi dropped\n",
+                 best_st.mean, e->last_mean * e->accept_fac);
         for (size_t q = 0; q < cand[best].n; q++)
             at[q] = row_of_id(e, cand[best].id[q]);
-        push_best(e, en_stats(e, &e->en, PHI_COMPOSITE).mean);
+        push_best(e, ies__en_stats(e, &e->en, PHI_COMPOSITE).mean);
         if (!e->use_mda) update_by_phi(e, &cand[best], at);
-        struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
+        struct stats now = ies__en_stats(e, &e->en, PHI_COMPOSITE);
         if (now.mean < best_st.mean) {
             e->best_means[e->nbest - 1] = now.mean;
             if (now.mean < e->last_mean * e->accept_fac) {
@@ -1590,7 +873,7 @@ static int solve(struct ies *e, struct pr_error *err)
         for (size_t r = 0; r < N; r++)
             if (!in_list(sub, ns, r)) rest[nr++] = r;
         double *up2 = xcalloc(nr * n + 1, sizeof(double));
-        if (upgrades(e, &best_lam, 1, rest, nr, up2, &rank, err) < 0) {
+        if (ies__upgrades(e, &best_lam, 1, rest, nr, up2, &rank, err) < 0) {
             free(up2);
             free(rest);
             free(at);
@@ -1604,8 +887,8 @@ static int solve(struct ies *e, struct pr_error *err)
         for (size_t q = 0; q < nr; q++)
             l2[q] = label("iteration %d lambda %g scale %g realization %s", e->iter, best_lam,
                           best_sf, e->names[e->en.id[rest[q]]]);
-        rec(e, "  running the other %zu realizations with lambda %g, scale %g\n", nr, best_lam,
-            best_sf);
+        ies__rec(e, "  running the other %zu realizations with lambda %g, scale %g\n", nr, best_lam,
+                 best_sf);
         b = run_rows(e, nr, more.P, l2, res2, ok2, err);
         free_labels(l2, nr);
         free(up2);
@@ -1615,36 +898,38 @@ static int solve(struct ies *e, struct pr_error *err)
             for (size_t q = 0; q < nr; q++)
                 nok += ok2[q];
             if (nok == 0 && nr > 0) {
-                rec(e, "  every remaining realization failed\n");
+                ies__rec(e, "  every remaining realization failed\n");
                 lambda_after_reject(e);
                 b = 3;
             } else {
                 take_results(e, &more, res2, ok2, "remaining realizations");
                 /* merge in the order of the current ensemble */
-                en_alloc(e, &whole, N);
+                ies__en_alloc(e, &whole, N);
                 for (size_t r = 0; r < N; r++) {
                     for (size_t q = 0; q < cand[best].n; q++)
-                        if (cand[best].id[q] == e->en.id[r]) en_copy_row(e, &whole, whole.n++, &cand[best], q);
+                        if (cand[best].id[q] == e->en.id[r])
+                            ies__en_copy_row(e, &whole, whole.n++, &cand[best], q);
                     for (size_t q = 0; q < more.n; q++)
-                        if (more.id[q] == e->en.id[r]) en_copy_row(e, &whole, whole.n++, &more, q);
+                        if (more.id[q] == e->en.id[r])
+                            ies__en_copy_row(e, &whole, whole.n++, &more, q);
                 }
             }
         }
         free(res2);
         free(ok2);
-        en_free(&more);
+        ies__en_free(&more);
         if (b != 0) {
             free(at);
-            en_free(&whole);
+            ies__en_free(&whole);
             rc = b < 0 ? -1 : b == 2 ? 2 : 0;
             goto done;
         }
         drop_bad(e, &whole, "whole ensemble");
         if (whole.n == 0) {
-            rec(e, "  every realization was dropped\n");
+            ies__rec(e, "  every realization was dropped\n");
             lambda_after_reject(e);
             free(at);
-            en_free(&whole);
+            ies__en_free(&whole);
             rc = 0;
             goto done;
         }
@@ -1652,10 +937,11 @@ static int solve(struct ies *e, struct pr_error *err)
         whole = cand[best];
         memset(&cand[best], 0, sizeof(cand[best]));
     }
-    struct stats st = en_stats(e, &whole, PHI_COMPOSITE);
-    rec(e, "  whole ensemble with lambda %g, scale %g: mean phi %g, std %g (%zu realizations); "
-           "acceptable: below %g\n",
-        best_lam, best_sf, st.mean, st.std, whole.n, e->last_mean * e->accept_fac);
+    struct stats st = ies__en_stats(e, &whole, PHI_COMPOSITE);
+    ies__rec(e,
+             "  whole ensemble with lambda %g, scale %g: mean phi %g, std %g (%zu realizations); "
+             "acceptable: below %g\n",
+             best_lam, best_sf, st.mean, st.std, whole.n, e->last_mean * e->accept_fac);
     push_best(e, st.mean);
     if (st.mean < e->last_mean * e->accept_fac) {
         size_t dropped = e->en.n - whole.n;
@@ -1663,24 +949,26 @@ static int solve(struct ies *e, struct pr_error *err)
             unsigned char *keep = xcalloc(e->en.n + 1, 1);
             for (size_t q = 0; q < whole.n; q++)
                 keep[row_of_id(e, whole.id[q])] = 1;
-            en_keep(e, &e->en, keep);
+            ies__en_keep(e, &e->en, keep);
             free(keep);
             for (size_t q = 0; q < whole.n; q++)
                 at[q] = row_of_id(e, whole.id[q]);
             size_t moved = update_by_phi(e, &whole, at);
-            rec(e, "  ies_update_by_reals: %zu of %zu realizations updated\n", moved, whole.n);
-            en_free(&whole);
+            ies__rec(e, "  ies_update_by_reals: %zu of %zu realizations updated\n", moved, whole.n);
+            ies__en_free(&whole);
         } else {
-            en_free(&e->en);
+            ies__en_free(&e->en);
             e->en = whole;
         }
-        if (dropped) rec(e, "  %zu realization%s left the ensemble\n", dropped, dropped == 1 ? "" : "s");
+        if (dropped)
+            ies__rec(e, "  %zu realization%s left the ensemble\n", dropped,
+                     dropped == 1 ? "" : "s");
         e->last_mean = st.mean;
         if (st.std < e->last_std * e->accept_fac) {
             e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
-            rec(e, "  upgrade accepted; lambda now %g\n", e->lambda);
+            ies__rec(e, "  upgrade accepted; lambda now %g\n", e->lambda);
         } else {
-            rec(e, "  upgrade accepted; lambda kept (the phi spread did not shrink enough)\n");
+            ies__rec(e, "  upgrade accepted; lambda kept (the phi spread did not shrink enough)\n");
         }
         e->last_std = st.std;
         free(at);
@@ -1690,22 +978,23 @@ static int solve(struct ies *e, struct pr_error *err)
     for (size_t q = 0; q < whole.n; q++)
         at[q] = row_of_id(e, whole.id[q]);
     size_t moved = e->update_by_reals || e->use_mda ? 0 : update_by_phi(e, &whole, at);
-    rec(e, "  upgrade not accepted; %zu realization%s whose phi dropped updated\n", moved,
-        moved == 1 ? "" : "s");
-    struct stats now = en_stats(e, &e->en, PHI_COMPOSITE);
+    ies__rec(e, "  upgrade not accepted; %zu realization%s whose phi dropped updated\n", moved,
+             moved == 1 ? "" : "s");
+    struct stats now = ies__en_stats(e, &e->en, PHI_COMPOSITE);
     if (now.mean < st.mean) e->best_means[e->nbest - 1] = now.mean;
     if (now.mean < st.mean && now.mean < e->last_mean * e->accept_fac) {
-        if (now.std < e->last_std * e->accept_fac) e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
+        if (now.std < e->last_std * e->accept_fac)
+            e->lambda = fmax(best_lam * e->lam_dec, LAMBDA_MIN);
         e->last_std = now.std;
     } else {
         lambda_after_reject(e);
     }
-    en_free(&whole);
+    ies__en_free(&whole);
     free(at);
     rc = 0;
 done:
     for (size_t c = 0; c < ncand; c++)
-        en_free(&cand[c]);
+        ies__en_free(&cand[c]);
     free(cand);
     free(lams);
     free(ups);
@@ -1745,7 +1034,7 @@ static int setup(struct ies *e, const struct pst_case *c, const char *pst_path, 
     e->lo = xcalloc(e->nadj + 1, sizeof(double));
     e->hi = xcalloc(e->nadj + 1, sizeof(double));
     e->sd = xcalloc(e->nadj + 1, sizeof(double));
-    if (open_outputs(e, err) < 0) return -1;
+    if (ies__open_outputs(e, err) < 0) return -1;
     if (e->nadj == 0) return pr_error_set(err, "%s: no adjustable parameters", pst_path);
     return read_options(e, err);
 }
@@ -1753,7 +1042,7 @@ static int setup(struct ies *e, const struct pst_case *c, const char *pst_path, 
 static void teardown(struct ies *e)
 {
     parspace_free(&e->ps);
-    en_free(&e->en);
+    ies__en_free(&e->en);
     for (size_t i = 0; i < e->nreals; i++)
         free(e->names[i]);
     free(e->names);
@@ -1770,33 +1059,35 @@ static void teardown(struct ies *e)
     free(e->scales);
     free(e->best_means);
     free(e->mda_lams);
-    if (e->cases != e->file_cases) free_cases(e->cases, e->ncases);
-    free_cases(e->file_cases, e->nfile_cases);
+    if (e->cases != e->file_cases) ies__free_cases(e->cases, e->ncases);
+    ies__free_cases(e->file_cases, e->nfile_cases);
     free(e->indicators);
-    FILE *files[] = {e->rec, e->f_actual, e->f_meas, e->f_regul, e->f_comp, e->f_group, e->f_lambda};
+    FILE *files[] = {e->rec,    e->f_actual, e->f_meas,  e->f_regul,
+                     e->f_comp, e->f_group,  e->f_lambda};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         if (files[i]) fclose(files[i]);
 }
 
 static void describe(struct ies *e)
 {
-    rec(e, "pestrun %s: iterative ensemble smoother (as pestpp-ies 5.2.23) of %s\n",
-        PESTRUN_VERSION, e->pst_path);
-    rec(e, "%zu parameters (%zu adjustable), %zu observations (%zu with a weight)\n", e->npar,
-        e->nadj, e->nobs, e->m);
+    ies__rec(e, "pestrun %s: iterative ensemble smoother (as pestpp-ies 5.2.23) of %s\n",
+             PESTRUN_VERSION, e->pst_path);
+    ies__rec(e, "%zu parameters (%zu adjustable), %zu observations (%zu with a weight)\n", e->npar,
+             e->nadj, e->nobs, e->m);
     if (pst_nprior(e->c))
-        rec(e, "the %zu prior information equations are not used (pestpp-ies does not use them "
-               "either)\n",
-            pst_nprior(e->c));
-    rec(e, "upgrade: GLM form, %s solution, EIGTHRESH %g, MAXSING %d; lambda multipliers",
-        e->use_approx ? "approximate" : "full", e->eigthresh, e->maxsing);
+        ies__rec(e,
+                 "the %zu prior information equations are not used (pestpp-ies does not use them "
+                 "either)\n",
+                 pst_nprior(e->c));
+    ies__rec(e, "upgrade: GLM form, %s solution, EIGTHRESH %g, MAXSING %d; lambda multipliers",
+             e->use_approx ? "approximate" : "full", e->eigthresh, e->maxsing);
     for (size_t i = 0; i < e->nmults; i++)
-        rec(e, " %g", e->mults[i]);
-    rec(e, "; scale factors");
+        ies__rec(e, " %g", e->mults[i]);
+    ies__rec(e, "; scale factors");
     for (size_t i = 0; i < e->nscales; i++)
-        rec(e, " %g", e->scales[i]);
-    rec(e, "\naccept phi factor %g, lambda increase %g, decrease %g, reg factor %g\n\n",
-        e->accept_fac, e->lam_inc, e->lam_dec, e->reg_factor);
+        ies__rec(e, " %g", e->scales[i]);
+    ies__rec(e, "\naccept phi factor %g, lambda increase %g, decrease %g, reg factor %g\n\n",
+             e->accept_fac, e->lam_inc, e->lam_dec, e->reg_factor);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1843,13 +1134,13 @@ static size_t find_conflicts(struct ies *e, unsigned char *conflict, struct pr_e
         char *low = xstrdup(pst_obs(e->c, k)->name);
         pr_lower(low);
         sb_printf(&sb, "%s,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", low, omn, osd, omin, omax,
-                  omn - d * osd, omn + d * osd, smn, ssd, smin, smax, smn - d * ssd,
-                  smn + d * ssd, fmax(smin - omax, omin - smax));
+                  omn - d * osd, omn + d * osd, smn, ssd, smin, smax, smn - d * ssd, smn + d * ssd,
+                  fmax(smin - omax, omin - smax));
         free(low);
     }
     snprintf(ext, sizeof(ext), "%d.pdc.csv", e->iter);
     char *path = pst_output_path(e->pst_path, ext);
-    if (write_text(path, &sb, err) < 0) n = (size_t)-1;
+    if (ies__write_text(path, &sb, err) < 0) n = (size_t)-1;
     free(path);
     sb_free(&sb);
     return n;
@@ -1862,11 +1153,12 @@ static int drop_conflicts(struct ies *e, struct pr_error *err)
     unsigned char *conflict = xcalloc(e->m + 1, 1);
     size_t n = find_conflicts(e, conflict, err);
     int rc = 0;
-    if (n == (size_t)-1) rc = -1;
+    if (n == (size_t)-1)
+        rc = -1;
     else if (n > 0) {
         char *path = pst_output_path(e->pst_path, "0.pdc.csv");
-        rec(e, "prior-data conflict: %zu of the %zu observations with a weight (%s)%s\n", n, e->m,
-            path, e->drop_conflicts ? "; their weights are set to 0" : "");
+        ies__rec(e, "prior-data conflict: %zu of the %zu observations with a weight (%s)%s\n", n,
+                 e->m, path, e->drop_conflicts ? "; their weights are set to 0" : "");
         free(path);
         if (e->drop_conflicts && n == e->m)
             rc = pr_error_set(err, "every observation with a weight is in prior-data conflict: "
@@ -1875,7 +1167,7 @@ static int drop_conflicts(struct ies *e, struct pr_error *err)
             size_t q = 0;
             for (size_t i = 0; i < e->m; i++) {
                 if (conflict[i]) {
-                    rec(e, "  %s\n", pst_obs(e->c, e->act[i])->name);
+                    ies__rec(e, "  %s\n", pst_obs(e->c, e->act[i])->name);
                     continue;
                 }
                 e->act[q] = e->act[i], e->w[q] = e->w[i], e->ineq[q] = e->ineq[i];
@@ -1884,10 +1176,10 @@ static int drop_conflicts(struct ies *e, struct pr_error *err)
             e->m = q;
             if (e->nfile_cases) { /* the localizer's observation indices changed */
                 if (e->cases == e->file_cases) e->cases = NULL, e->ncases = 0;
-                free_cases(e->file_cases, e->nfile_cases);
+                ies__free_cases(e->file_cases, e->nfile_cases);
                 e->file_cases = NULL;
                 e->nfile_cases = 0;
-                rc = read_localizer(e, err);
+                rc = ies__read_localizer(e, err);
             }
         }
     }
@@ -1926,32 +1218,35 @@ static int load_restart(struct ies *e, struct pr_error *err)
 {
     double *ov = NULL, *pv = NULL;
     char **on = NULL, **pn = NULL;
-    long no = read_ensemble_csv(e, "ies_restart_observation_ensemble", 0, &ov, &on, err), np = 0;
+    long no = ies__read_ensemble_csv(e, "ies_restart_observation_ensemble", 0, &ov, &on, err),
+         np = 0;
     int rc = -1;
     if (no < 0) return -1;
     if (pst_opt_str(e->c, "ies_restart_parameter_ensemble", NULL) &&
-        (np = read_ensemble_csv(e, "ies_restart_parameter_ensemble", 1, &pv, &pn, err)) < 0)
+        (np = ies__read_ensemble_csv(e, "ies_restart_parameter_ensemble", 1, &pv, &pn, err)) < 0)
         goto done;
     struct ensemble en;
-    en_alloc(e, &en, (size_t)no);
+    ies__en_alloc(e, &en, (size_t)no);
     double *num = xcalloc(e->nadj + 1, sizeof(double));
     for (long q = 0; q < no; q++) {
         size_t r = row_of_name(e, on[q]);
         if (r == (size_t)-1) {
-            pr_error_set(err, "++ies_restart_obs_en: realization '%s' is not in the prior "
-                              "parameter ensemble",
+            pr_error_set(err,
+                         "++ies_restart_obs_en: realization '%s' is not in the prior "
+                         "parameter ensemble",
                          on[q]);
             break;
         }
-        en_copy_row(e, &en, en.n, &e->en, r);
+        ies__en_copy_row(e, &en, en.n, &e->en, r);
         memcpy(en.D + en.n * e->nobs, ov + (size_t)q * e->nobs, e->nobs * sizeof(double));
         if (pv) {
             long k = -1;
             for (long t = 0; t < np && k < 0; t++)
                 if (strcmp(pn[t], on[q]) == 0) k = t;
             if (k < 0) {
-                pr_error_set(err, "++ies_restart_par_en: no realization '%s' (it is in "
-                                  "++ies_restart_obs_en)",
+                pr_error_set(err,
+                             "++ies_restart_par_en: no realization '%s' (it is in "
+                             "++ies_restart_obs_en)",
                              on[q]);
                 break;
             }
@@ -1962,14 +1257,14 @@ static int load_restart(struct ies *e, struct pr_error *err)
     }
     free(num);
     if (en.n == (size_t)no) {
-        en_free(&e->en);
+        ies__en_free(&e->en);
         e->en = en;
         rc = 0;
-        rec(e, "restart: %zu realizations from %s%s%s; no model run for iteration 0\n", en.n,
-            pst_opt_str(e->c, "ies_restart_observation_ensemble", ""), pv ? " and " : "",
-            pv ? pst_opt_str(e->c, "ies_restart_parameter_ensemble", "") : "");
+        ies__rec(e, "restart: %zu realizations from %s%s%s; no model run for iteration 0\n", en.n,
+                 pst_opt_str(e->c, "ies_restart_observation_ensemble", ""), pv ? " and " : "",
+                 pv ? pst_opt_str(e->c, "ies_restart_parameter_ensemble", "") : "");
     } else {
-        en_free(&en);
+        ies__en_free(&en);
     }
 done:
     for (long q = 0; q < no; q++)
@@ -2015,8 +1310,9 @@ static int run_mean(struct ies *e, struct ies_summary *sum, struct pr_error *err
         for (size_t r = 0; r < N; r++)
             if (pr_strieq(e->names[e->en.id[r]], want)) pick = r;
         if (pick == N)
-            return pr_error_set(err, "++ies_run_realname: '%s' is not a realization of the "
-                                     "parameter ensemble",
+            return pr_error_set(err,
+                                "++ies_run_realname: '%s' is not a realization of the "
+                                "parameter ensemble",
                                 want);
         snprintf(row, sizeof(row), "%s", e->names[e->en.id[pick]]);
         snprintf(file, sizeof(file), "real%s", row);
@@ -2024,16 +1320,17 @@ static int run_mean(struct ies *e, struct ies_summary *sum, struct pr_error *err
         snprintf(row, sizeof(row), "mean");
         snprintf(file, sizeof(file), "mean");
     }
-    if (write_ensemble(e, "0.par.csv", &e->en, NULL, err) < 0 ||
-        write_ensemble(e, "obs+noise.csv", &e->en, e->en.O, err) < 0)
+    if (ies__write_ensemble(e, "0.par.csv", &e->en, NULL, err) < 0 ||
+        ies__write_ensemble(e, "obs+noise.csv", &e->en, e->en.O, err) < 0)
         return -1;
     double *p = xcalloc(n + 1, sizeof(double));
     for (size_t r = 0; r < N; r++)
         for (size_t j = 0; j < n; j++)
-            p[j] += pick < N ? (r == pick ? e->en.P[r * n + j] : 0.0) : e->en.P[r * n + j] / (double)N;
+            p[j] +=
+                pick < N ? (r == pick ? e->en.P[r * n + j] : 0.0) : e->en.P[r * n + j] / (double)N;
     /* a one-row ensemble named as PEST++ names it */
     struct ensemble one;
-    en_alloc(e, &one, 1);
+    ies__en_alloc(e, &one, 1);
     one.n = 1;
     one.id[0] = e->nreals;
     e->names = xrealloc(e->names, (e->nreals + 1) * sizeof(char *));
@@ -2042,14 +1339,14 @@ static int run_mean(struct ies *e, struct ies_summary *sum, struct pr_error *err
     memcpy(one.P0, p, n * sizeof(double));
     for (size_t i = 0; i < e->nobs; i++)
         one.O[i] = pst_obs(e->c, i)->value;
-    en_free(&e->en);
+    ies__en_free(&e->en);
     e->en = one;
     free(p);
     char ext[320];
     snprintf(ext, sizeof(ext), "%s.par.csv", file);
-    if (write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
-    rec(e, "NOPTMAX %d: one run of %s\n", pst_control(e->c)->noptmax,
-        want[0] ? "the realization named by ++ies_run_realname" : "the prior ensemble's mean");
+    if (ies__write_ensemble(e, ext, &e->en, NULL, err) < 0) return -1;
+    ies__rec(e, "NOPTMAX %d: one run of %s\n", pst_control(e->c)->noptmax,
+             want[0] ? "the realization named by ++ies_run_realname" : "the prior ensemble's mean");
     unsigned char ok = 0;
     double *sim = xcalloc(e->nobs + 1, sizeof(double));
     char *labels[1] = {label("realization %s", row)};
@@ -2059,12 +1356,12 @@ static int run_mean(struct ies *e, struct ies_summary *sum, struct pr_error *err
     if (b == 0) {
         memcpy(e->en.D, sim, e->nobs * sizeof(double));
         snprintf(ext, sizeof(ext), "%s.obs.csv", file);
-        if (write_ensemble(e, ext, &e->en, e->en.D, err) < 0) b = -1;
+        if (ies__write_ensemble(e, ext, &e->en, e->en.D, err) < 0) b = -1;
     }
     free(sim);
     if (b != 0) return b < 0 ? -1 : 1;
-    double phi = phi_of(e, &e->en, 0, PHI_ACTUAL);
-    rec(e, "  phi of %s: %g\n", row, phi);
+    double phi = ies__phi_of(e, &e->en, 0, PHI_ACTUAL);
+    ies__rec(e, "  phi of %s: %g\n", row, phi);
     sum->phi_start = sum->phi_end = phi;
     snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX %d: one run of %s",
              pst_control(e->c)->noptmax, row);
@@ -2085,9 +1382,10 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         pr_error_set(err, "%s: no observation has a weight above 0: nothing to fit", pst_path);
         goto done;
     }
-    if (read_localizer(&e, err) < 0 || prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0)
+    if (ies__read_localizer(&e, err) < 0 || prior_ensemble(&e, err) < 0 ||
+        noise_ensemble(&e, err) < 0)
         goto done;
-    write_headers(&e);
+    ies__write_headers(&e);
     if (ctl->noptmax <= -2) { /* after the noise draws, as PEST++ */
         rc = run_mean(&e, sum, err);
         goto done;
@@ -2095,13 +1393,13 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
     if (ctl->noptmax == 0) { /* PEST++: the base realization alone */
         unsigned char *keep = xcalloc(e.en.n + 1, 1);
         for (size_t q = 0; q < e.en.n; q++)
-            keep[q] = is_base(&e, e.en.id[q]);
+            keep[q] = ies__is_base(&e, e.en.id[q]);
         keep[e.en.n - 1] |= !e.include_base; /* no base: the last realization */
-        en_keep(&e, &e.en, keep);
+        ies__en_keep(&e, &e.en, keep);
         free(keep);
     }
-    if (write_ensemble(&e, "0.par.csv", &e.en, NULL, err) < 0 ||
-        write_ensemble(&e, "obs+noise.csv", &e.en, e.en.O, err) < 0)
+    if (ies__write_ensemble(&e, "0.par.csv", &e.en, NULL, err) < 0 ||
+        ies__write_ensemble(&e, "obs+noise.csv", &e.en, e.en.O, err) < 0)
         goto done;
     sum->reals_start = e.en.n;
     if (pst_opt_str(c, "ies_restart_observation_ensemble", NULL)) {
@@ -2110,7 +1408,7 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         if (r == 0 && !pst_opt_str(c, "ies_restart_parameter_ensemble", NULL))
             drop_bad(&e, &e.en, "restart ensemble");
     } else {
-        rec(&e, "iteration 0: running the prior ensemble of %zu realizations\n", e.en.n);
+        ies__rec(&e, "iteration 0: running the prior ensemble of %zu realizations\n", e.en.n);
         r = run_prior(&e, err);
     }
     if (r != 0) {
@@ -2121,10 +1419,10 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         pr_error_set(err, "every run of the prior ensemble failed or was dropped");
         goto done;
     }
-    if (write_iteration(&e, err) < 0) goto done;
-    struct stats a0 = en_stats(&e, &e.en, PHI_ACTUAL);
+    if (ies__write_iteration(&e, err) < 0) goto done;
+    struct stats a0 = ies__en_stats(&e, &e.en, PHI_ACTUAL);
     sum->phi_start = a0.mean;
-    struct stats c0 = en_stats(&e, &e.en, PHI_COMPOSITE);
+    struct stats c0 = ies__en_stats(&e, &e.en, PHI_COMPOSITE);
     e.last_mean = c0.mean;
     e.last_std = c0.std;
     push_best(&e, c0.mean);
@@ -2139,12 +1437,12 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         if (e.lambda < 0) lam *= -e.lambda;
         e.lambda = lam;
     }
-    rec(&e, "  initial lambda %g\n", e.lambda);
+    ies__rec(&e, "  initial lambda %g\n", e.lambda);
     int bad_cycles = 0;
     snprintf(sum->stop_reason, sizeof(sum->stop_reason), "NOPTMAX %d reached", ctl->noptmax);
     for (int it = 1; it <= ctl->noptmax; it++) {
         e.iter = it;
-        rec(&e, "\niteration %d\n", it);
+        ies__rec(&e, "\niteration %d\n", it);
         int acc = solve(&e, err);
         if (acc < 0) goto done;
         if (acc == 2) {
@@ -2154,8 +1452,8 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         unsigned char *cf = xcalloc(e.m + 1, 1);
         size_t nc = find_conflicts(&e, cf, err);
         free(cf);
-        if (nc == (size_t)-1 || write_iteration(&e, err) < 0) goto done;
-        struct stats cs = en_stats(&e, &e.en, PHI_COMPOSITE);
+        if (nc == (size_t)-1 || ies__write_iteration(&e, err) < 0) goto done;
+        struct stats cs = ies__en_stats(&e, &e.en, PHI_COMPOSITE);
         e.last_mean = cs.mean;
         e.last_std = cs.std;
         sum->iterations = it;
@@ -2167,10 +1465,10 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         }
     }
     rc = 0;
-    rec(&e, "\nstopped: %s; %zu model runs\n", sum->stop_reason, e.runs);
+    ies__rec(&e, "\nstopped: %s; %zu model runs\n", sum->stop_reason, e.runs);
 done:
     if (e.c) {
-        sum->phi_end = e.en.n ? en_stats(&e, &e.en, PHI_ACTUAL).mean : 0;
+        sum->phi_end = e.en.n ? ies__en_stats(&e, &e.en, PHI_ACTUAL).mean : 0;
         sum->reals_end = e.en.n;
         sum->runs = e.runs;
         teardown(&e);

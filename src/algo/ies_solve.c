@@ -9,12 +9,12 @@
 
 struct ies_solver {
     size_t N, n, k, ka;
-    double *dP;  /* N x n */
-    double *s;   /* k */
-    double *Vt;  /* k x N */
-    double *UtR; /* k x N */
-    double *Am;  /* n x ka (full solution), or NULL */
-    double *PR;  /* N x n: par - prior (full solution), or NULL */
+    double *dP;    /* N x n */
+    double *s;     /* k */
+    double *Vt;    /* k x N */
+    double *UtR;   /* k x N */
+    double *Am;    /* n x ka (full solution), or NULL */
+    double *PR;    /* N x n: par - prior (full solution), or NULL */
     double *scale; /* n (prior scaling), or NULL */
     /* the MDA form: the upgrade of realization j is -dP' G (I + a S1^2)^-1 W[:, j] */
     int mda;
@@ -57,7 +57,6 @@ static void anomalies_about(const double *a, size_t N, size_t n, long center, do
             out[r * n + j] = (a[r * n + j] - mean[j]) * scale;
     free(mean);
 }
-
 
 /* How many singular values PEST++'s truncation keeps (SVD_REDSVD::solve_ip). */
 static size_t kept(const double *s, size_t kmin, double eigthresh, int maxsing)
@@ -192,8 +191,9 @@ struct ies_solver *ies_solver_create(const struct ies_solve_input *in, struct pr
 {
     size_t N = in->nreal, n = in->npar, m = in->nobs;
     if (N < 2 || m == 0 || n == 0) {
-        pr_error_set(err, "the upgrade needs 2 or more realizations, parameters and observations "
-                          "(%zu realizations, %zu parameters, %zu observations)",
+        pr_error_set(err,
+                     "the upgrade needs 2 or more realizations, parameters and observations "
+                     "(%zu realizations, %zu parameters, %zu observations)",
                      N, n, m);
         return NULL;
     }
@@ -294,8 +294,8 @@ size_t ies_solver_rank(const struct ies_solver *sv)
 
 /* The prior pull's contribution to X (N x nrows) for lambda: V (S^2 + (lambda+1))^-1 V' dP Am
  * Am' (P - P0). */
-static void prior_term(const struct ies_solver *sv, double lambda, const size_t *rows,
-                       size_t nrows, double *X)
+static void prior_term(const struct ies_solver *sv, double lambda, const size_t *rows, size_t nrows,
+                       double *X)
 {
     size_t N = sv->N, n = sv->n, k = sv->k, ka = sv->ka;
     double *x4 = xcalloc(ka + 1, sizeof(double)), *x5 = xcalloc(n + 1, sizeof(double));

@@ -18,8 +18,9 @@
  * and unscaled: dD = U0 S0 V0' truncated as above, X0 = S0^-1 U0' E (E the noise anomalies),
  * X0 = U1 S1 V1', X1 = U0 S0^-1 U1, upgrade = - dP' dD' X1 (I + a S1^2)^-1 X1' R for the
  * inflation factor a. With ies_use_prior_scaling,
- * dP's columns are multiplied by 1 / prior stdev (and P - P0's, and the prior pull once more). Memory: dP, Am and the small
- * N x N factors; a realization's upgrade is computed on demand for any set of realizations. */
+ * dP's columns are multiplied by 1 / prior stdev (and P - P0's, and the prior pull once more).
+ * Memory: dP, Am and the small N x N factors; a realization's upgrade is computed on demand for any
+ * set of realizations. */
 #ifndef PR_IES_SOLVE_H
 #define PR_IES_SOLVE_H
 
@@ -62,7 +63,7 @@ void ies_solver_destroy(struct ies_solver *s); /* NULL is fine */
 size_t ies_solver_rank(const struct ies_solver *s);
 /* The upgrade for lambda of the nrows realizations rows[] (indices into the input's rows):
  * out receives nrows x n numeric changes, row-major. */
-void ies_solver_upgrade(const struct ies_solver *s, double lambda, const size_t *rows,
-                        size_t nrows, double *out);
+void ies_solver_upgrade(const struct ies_solver *s, double lambda, const size_t *rows, size_t nrows,
+                        double *out);
 
 #endif

@@ -267,8 +267,9 @@ static void section_dropped(const struct ens_report *r, struct strbuf *sb)
     }
     sb_puts(sb, "<p>");
     if (n) {
-        sb_printf(sb, "%zu of the %zu prior realizations left the ensemble (failed runs or phi "
-                      "above the bad-phi threshold): ",
+        sb_printf(sb,
+                  "%zu of the %zu prior realizations left the ensemble (failed runs or phi "
+                  "above the bad-phi threshold): ",
                   n, csv_nrows(a));
         svg_escape(sb, list.data);
     } else {
@@ -286,8 +287,9 @@ static void head(const struct ens_report *r, struct strbuf *sb)
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
                 "<title>");
     svg_escape(sb, r->case_name);
-    sb_printf(sb, ": ensemble calibration report</title>\n<style>\n%s</style>\n</head>\n"
-                  "<body>\n<main>\n<h1>Ensemble calibration report: ",
+    sb_printf(sb,
+              ": ensemble calibration report</title>\n<style>\n%s</style>\n</head>\n"
+              "<body>\n<main>\n<h1>Ensemble calibration report: ",
               report_page_style);
     svg_escape(sb, r->case_name);
     sb_puts(sb, "</h1>\n<p class=\"sub\">");
@@ -346,8 +348,9 @@ int report_ies_write(const struct pst_case *c, const char *pst_path, const char 
     if (table_read(p_phi, &r.phi, err) < 0) goto done;
     double last;
     if (csv_ncols(r.phi.t) < 7 || !num(r.phi.t, csv_nrows(r.phi.t) - 1, 0, &last)) {
-        pr_error_set(err, "%s: expected PEST++'s columns (iteration,total_runs,mean,"
-                          "standard_deviation,min,max, then the realizations)",
+        pr_error_set(err,
+                     "%s: expected PEST++'s columns (iteration,total_runs,mean,"
+                     "standard_deviation,min,max, then the realizations)",
                      p_phi);
         goto done;
     }

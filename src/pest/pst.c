@@ -896,11 +896,8 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
         {{"STANDARD_DEVIATION"}, 0},
     };
     static const struct column obs_cols[] = {
-        {{"OBSNME", "NAME"}, 1},
-        {{"OBSVAL", "VALUE"}, 1},
-        {{"WEIGHT"}, 1},
-        {{"OBGNME", "GROUP"}, 1},
-        {{"STANDARD_DEVIATION"}, 0},
+        {{"OBSNME", "NAME"}, 1},  {{"OBSVAL", "VALUE"}, 1},    {{"WEIGHT"}, 1},
+        {{"OBGNME", "GROUP"}, 1}, {{"STANDARD_DEVIATION"}, 0},
     };
     static const struct column pargp_cols[] = {
         {{"PARGPNME", "NAME"}, 1}, {{"INCTYP"}, 1},      {{"DERINC"}, 1},
@@ -959,8 +956,8 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
                 rc = add_tie(c, tie, 2, &f);
             }
             if (rc == 0 && tok[11][0])
-                rc = get_double(&f, "STANDARD_DEVIATION", tok[11],
-                                &c->params[c->nparams - 1].stdev);
+                rc =
+                    get_double(&f, "STANDARD_DEVIATION", tok[11], &c->params[c->nparams - 1].stdev);
             break;
         case EXT_OBS:
             rc = add_obs(c, tok, 4, &f);

@@ -9,7 +9,8 @@
 
 #define NCOMMANDS 6 /* the letters of a table row: run, sweep, jacobian, glm, panther, ies */
 
-static const char *const command_names[] = {"check", "run", "sweep", "jacobian", "glm", "panther", "ies"};
+static const char *const command_names[] = {"check", "run",     "sweep", "jacobian",
+                                            "glm",   "panther", "ies"};
 
 const char *pst_command_name(enum pst_cmd cmd)
 {

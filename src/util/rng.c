@@ -2,7 +2,6 @@
 
 #include <math.h>
 
-
 void pr_rng_seed(struct pr_rng *m, uint32_t seed)
 {
     m->s[0] = seed;

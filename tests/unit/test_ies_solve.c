@@ -121,7 +121,8 @@ static void test_linear_gaussian(void)
         }
     }
     struct pr_error err;
-    struct ies_solve_input in = {N, n, m, P, D, O, w, 1e-14, 1000, NULL, IES_CENTER_MEAN, NULL, NULL};
+    struct ies_solve_input in = {N,    n,   m, P, D, O, w, 1e-14, 1000, NULL, IES_CENTER_MEAN,
+                                 NULL, NULL};
     struct ies_solver *sv = ies_solver_create(&in, &err);
     CHECK(sv != NULL && ies_solver_rank(sv) == n); /* G has rank 3 */
     ies_solver_upgrade(sv, 0.0, rows, N, up);
