@@ -13,6 +13,7 @@
 #include "pest/objective.h"
 #include "pest/outputs.h"
 #include "util/csv.h"
+#include "util/fsutil.h"
 #include "util/names.h"
 #include "util/rng.h"
 #include "util/strbuf.h"
@@ -93,24 +94,6 @@ static char *lower_dup(const char *s)
     char *d = xstrdup(s);
     pr_lower(d);
     return d;
-}
-
-/* dir/name when it exists, else the first entry of dir whose name matches name in any case
- * (option values may reach us upper-cased, as PEST++ upper-cases some), else dir/name. */
-static char *resolve_file(const char *dir, const char *name)
-{
-    char *path = pr_path_join(dir, name);
-    if (access(path, F_OK) == 0 || strchr(name, '/')) return path;
-    DIR *d = opendir(dir ? dir : ".");
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (pr_strieq(e->d_name, name)) {
-            free(path);
-            path = pr_path_join(dir, e->d_name);
-            break;
-        }
-    if (d) closedir(d);
-    return path;
 }
 
 /* A cursor over text that counts lines. */
@@ -491,7 +474,7 @@ static int unc_range(struct unc *u, const char *first, const char *last, int lin
 static int unc_list(struct unc *u, const char *file, int line, struct fosm_matrix *m,
                     struct pr_error *err)
 {
-    char *path = resolve_file(u->dir, file);
+    char *path = pr_resolve_file(u->dir, file);
     size_t len;
     char *text = pr_read_file(path, &len, err);
     int rc = -1;
@@ -599,7 +582,7 @@ static int unc_matrix(struct unc *u, struct lex *lx, int start, struct pr_error 
                      u->name, rline);
         goto done;
     }
-    char *path = resolve_file(u->dir, file);
+    char *path = pr_resolve_file(u->dir, file);
     size_t len;
     char *text = pr_read_file(path, &len, err);
     if (text) m = fosm_matrix_parse_ascii(text, len, path, err);
@@ -937,7 +920,7 @@ static int read_forecasts(struct fosm *f, struct pr_error *err)
         size_t cap = strlen(copy) + 2;
         tok = xcalloc(cap, sizeof(char *));
         ntok = pr_tokenize(copy, ", \t", tok, cap);
-        path = ntok == 1 ? resolve_file(pst_dir(c), tok[0]) : NULL;
+        path = ntok == 1 ? pr_resolve_file(pst_dir(c), tok[0]) : NULL;
         if (path && (names_find(pst_obs_names(c), tok[0]) >= 0 || access(path, R_OK) != 0)) {
             free(path);
             path = NULL;
@@ -1044,7 +1027,7 @@ static int load_parcov(const struct parspace *ps, const struct pst_option *o, do
     const struct pst_case *c = ps->c;
     size_t na = ps->nadj;
     double *parcov = NULL;
-    char *path = resolve_file(pst_dir(c), o->value);
+    char *path = pr_resolve_file(pst_dir(c), o->value);
     struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(c), c, err);
     long *ri = xcalloc(na + 1, sizeof(long)), *ci = xcalloc(na + 1, sizeof(long));
     struct names *rows = names_create(), *cols = names_create();

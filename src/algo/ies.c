@@ -1,6 +1,7 @@
 #include "ies.h"
 
 #include <float.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -363,7 +364,8 @@ static int read_options(struct ies *e, struct pr_error *err)
     if (nn) {
         if (pst_opt_bool(c, "ies_no_noise", 0, &e->no_noise, err) < 0) return -1;
     } else {
-        e->no_noise = !have_obs_sd && !e->use_mda; /* these ask for noise too */
+        e->no_noise = !have_obs_sd && !e->use_mda && !pst_opt_str(c, "obscov", NULL); /* these ask
+                                                                                       for noise */
     }
     if (e->num_reals < 2)
         return pr_error_set(err, "++ies_num_reals: expected 2 or more, got %d", e->num_reals);
@@ -528,6 +530,78 @@ static int prior_ensemble(struct ies *e, struct pr_error *err)
     return 0;
 }
 
+/* ++obscov (EnsembleMethod::initialize_obscov): the observation noise covariance. Weighted
+ * observations not in it lose their weight, the others' weights become min(weight,
+ * 1 / sqrt(variance)), and its Cholesky factor for the weighted ones is kept for the noise.
+ * Returns 0 (no ++obscov too) or -1 with err set. */
+static int read_obscov(struct ies *e, struct pr_error *err)
+{
+    const char *file = pst_opt_str(e->c, "obscov", NULL);
+    if (!file || !file[0]) return 0;
+    if (e->drop_conflicts)
+        return pr_error_set(err, "++obscov with ++ies_drop_conflicts: pestpp-ies 5.2.23 does not "
+                                 "support them together, nor does pestrun");
+    if (e->no_noise)
+        return pr_error_set(err, "++obscov with ++ies_no_noise(true): pestpp-ies 5.2.23 stops on "
+                                 "them together, and so does pestrun");
+    char *path = ies__case_file(e, file);
+    struct fosm_matrix *mx = fosm_matrix_load(path, pst_dir(e->c), NULL, err);
+    free(path);
+    if (!mx) {
+        pr_error_prefix(err, "++obscov");
+        return -1;
+    }
+    size_t nr = fosm_matrix_nrows(mx), q = 0, dropped = 0;
+    long *at = xcalloc(e->m + 1, sizeof(long));
+    for (size_t i = 0; i < e->m; i++) {
+        const char *name = pst_obs(e->c, e->act[i])->name;
+        long r = -1;
+        for (size_t k = 0; k < nr && r < 0; k++)
+            if (pr_strieq(fosm_matrix_rowname(mx, k), name) &&
+                pr_strieq(fosm_matrix_colname(mx, k), name))
+                r = (long)k;
+        if (r < 0) {
+            if (!dropped++) ies__rec(e, "weighted observations not in ++obscov, given no weight:");
+            ies__rec(e, " %s", name);
+            continue;
+        }
+        double var = fosm_matrix_get(mx, (size_t)r, (size_t)r);
+        if (!(var > 0)) {
+            fosm_matrix_destroy(mx);
+            free(at);
+            return pr_error_set(err, "++obscov: the variance of %s is %g: expected a value above 0",
+                                name, var);
+        }
+        e->act[q] = e->act[i], e->ineq[q] = e->ineq[i];
+        e->w[q] = fmin(e->w[i], 1.0 / sqrt(var));
+        at[q++] = r;
+    }
+    if (dropped) ies__rec(e, "\n");
+    e->m = q;
+    double *L = xcalloc(q * q + 1, sizeof(double));
+    for (size_t a = 0; a < q; a++)
+        for (size_t b = 0; b < q; b++)
+            L[a * q + b] = fosm_matrix_get(mx, (size_t)at[a], (size_t)at[b]);
+    fosm_matrix_destroy(mx);
+    free(at);
+    lapack_int info =
+        q ? LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)q, L, (lapack_int)q) : 0;
+    if (info != 0) {
+        free(L);
+        return pr_error_set(err,
+                            "++obscov: the covariance of the weighted observations is not "
+                            "positive definite (LAPACK info %d)",
+                            (int)info);
+    }
+    for (size_t a = 0; a < q; a++)
+        for (size_t b = a + 1; b < q; b++)
+            L[a * q + b] = 0.0;
+    e->obscov_L = L;
+    ies__rec(e, "observation noise covariance from ++obscov %s (%zu weighted observations)\n", file,
+             q);
+    return 0;
+}
+
 /* The noise standard deviation of used observation i: its standard_deviation column, else
  * 1 / weight (Covariance::from_observation_weights). */
 static double noise_sd(const struct ies *e, size_t i)
@@ -563,7 +637,24 @@ static int noise_ensemble(struct ies *e, struct pr_error *err)
         for (size_t r = 0; r < N; r++)
             for (size_t i = 0; i < no; i++)
                 e->en.O[r * no + i] = pst_obs(e->c, i)->value;
-        if (!e->no_noise) {
+        if (!e->no_noise && e->obscov_L) { /* N(0, obscov): L z, L L' = obscov */
+            double *z = xcalloc(e->m + 1, sizeof(double));
+            for (size_t r = 0; r < N; r++) {
+                for (size_t i = 0; i < e->m; i++)
+                    z[i] = pr_rng_normal(&e->rng);
+                for (size_t i = 0; i < e->m; i++) {
+                    double v = 0;
+                    for (size_t k = 0; k <= i; k++)
+                        v += e->obscov_L[i * e->m + k] * z[k];
+                    if (!e->ineq[i]) e->en.O[r * no + e->act[i]] += v;
+                }
+            }
+            free(z);
+            ies__rec(e,
+                     "observation noise: N(0, ++obscov) added to the %zu observations with a "
+                     "weight\n",
+                     e->m);
+        } else if (!e->no_noise) {
             for (size_t r = 0; r < N; r++)
                 for (size_t i = 0; i < e->m; i++)
                     if (!e->ineq[i])
@@ -1058,6 +1149,7 @@ static void teardown(struct ies *e)
     free(e->mults);
     free(e->scales);
     free(e->best_means);
+    free(e->obscov_L);
     free(e->mda_lams);
     if (e->cases != e->file_cases) ies__free_cases(e->cases, e->ncases);
     ies__free_cases(e->file_cases, e->nfile_cases);
@@ -1382,8 +1474,8 @@ int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
         pr_error_set(err, "%s: no observation has a weight above 0: nothing to fit", pst_path);
         goto done;
     }
-    if (ies__read_localizer(&e, err) < 0 || prior_ensemble(&e, err) < 0 ||
-        noise_ensemble(&e, err) < 0)
+    if (read_obscov(&e, err) < 0 || ies__read_localizer(&e, err) < 0 ||
+        prior_ensemble(&e, err) < 0 || noise_ensemble(&e, err) < 0)
         goto done;
     ies__write_headers(&e);
     if (ctl->noptmax <= -2) { /* after the noise draws, as PEST++ */

@@ -14,6 +14,7 @@
 #include "algo/ies_solve.h"
 #include "pest/outputs.h"
 #include "util/csv.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -231,9 +232,7 @@ char *ies__read_file(const char *path, size_t *len)
 char *ies__case_file(const struct ies *e, const char *name)
 {
     if (name[0] == '/') return xstrdup(name);
-    struct strbuf sb = {0};
-    sb_printf(&sb, "%s/%s", pst_dir(e->c), name);
-    return sb_take(&sb);
+    return pr_resolve_file(pst_dir(e->c), name);
 }
 
 /* An ensemble file as a table: realization names, column names, values (rows x cols). */

@@ -68,6 +68,7 @@ struct ies {
     int use_mda;
     double mda_init, mda_dec;
     double *mda_lams;      /* the inflation factor of each iteration (solve_mda) */
+    double *obscov_L;      /* ++obscov: the Cholesky factor for the m observations, or NULL */
     int restart;           /* ++ies_restart_obs_en: iteration 0 was not run */
     const char *center_on; /* ++ies_center_on, "" for the mean */
     int maxsing;

@@ -638,6 +638,70 @@ printf '%s\n' "1,4,10000,979733,4.07078e+06,0.75,7,19805.3,8715.2
 3,4,3.5,8869.18,8976.79,1.1,1.55556,867.704,185.312" >"$T/mdam/want.lambda"
 python3 "$T/compare.py" "$T/mdam" && ok || fail "MDA phi differs from pestpp-ies 5.2.23's"
 
+# ++obscov (heads 0.04 with neighbour covariances 0.01, q_west 4; q_east left out, so it loses
+# its weight) with the noise realizations of tests/e2e/data: pestpp-ies's measurement phi
+make_case "$T/oc" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++obscov(obs.cov)
+++ies_obs_en(oe.csv)"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/oc/prior.csv"
+cp "$SRC/tests/e2e/data/gwflow_ies_noise.csv" "$T/oc/oe.csv"
+cat >"$T/oc/obs.cov" <<'COV'
+13 13 1
+0.04 0.01 0 0 0 0 0 0 0 0 0 0 0
+0.01 0.04 0.01 0 0 0 0 0 0 0 0 0 0
+0 0.01 0.04 0.01 0 0 0 0 0 0 0 0 0
+0 0 0.01 0.04 0.01 0 0 0 0 0 0 0 0
+0 0 0 0.01 0.04 0.01 0 0 0 0 0 0 0
+0 0 0 0 0.01 0.04 0.01 0 0 0 0 0 0
+0 0 0 0 0 0.01 0.04 0.01 0 0 0 0 0
+0 0 0 0 0 0 0.01 0.04 0.01 0 0 0 0
+0 0 0 0 0 0 0 0.01 0.04 0.01 0 0 0
+0 0 0 0 0 0 0 0 0.01 0.04 0.01 0 0
+0 0 0 0 0 0 0 0 0 0.01 0.04 0.01 0
+0 0 0 0 0 0 0 0 0 0 0.01 0.04 0
+0 0 0 0 0 0 0 0 0 0 0 0 4.0
+* row and column names
+h01
+h02
+h03
+h04
+h05
+h06
+h07
+h08
+h09
+h10
+h11
+h12
+q_west
+COV
+(cd "$T/oc" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with ++obscov"
+mkdir -p "$T/ocm" && cp "$T/oc/gwflow.phi.meas.csv" "$T/ocm/gwflow.phi.actual.csv" &&
+  cp "$T/oc/gwflow.phi.lambda.csv" "$T/ocm/"
+printf '%s\n' "0,20,287955,1.15438e+06,2257.16,5.18849e+06
+1,72,10052.5,5368.4,1354.07,22383
+2,124,2831.88,2791.96,39.8914,12538.7" >"$T/ocm/want.actual"
+printf '%s\n' "1,4,10000,287955,1.15438e+06,0.75,1000,7966.16,4802.8
+1,4,10000,287955,1.15438e+06,1,1000,6893.24,4310.4
+1,4,10000,287955,1.15438e+06,1.1,1000,6508.22,4125.74
+1,4,10000,287955,1.15438e+06,0.75,10000,10599.3,5992.1
+1,4,10000,287955,1.15438e+06,1,10000,9711.04,5533.3
+1,4,10000,287955,1.15438e+06,1.1,10000,9363.39,5358.82
+1,4,10000,287955,1.15438e+06,0.75,100000,12349.5,7062.21
+1,4,10000,287955,1.15438e+06,1,100000,11978.1,6881.52
+1,4,10000,287955,1.15438e+06,1.1,100000,11828.8,6809.42
+2,4,750,10052.5,5368.4,0.75,75,2147.82,2303.1
+2,4,750,10052.5,5368.4,1,75,1477.05,1283.22
+2,4,750,10052.5,5368.4,1.1,75,1595.78,787.616
+2,4,750,10052.5,5368.4,0.75,750,3380.81,2748.43
+2,4,750,10052.5,5368.4,1,750,2498.07,2288.85
+2,4,750,10052.5,5368.4,1.1,750,2194,2086.25
+2,4,750,10052.5,5368.4,0.75,7500,5706.81,3761.94
+2,4,750,10052.5,5368.4,1,7500,5445.01,3644.71
+2,4,750,10052.5,5368.4,1.1,7500,5341.13,3598.37" >"$T/ocm/want.lambda"
+python3 "$T/compare.py" "$T/ocm" && ok || fail "phi with ++obscov differs from pestpp-ies 5.2.23's"
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""
