@@ -337,6 +337,7 @@ static int read_options(struct ies *e, struct pr_error *err)
         pst_opt_bool(c, "ies_use_approx", 1, &e->use_approx, err) < 0 ||
         pst_opt_bool(c, "ies_use_prior_scaling", 0, &e->prior_scaling, err) < 0 ||
         pst_opt_bool(c, "ies_update_by_reals", 0, &e->update_by_reals, err) < 0 ||
+        pst_opt_bool(c, "ies_enforce_chglim", 0, &e->enforce_chglim, err) < 0 ||
         pst_opt_bool(c, "ies_use_mda", 0, &e->use_mda, err) < 0 ||
         pst_opt_double(c, "ies_mda_init_fac", 10.0, &e->mda_init, err) < 0 ||
         pst_opt_double(c, "ies_mda_dec_fac", 0.5, &e->mda_dec, err) < 0 ||
@@ -780,6 +781,34 @@ static void lambda_after_reject(struct ies *e)
 }
 
 /* A candidate ensemble from rows rows[] of the current one plus sf x upgrade (nrows x nadj). */
+/* ++ies_enforce_chglim (Pest::enforce_par_limits, each parameter on its own): the upgraded
+ * numeric values p of a realization whose current values are last, clamped in control space into
+ * the FACPARMAX (factor) or RELPARMAX (relative) window about last; a value of exactly 0 is
+ * first taken as upper bound / 4, and an untransformed value below FACORIG x PARVAL1 in size
+ * raised to it, as PEST++ 5.2.23 does. */
+static void change_limits(const struct ies *e, double *p, const double *last)
+{
+    const struct pst_control *ctl = pst_control(e->c);
+    for (size_t j = 0; j < e->nadj; j++) {
+        const struct pst_param *pr = pst_param(e->c, e->ps.adj[j]);
+        int lg = e->ps.is_log[j];
+        double v = lg ? pow(10.0, p[j]) : p[j], l = lg ? pow(10.0, last[j]) : last[j];
+        double orig = pr->parval1 != 0.0 ? pr->parval1 : pr->ubnd / 4.0, lo, hi;
+        if (v == 0.0) v = pr->ubnd / 4.0;
+        if (pr->chglim == PST_CHG_FACTOR) {
+            lo = l > 0 ? l / ctl->facparmax : l * ctl->facparmax;
+            hi = l > 0 ? l * ctl->facparmax : l / ctl->facparmax;
+        } else {
+            lo = l - fabs(l) * ctl->relparmax;
+            hi = l + fabs(l) * ctl->relparmax;
+        }
+        v = v > hi ? hi : v < lo ? lo : v;
+        if (pr->trans == PST_TRANS_NONE && fabs(v) < fabs(orig) * ctl->facorig)
+            v = orig * ctl->facorig;
+        p[j] = lg ? log10(v) : v;
+    }
+}
+
 static void make_candidate(struct ies *e, struct ensemble *cand, const size_t *rows, size_t nrows,
                            const double *up, double sf)
 {
@@ -791,6 +820,7 @@ static void make_candidate(struct ies *e, struct ensemble *cand, const size_t *r
         double *p = cand->P + q * e->nadj;
         for (size_t j = 0; j < e->nadj; j++)
             p[j] += sf * up[q * e->nadj + j];
+        if (e->enforce_chglim) change_limits(e, p, e->en.P + r * e->nadj);
         clamp_row(e, p);
     }
 }

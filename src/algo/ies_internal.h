@@ -64,7 +64,7 @@ struct ies {
     size_t nind;
     /* options */
     int num_reals, include_base, no_noise, use_approx, enforce_bounds, subset_size, precision;
-    int prior_scaling, update_by_reals;
+    int prior_scaling, update_by_reals, enforce_chglim;
     int use_mda;
     double mda_init, mda_dec;
     double *mda_lams;      /* the inflation factor of each iteration (solve_mda) */

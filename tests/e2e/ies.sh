@@ -702,6 +702,36 @@ printf '%s\n' "1,4,10000,287955,1.15438e+06,0.75,1000,7966.16,4802.8
 2,4,750,10052.5,5368.4,1.1,7500,5341.13,3598.37" >"$T/ocm/want.lambda"
 python3 "$T/compare.py" "$T/ocm" && ok || fail "phi with ++obscov differs from pestpp-ies 5.2.23's"
 
+# ++ies_enforce_chglim with FACPARMAX 1.5: pestpp-ies's phi
+make_case "$T/cl" 2 "++ies_par_en(prior.csv)
+++ies_subset_how(first)
+++ies_enforce_chglim(true)"
+sed -i 's/^10.0 10.0 0.001$/10.0 1.5 0.001/' "$T/cl/gwflow.pst"
+cp "$SRC/tests/e2e/data/gwflow_ies_prior.csv" "$T/cl/prior.csv"
+(cd "$T/cl" && "$PESTRUN" ies gwflow.pst -q --journal j) && ok || fail "ies with change limits"
+printf '%s\n' "0,20,978851,4.06798e+06,12276.8,1.82552e+07
+1,72,248075,943600,9042.87,4.25307e+06
+2,124,89130.2,295534,5358.22,1.34288e+06" >"$T/cl/want.actual"
+printf '%s\n' "1,4,10000,978851,4.06798e+06,0.75,1000,22550.2,12147.4
+1,4,10000,978851,4.06798e+06,1,1000,21169,11434.4
+1,4,10000,978851,4.06798e+06,1.1,1000,20764.6,11087.9
+1,4,10000,978851,4.06798e+06,0.75,10000,22595.4,11217
+1,4,10000,978851,4.06798e+06,1,10000,20974.5,10429.5
+1,4,10000,978851,4.06798e+06,1.1,10000,20427.5,10219.2
+1,4,10000,978851,4.06798e+06,0.75,100000,29904,20531.7
+1,4,10000,978851,4.06798e+06,1,100000,28700.8,19234.8
+1,4,10000,978851,4.06798e+06,1.1,100000,28216.2,18716.4
+2,4,7500,248075,943600,0.75,750,14347.7,8212.04
+2,4,7500,248075,943600,1,750,13328,8369.59
+2,4,7500,248075,943600,1.1,750,12941.6,8427.59
+2,4,7500,248075,943600,0.75,7500,15164.9,7912.66
+2,4,7500,248075,943600,1,7500,13669.4,7598.17
+2,4,7500,248075,943600,1.1,7500,13200.9,7677.12
+2,4,7500,248075,943600,0.75,75000,17923,8935.81
+2,4,7500,248075,943600,1,75000,17096.4,8573.82
+2,4,7500,248075,943600,1.1,75000,16769.6,8440.32" >"$T/cl/want.lambda"
+python3 "$T/compare.py" "$T/cl" && ok || fail "change-limited phi differs from pestpp-ies 5.2.23's"
+
 # NOPTMAX 0: the base realization alone; NOPTMAX -2: the prior ensemble's mean (log space), as
 # pestpp-ies (its mean of its prior: hk1 5.46528803562363, ..., rch 98.9779915493128)
 make_case "$T/n0" 0 ""
@@ -783,7 +813,7 @@ expect_eq "phi with the ensembles read back" "$(cut -d, -f1-6 "$T/rb/gwflow.phi.
 cmp -s "$T/rb/gwflow.obs+noise.csv" "$T/n/gwflow.obs+noise.csv" && ok || fail "obs+noise read back differs"
 
 # an option that changes the result and is not implemented stops it
-make_case "$T/x" 1 "++ies_enforce_chglim(true)"
-(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_enforce_chglim exit" $? 2
-expect_grep "ies_enforce_chglim named" "ies_enforce_chglim.*not implemented by 'pestrun ies'" "$T/x/err.txt"
+make_case "$T/x" 1 "++ies_n_iter_reinflate(2)"
+(cd "$T/x" && "$PESTRUN" ies gwflow.pst -q --journal j 2>err.txt); expect_eq "ies_n_iter_reinflate exit" $? 2
+expect_grep "ies_n_iter_reinflate named" "ies_n_iter_reinflate.*not implemented by 'pestrun ies'" "$T/x/err.txt"
 done_testing

@@ -177,9 +177,10 @@ static void test_changes_result(void)
     pst_destroy(c);
 
     /* pestpp-ies's options: implemented ones say nothing, the others stop 'pestrun ies' */
-    c = make(NULL, NULL, "++ies_num_reals(30) ies_localizer(loc.mat) ies_enforce_chglim(true)\n");
+    c = make(NULL, NULL, "++ies_num_reals(30) ies_localizer(loc.mat) ies_n_iter_reinflate(2)\n");
     EXPECT_HAS(c, PST_CMD_IES, 0, -1,
-               "t.pst:26: ++ies_enforce_chglim(true) is not implemented by 'pestrun ies'");
+               "t.pst:26: ++ies_n_iter_reinflate(2) (ies_n_iter_mean) is not implemented by "
+               "'pestrun ies'");
     char *ti = findings(c, PST_CMD_IES, 0, NULL, NULL);
     CHECK(strstr(ti, "num_reals") == NULL && strstr(ti, "localizer") == NULL);
     free(ti);
