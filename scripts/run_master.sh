@@ -8,7 +8,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: run_master.sh CASE_DIR CASE.pst [glm|sweep|jacobian] [PESTRUN OPTIONS...]
+usage: run_master.sh CASE_DIR CASE.pst [glm|ies|sweep|jacobian] [PESTRUN OPTIONS...]
   Runs `pestrun COMMAND CASE.pst --transport sqs ...` in CASE_DIR with this deployment's queues,
   bucket and prefix (the default command is glm). Example:
     run_master.sh /srv/pestrun/examples/gwflow gwflow.pst glm
@@ -17,7 +17,7 @@ environment:
   PESTRUN_ENV_FILE  settings file (default /etc/pestrun.env)
   JOB               job name (default UTC time + case name); results go to s3://BUCKET/PREFIX/results/JOB/
   RUNS              model runs per iteration, to size the agents (default: adjustable
-                    parameters for glm/jacobian, CSV rows for sweep)
+                    parameters for glm/jacobian, ies_num_reals for ies, CSV rows for sweep)
   TASKS             number of agent tasks to start (default: the agent count `pestrun plan`
                     recommends, divided by PESTRUN_SLOTS_PER_TASK, at most PESTRUN_MAX_TASKS; when
                     plan cannot tell, min(PESTRUN_MAX_TASKS, ceil(RUNS / PESTRUN_SLOTS_PER_TASK)))
@@ -32,7 +32,7 @@ case_dir=$1 pst=$2
 shift 2
 cmd=glm
 if [ $# -gt 0 ] && [[ $1 != -* ]]; then cmd=$1; shift; fi
-case $cmd in glm|sweep|jacobian) ;; *) echo "run_master.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;; esac
+case $cmd in glm|ies|sweep|jacobian) ;; *) echo "run_master.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;; esac
 
 env_file=${PESTRUN_ENV_FILE:-/etc/pestrun.env}
 if [ -r "$env_file" ]; then
@@ -77,6 +77,8 @@ count_runs() {
       for a in "$@"; do [ "$prev" != --in ] || in=$a; prev=$a; done
       in=${in:-sweep_in.csv}
       [ -f "$case_dir/$in" ] && echo $(($(wc -l <"$case_dir/$in") - 1)) || echo 1 ;;
+    ies)  # the prior ensemble: ++ies_num_reals runs (pestpp-ies's default 50)
+      sed -n 's/.*ies_num_reals[( ]\([0-9]*\).*/\1/Ip' "$case_dir/$pst" | head -1 | grep . || echo 50 ;;
     *)  # adjustable parameters: one Jacobian run each (forward differences)
       awk 'BEGIN { n = 0 } /^\*/ { sec = $0; next }
            sec ~ /parameter data/ && NF >= 4 && $2 != "fixed" && $2 != "tied" { n++ }
@@ -89,6 +91,7 @@ runs=${RUNS:-$(count_runs "$@")}
 plan_agents() {
   local method=glm in=() prev=""
   [ "$cmd" != sweep ] || method=sweep
+  [ "$cmd" != ies ] || method=ies
   for a in "$@"; do [ "$prev" != --in ] || in=(--in "$a"); prev=$a; done
   local rs=()
   [ -z "${RUN_SECONDS:-}" ] || rs=(--run-seconds "$RUN_SECONDS")

@@ -13,7 +13,9 @@
 #include "pest/objective.h"
 #include "pest/outputs.h"
 #include "util/csv.h"
+#include "util/fsutil.h"
 #include "util/names.h"
+#include "util/rng.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -92,24 +94,6 @@ static char *lower_dup(const char *s)
     char *d = xstrdup(s);
     pr_lower(d);
     return d;
-}
-
-/* dir/name when it exists, else the first entry of dir whose name matches name in any case
- * (option values may reach us upper-cased, as PEST++ upper-cases some), else dir/name. */
-static char *resolve_file(const char *dir, const char *name)
-{
-    char *path = pr_path_join(dir, name);
-    if (access(path, F_OK) == 0 || strchr(name, '/')) return path;
-    DIR *d = opendir(dir ? dir : ".");
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (pr_strieq(e->d_name, name)) {
-            free(path);
-            path = pr_path_join(dir, e->d_name);
-            break;
-        }
-    if (d) closedir(d);
-    return path;
 }
 
 /* A cursor over text that counts lines. */
@@ -490,7 +474,7 @@ static int unc_range(struct unc *u, const char *first, const char *last, int lin
 static int unc_list(struct unc *u, const char *file, int line, struct fosm_matrix *m,
                     struct pr_error *err)
 {
-    char *path = resolve_file(u->dir, file);
+    char *path = pr_resolve_file(u->dir, file);
     size_t len;
     char *text = pr_read_file(path, &len, err);
     int rc = -1;
@@ -598,7 +582,7 @@ static int unc_matrix(struct unc *u, struct lex *lx, int start, struct pr_error 
                      u->name, rline);
         goto done;
     }
-    char *path = resolve_file(u->dir, file);
+    char *path = pr_resolve_file(u->dir, file);
     size_t len;
     char *text = pr_read_file(path, &len, err);
     if (text) m = fosm_matrix_parse_ascii(text, len, path, err);
@@ -882,67 +866,6 @@ struct fosm_matrix *fosm_matrix_load(const char *path, const char *dir, const st
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* the random generator: MT19937 (Matsumoto and Nishimura 1998) and Marsaglia's polar method   */
-
-struct mt {
-    uint32_t s[624];
-    int i;
-    int have_spare;
-    double spare;
-};
-
-static void mt_seed(struct mt *m, uint32_t seed)
-{
-    m->s[0] = seed;
-    for (int i = 1; i < 624; i++)
-        m->s[i] = 1812433253u * (m->s[i - 1] ^ (m->s[i - 1] >> 30)) + (uint32_t)i;
-    m->i = 624;
-    m->have_spare = 0;
-}
-
-static uint32_t mt_next(struct mt *m)
-{
-    if (m->i >= 624) {
-        for (int k = 0; k < 624; k++) {
-            uint32_t y = (m->s[k] & 0x80000000u) | (m->s[(k + 1) % 624] & 0x7fffffffu);
-            m->s[k] = m->s[(k + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-        }
-        m->i = 0;
-    }
-    uint32_t y = m->s[m->i++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
-}
-
-/* A uniform double in [0, 1) with 53 random bits. */
-static double mt_uniform(struct mt *m)
-{
-    uint32_t a = mt_next(m) >> 5, b = mt_next(m) >> 6;
-    return (a * 67108864.0 + b) / 9007199254740992.0;
-}
-
-static double mt_normal(struct mt *m)
-{
-    if (m->have_spare) {
-        m->have_spare = 0;
-        return m->spare;
-    }
-    double u, v, s;
-    do {
-        u = 2 * mt_uniform(m) - 1;
-        v = 2 * mt_uniform(m) - 1;
-        s = u * u + v * v;
-    } while (s >= 1 || s == 0);
-    double f = sqrt(-2 * log(s) / s);
-    m->spare = v * f;
-    m->have_spare = 1;
-    return u * f;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* the analysis                                                                               */
 
 struct fosm {
@@ -952,7 +875,7 @@ struct fosm {
     int enabled, iter_mc, precision;
     size_t num_reals;
     double sigma_range;
-    struct mt rng;
+    struct pr_rng rng;
     size_t nfc, *fc;      /* forecast observations, in upper-case name order */
     unsigned char *is_fc; /* per observation */
     char *prior_how;      /* how the prior was formed, for CASE.rec */
@@ -997,7 +920,7 @@ static int read_forecasts(struct fosm *f, struct pr_error *err)
         size_t cap = strlen(copy) + 2;
         tok = xcalloc(cap, sizeof(char *));
         ntok = pr_tokenize(copy, ", \t", tok, cap);
-        path = ntok == 1 ? resolve_file(pst_dir(c), tok[0]) : NULL;
+        path = ntok == 1 ? pr_resolve_file(pst_dir(c), tok[0]) : NULL;
         if (path && (names_find(pst_obs_names(c), tok[0]) >= 0 || access(path, R_OK) != 0)) {
             free(path);
             path = NULL;
@@ -1090,13 +1013,22 @@ static int spd_inverse(double *a, size_t n)
     return 0;
 }
 
-/* ++parcov: the matrix of every adjustable parameter, in numeric order. */
-static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_error *err)
+/* The name of numeric parameter k. */
+static const char *ps_name(const struct parspace *ps, size_t k)
 {
-    const struct parspace *ps = f->ps;
+    return pst_param(ps->c, ps->adj[k])->name;
+}
+
+/* ++parcov (option o): the matrix of every adjustable parameter, in numeric order, into *out
+ * (na x na, malloc'd) and how it was formed into *how (malloc'd). */
+static int load_parcov(const struct parspace *ps, const struct pst_option *o, double **out,
+                       char **how_out, struct pr_error *err)
+{
+    const struct pst_case *c = ps->c;
     size_t na = ps->nadj;
-    char *path = resolve_file(pst_dir(f->c), o->value);
-    struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(f->c), f->c, err);
+    double *parcov = NULL;
+    char *path = pr_resolve_file(pst_dir(c), o->value);
+    struct fosm_matrix *m = fosm_matrix_load(path, pst_dir(c), c, err);
     long *ri = xcalloc(na + 1, sizeof(long)), *ci = xcalloc(na + 1, sizeof(long));
     struct names *rows = names_create(), *cols = names_create();
     struct strbuf miss = {0};
@@ -1111,11 +1043,11 @@ static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_err
     for (size_t j = 0; j < m->nc; j++)
         names_add(cols, m->cn[j]);
     for (size_t k = 0; k < na; k++) {
-        ri[k] = names_find(rows, pname(f, k));
-        ci[k] = names_find(cols, pname(f, k));
+        ri[k] = names_find(rows, ps_name(ps, k));
+        ci[k] = names_find(cols, ps_name(ps, k));
         if (ri[k] >= 0 && ci[k] >= 0) continue;
         if (nmiss++ < MAX_LISTED) {
-            char *low = lower_dup(pname(f, k));
+            char *low = lower_dup(ps_name(ps, k));
             sb_printf(&miss, "%s%s", nmiss > 1 ? ", " : "", low);
             free(low);
         }
@@ -1129,23 +1061,23 @@ static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_err
                      nmiss == 1 ? "it" : "them");
         goto done;
     }
-    f->parcov = xcalloc(na * na + 1, sizeof(double));
+    parcov = xcalloc(na * na + 1, sizeof(double));
     for (size_t a = 0; a < na; a++)
         for (size_t b = 0; b < na; b++)
-            f->parcov[a * na + b] = m->v[(size_t)ri[a] * m->nc + (size_t)ci[b]];
+            parcov[a * na + b] = m->v[(size_t)ri[a] * m->nc + (size_t)ci[b]];
     for (size_t a = 0; a < na; a++) {
-        double d = f->parcov[a * na + a];
+        double d = parcov[a * na + a];
         if (!(d > 0)) {
-            char *low = lower_dup(pname(f, a));
+            char *low = lower_dup(ps_name(ps, a));
             pr_error_set(err, "%s: the prior variance of %s is %g: expected a value above 0", path,
                          low, d);
             free(low);
             goto done;
         }
         for (size_t b = a + 1; b < na; b++) {
-            double x = f->parcov[a * na + b], y = f->parcov[b * na + a];
-            if (fabs(x - y) > 1e-9 * sqrt(d * f->parcov[b * na + b])) {
-                char *la = lower_dup(pname(f, a)), *lb = lower_dup(pname(f, b));
+            double x = parcov[a * na + b], y = parcov[b * na + a];
+            if (fabs(x - y) > 1e-9 * sqrt(d * parcov[b * na + b])) {
+                char *la = lower_dup(ps_name(ps, a)), *lb = lower_dup(ps_name(ps, b));
                 pr_error_set(err,
                              "%s: not symmetric: (%s, %s) is %g but (%s, %s) is %g: expected a "
                              "covariance matrix",
@@ -1157,11 +1089,11 @@ static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_err
         }
     }
     double *tmp = xcalloc(na * na + 1, sizeof(double));
-    memcpy(tmp, f->parcov, na * na * sizeof(double));
+    memcpy(tmp, parcov, na * na * sizeof(double));
     int bad = cholesky(tmp, na);
     free(tmp);
     if (bad) {
-        char *low = lower_dup(pname(f, (size_t)bad - 1));
+        char *low = lower_dup(ps_name(ps, (size_t)bad - 1));
         pr_error_set(err,
                      "%s: the prior covariance of the adjustable parameters is not positive "
                      "definite (it fails at %s): expected a valid covariance matrix",
@@ -1175,9 +1107,12 @@ static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_err
     if (m->nr > na)
         sb_printf(&how, " (%zu entr%s for names that are not adjustable parameters ignored)",
                   m->nr - na, m->nr - na == 1 ? "y" : "ies");
-    f->prior_how = sb_take(&how);
+    *how_out = sb_take(&how);
+    *out = parcov;
+    parcov = NULL;
     rc = 0;
 done:
+    free(parcov);
     fosm_matrix_destroy(m);
     names_destroy(rows);
     names_destroy(cols);
@@ -1186,6 +1121,20 @@ done:
     free(ci);
     free(path);
     return rc;
+}
+
+static int read_parcov(struct fosm *f, const struct pst_option *o, struct pr_error *err)
+{
+    return load_parcov(f->ps, o, &f->parcov, &f->prior_how, err);
+}
+
+int fosm_load_parcov(const struct parspace *ps, double **out, char **how, struct pr_error *err)
+{
+    const struct pst_option *o = find_opt(ps->c, "PARCOV");
+    *out = NULL;
+    *how = NULL;
+    if (!o || !o->value[0]) return 0;
+    return load_parcov(ps, o, out, how, err) < 0 ? -1 : 1;
 }
 
 static int check_bounds(struct fosm *f, struct pr_error *err)
@@ -1229,7 +1178,7 @@ static int read_options(struct fosm *f, struct pr_error *err)
                             o->loc.file, o->loc.line, o->value);
     if (f->precision < 1 || f->precision > 40) f->precision = 20;
     f->num_reals = nreals > 0 ? (size_t)nreals : 0;
-    mt_seed(&f->rng, (uint32_t)seed);
+    pr_rng_seed(&f->rng, (uint32_t)seed);
     return 0;
 }
 
@@ -1747,7 +1696,7 @@ double *fosm_draw(struct fosm *f, size_t nreals, struct pr_error *err)
         double *ctl = out + r * npar;
         memcpy(ctl, f->ctl, npar * sizeof(double));
         for (size_t a = 0; a < n; a++)
-            z[a] = mt_normal(&f->rng);
+            z[a] = pr_rng_normal(&f->rng);
         for (size_t a = 0; a < n; a++) {
             size_t k = f->col[a], i = f->ps->adj[k];
             const struct pst_param *p = pst_param(f->c, i);
@@ -1763,18 +1712,6 @@ double *fosm_draw(struct fosm *f, size_t nreals, struct pr_error *err)
     free(P);
     free(z);
     return out;
-}
-
-static void ensemble_header(struct strbuf *sb, const struct pst_case *c, int params)
-{
-    size_t n = params ? pst_nparams(c) : pst_nobs(c);
-    sb_puts(sb, "real_name");
-    for (size_t i = 0; i < n; i++) {
-        char *low = lower_dup(params ? pst_param(c, i)->name : pst_obs(c, i)->name);
-        sb_printf(sb, ",%s", low);
-        free(low);
-    }
-    sb_putc(sb, '\n');
 }
 
 static void ensemble_row(struct strbuf *sb, size_t real, const double *v, size_t n, int prec)
@@ -1794,12 +1731,12 @@ int fosm_write_reals(struct fosm *f, int iteration, const double *reals, const d
     char *p_obs = out_path(f, iteration > 0 ? iteration : -1, "post.obsen.csv");
     struct strbuf sb = {0};
     int rc = -1;
-    ensemble_header(&sb, c, 1);
+    pst_ensemble_header(&sb, c, 1);
     for (size_t r = 0; r < n; r++)
         ensemble_row(&sb, r, reals + r * npar, npar, f->precision);
     if (write_text(p_par, &sb, err) < 0) goto done;
     sb_reset(&sb);
-    ensemble_header(&sb, c, 0);
+    pst_ensemble_header(&sb, c, 0);
     for (size_t r = 0; r < n; r++) {
         if (ok[r])
             ensemble_row(&sb, r, sim + r * nobs, nobs, f->precision);

@@ -69,6 +69,11 @@ int fosm_enabled(const struct fosm *f);
 /* The ++parcov prior covariance of the adjustable parameters (nadj x nadj, numeric order,
  * row-major; owned by f), or NULL when the prior comes from the bounds. */
 const double *fosm_parcov(const struct fosm *f);
+/* ++parcov of the case of ps, read as fosm_create reads it, for other algorithms (ies): 1 with
+ * *out the nadj x nadj matrix (numeric order, row-major) and *how a line for CASE.rec (both
+ * malloc'd, the caller frees them); 0 when the case gives no ++parcov; -1 with err set ("FILE:
+ * 3 adjustable parameters are not in the prior covariance matrix: ..."). */
+int fosm_load_parcov(const struct parspace *ps, double **out, char **how, struct pr_error *err);
 /* Why the default analysis was left out (the bounds give no prior), or NULL. */
 const char *fosm_disabled_why(const struct fosm *f);
 /* How many posterior realizations to run after the analysis of iteration (-1 = final):

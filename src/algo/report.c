@@ -1244,7 +1244,7 @@ static void section_uncertainty(const struct report *r, struct strbuf *sb)
 /* ------------------------------------------------------------------------------------------ */
 /* header and tables                                                                          */
 
-static const char *const page_style =
+const char report_page_style[] =
     "body{margin:0;background:#f4f5f7;color:#222;font:14px/1.45 system-ui,-apple-system,"
     "'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif}\n"
     "main{max-width:1180px;margin:0 auto;padding:18px 20px 48px}\n"
@@ -1334,7 +1334,7 @@ static void head(const struct report *r, struct strbuf *sb)
                 "<title>");
     svg_escape(sb, r->case_name);
     sb_printf(sb, ": calibration report</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n",
-              page_style);
+              report_page_style);
     sb_puts(sb, "<h1>Calibration report: ");
     svg_escape(sb, r->case_name);
     sb_puts(sb, "</h1>\n<p class=\"sub\">");
@@ -1492,6 +1492,14 @@ int report_write(const struct pst_case *c, const char *pst_path, const char *htm
     int rc = -1;
 
     report_init(&r, c, pst_path);
+    char *iobj = output_path(&r, "iobj"), *phi = output_path(&r, "phi.actual.csv");
+    int ensemble = access(iobj, F_OK) != 0 && access(phi, F_OK) == 0;
+    free(iobj);
+    free(phi);
+    if (ensemble) { /* the outputs of pestrun ies (or pestpp-ies) */
+        report_free(&r);
+        return report_ies_write(c, pst_path, html_path, err);
+    }
     if (read_all(&r, err) == 0) {
         render(&r, &sb);
         rc = pr_write_file(html_path, sb.data, sb.len, err);

@@ -19,4 +19,15 @@
 int report_write(const struct pst_case *c, const char *pst_path, const char *html_path,
                  struct pr_error *err);
 
+/* The report of an ensemble calibration ('pestrun ies' or pestpp-ies; report_write chooses it
+ * when there is a CASE.phi.actual.csv and no CASE.iobj): the mean phi and every realization's
+ * phi per iteration (box plots), prior against posterior histograms of the parameters, and the
+ * realizations dropped. Reads CASE.phi.actual.csv, CASE.0.par.csv and CASE.N.par.csv (N the
+ * last iteration). Returns 0, or -1 with err naming the file that is missing or malformed. */
+int report_ies_write(const struct pst_case *c, const char *pst_path, const char *html_path,
+                     struct pr_error *err);
+
+/* The page's style sheet, shared by both reports. */
+extern const char report_page_style[];
+
 #endif

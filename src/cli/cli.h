@@ -26,12 +26,13 @@
     "the same command with --resume goes on"
 
 extern const struct cli_command cli_cmd_check, cli_cmd_run, cli_cmd_sweep, cli_cmd_jacobian,
-    cli_cmd_glm, cli_cmd_report, cli_cmd_panther, cli_cmd_agent, cli_cmd_plan;
+    cli_cmd_glm, cli_cmd_ies, cli_cmd_report, cli_cmd_panther, cli_cmd_agent, cli_cmd_plan;
 
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_glm(int argc, char **argv);
+int cmd_ies(int argc, char **argv);
 int cmd_jacobian(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_panther(int argc, char **argv);

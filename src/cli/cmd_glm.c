@@ -6,15 +6,6 @@
 #include "cli.h"
 #include "engine.h"
 
-static const struct cli_group glm_groups[] = {
-    {engine_case_title, engine_case_options},
-    {engine_workers_title, engine_worker_options},
-    {engine_progress_title, engine_progress_options},
-    {engine_journal_title, engine_journal_options},
-    {engine_sqs_title, engine_sqs_options},
-    {NULL, NULL},
-};
-
 const struct cli_command cli_cmd_jacobian = {
     .name = "jacobian",
     .fn = cmd_jacobian,
@@ -27,7 +18,7 @@ const struct cli_command cli_cmd_jacobian = {
                     "the work failed: the base run failed, an output cannot be written, or the "
                     "workers, the journal or the transport failed",
                     CLI_EXIT_INVALID_CASE("jacobian"), CLI_EXIT_STOPPED},
-    .groups = glm_groups,
+    .groups = engine_command_groups,
 };
 
 const struct cli_command cli_cmd_glm = {
@@ -46,7 +37,7 @@ const struct cli_command cli_cmd_glm = {
                     "...) cannot be read, an output cannot be written, or the workers, the "
                     "journal or the transport failed",
                     CLI_EXIT_INVALID_CASE("glm"), CLI_EXIT_STOPPED},
-    .groups = glm_groups,
+    .groups = engine_command_groups,
 };
 
 static int glm_command(int argc, char **argv, int jacobian_only)

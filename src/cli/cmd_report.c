@@ -25,9 +25,13 @@ const struct cli_command cli_cmd_report = {
              "(mean +/- 2 stdev) and each parameter's uncertainty reduction. One\n"
              "self-contained file: charts are inline SVG; no network, no JavaScript. Reads\n"
              "CASE.iobj, CASE.ipar, CASE.rei and CASE.par (and CASE.iruns.csv, CASE.rec,\n"
-             "CASE.par.usum.csv and CASE.pred.usum.csv when present).\n",
+             "CASE.par.usum.csv and CASE.pred.usum.csv when present). After 'pestrun ies'\n"
+             "(a CASE.phi.actual.csv and no CASE.iobj): the ensemble's phi per iteration as\n"
+             "box plots, prior against posterior parameter histograms and the realizations\n"
+             "dropped, from CASE.phi.actual.csv, CASE.0.par.csv and the last CASE.N.par.csv.\n",
     .exit_status = {"the report was written",
-                    "an output of 'pestrun glm' it reads is missing or malformed (the message "
+                    "an output of 'pestrun glm' or 'pestrun ies' it reads is missing or "
+                    "malformed (the message "
                     "names the file and line), or the report cannot be written",
                     "bad usage, or the control file cannot be read", NULL},
     .groups = report_groups,

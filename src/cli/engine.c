@@ -123,10 +123,21 @@ const struct cli_option engine_sqs_options[] = {
     {NULL, 0, NULL, NULL},
 };
 
+const struct cli_group engine_command_groups[] = {
+    {engine_case_title, engine_case_options},
+    {engine_workers_title, engine_worker_options},
+    {engine_progress_title, engine_progress_options},
+    {engine_journal_title, engine_journal_options},
+    {engine_sqs_title, engine_sqs_options},
+    {NULL, NULL},
+};
+
 void engine_opts_init(struct engine_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->pin = 1;
+    o->default_max_run_fail = 3;
+    o->default_overdue_giveup_fac = 100.0;
     o->ropts.exec = RUNNER_SHELL;
     o->ropts.log_name = "pestrun-model.log";
 }
@@ -388,10 +399,10 @@ static double engine_now(void *ctx)
     return e->sim && e->have_tr ? sim_now(&e->tr) : pr_now_s();
 }
 
-static int case_max_run_fail(const struct pst_case *c, struct pr_error *err)
+static int case_max_run_fail(const struct pst_case *c, int dflt, struct pr_error *err)
 {
     int v;
-    if (pst_opt_int(c, "max_run_fail", 3, &v, err) < 0) return -1;
+    if (pst_opt_int(c, "max_run_fail", dflt, &v, err) < 0) return -1;
     if (pst_control(c)->noptmax == 0) v = 1; /* PEST++: NOPTMAX = 0 allows one attempt per run */
     return v < 1 ? 1 : v;
 }
@@ -450,10 +461,11 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
         goto error;
     }
     memset(&cfg, 0, sizeof(cfg));
-    cfg.max_run_fail = case_max_run_fail(c, err);
+    cfg.max_run_fail = case_max_run_fail(c, o->default_max_run_fail, err);
     if (cfg.max_run_fail < 0 ||
         pst_opt_double(c, "overdue_resched_fac", 1.15, &cfg.overdue_resched_fac, err) < 0 ||
-        pst_opt_double(c, "overdue_giveup_fac", 100.0, &cfg.overdue_giveup_fac, err) < 0 ||
+        pst_opt_double(c, "overdue_giveup_fac", o->default_overdue_giveup_fac,
+                       &cfg.overdue_giveup_fac, err) < 0 ||
         pst_opt_double(c, "overdue_giveup_minutes", 1e30, &cfg.overdue_giveup_minutes, err) < 0)
         goto error;
     cfg.overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */

@@ -31,6 +31,9 @@ struct engine_opts {
     int quiet;
     int json;
     int forgive_unimplemented; /* --forgive-unimplemented */
+    /* the algorithm's defaults when the case sets none (PEST++: 3 and 100; IES: 1 and 2) */
+    int default_max_run_fail;
+    double default_overdue_giveup_fac;
     /* --transport sqs */
     const char *queue_url, *result_queue_url, *bucket, *prefix, *kms_key_id;
     int max_inflight;
@@ -70,6 +73,8 @@ extern const struct cli_option engine_worker_options[];   /* -j, --no-pin, --tra
 extern const struct cli_option engine_progress_options[]; /* -q, --log-format */
 extern const struct cli_option engine_journal_options[];  /* --resume, --journal */
 extern const struct cli_option engine_sqs_options[];      /* --queue-url, ... */
+/* Every group above, for the commands that take them all (glm, jacobian, ies). */
+extern const struct cli_group engine_command_groups[];
 extern const char engine_case_title[], engine_workers_title[], engine_progress_title[],
     engine_journal_title[], engine_sqs_title[];
 

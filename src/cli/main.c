@@ -10,9 +10,9 @@
 #include "pest/outputs.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_check,    &cli_cmd_run,   &cli_cmd_sweep,
-    &cli_cmd_jacobian, &cli_cmd_glm,   &cli_cmd_report,
-    &cli_cmd_panther,  &cli_cmd_agent, &cli_cmd_plan, NULL,
+    &cli_cmd_check, &cli_cmd_run,    &cli_cmd_sweep,   &cli_cmd_jacobian, &cli_cmd_glm,
+    &cli_cmd_ies,   &cli_cmd_report, &cli_cmd_panther, &cli_cmd_agent,    &cli_cmd_plan,
+    NULL,
 };
 
 static void usage(FILE *out)

@@ -310,3 +310,16 @@ out:
     free(text);
     return rc;
 }
+
+void pst_ensemble_header(struct strbuf *sb, const struct pst_case *c, int params)
+{
+    size_t n = params ? pst_nparams(c) : pst_nobs(c);
+    sb_puts(sb, "real_name");
+    for (size_t i = 0; i < n; i++) {
+        const char *s = params ? pst_param(c, i)->name : pst_obs(c, i)->name;
+        sb_putc(sb, ',');
+        for (; *s; s++)
+            sb_putc(sb, (char)(*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s));
+    }
+    sb_putc(sb, '\n');
+}

@@ -4,6 +4,8 @@
 
 #include "pst.h"
 
+struct strbuf;
+
 /* DIR/CASE.ext for a control file DIR/CASE.pst (".pst" in any case is dropped). malloc'd. */
 char *pst_output_path(const char *pst_path, const char *ext);
 
@@ -22,5 +24,9 @@ int pst_write_par(const struct pst_case *c, const char *path, const double *ctl,
  * else is copied as it is. Returns 0 or -1 with err set. */
 int pst_write_with_values(const struct pst_case *c, const char *path, const double *ctl,
                           struct pr_error *err);
+
+/* The header line of a PEST++ ensemble CSV (ies_csv_by_reals): "real_name" then every parameter
+ * (params) or every observation, lower case, in control-file order, and a newline. */
+void pst_ensemble_header(struct strbuf *sb, const struct pst_case *c, int params);
 
 #endif

@@ -690,6 +690,7 @@ static int add_param(struct pst_case *c, char **tok, size_t n, const struct fiel
     int idx;
 
     memset(&p, 0, sizeof(p));
+    p.stdev = NAN;
     if (n < 9)
         return pr_error_set(f->err,
                             "%s:%d: parameter: expected PARNME PARTRANS PARCHGLIM PARVAL1 PARLBND "
@@ -779,6 +780,7 @@ static int add_obs(struct pst_case *c, char **tok, size_t n, const struct field_
     int idx;
 
     memset(&o, 0, sizeof(o));
+    o.stdev = NAN;
     if (n < 4)
         return pr_error_set(f->err, "%s:%d: observation: expected OBSNME OBSVAL WEIGHT OBGNME",
                             f->file, f->line);
@@ -891,12 +893,11 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
         {{"OFFSET"}, 1},
         {{"DERCOM"}, 1},
         {{"PARTIED"}, 0},
+        {{"STANDARD_DEVIATION"}, 0},
     };
     static const struct column obs_cols[] = {
-        {{"OBSNME", "NAME"}, 1},
-        {{"OBSVAL", "VALUE"}, 1},
-        {{"WEIGHT"}, 1},
-        {{"OBGNME", "GROUP"}, 1},
+        {{"OBSNME", "NAME"}, 1},  {{"OBSVAL", "VALUE"}, 1},    {{"WEIGHT"}, 1},
+        {{"OBGNME", "GROUP"}, 1}, {{"STANDARD_DEVIATION"}, 0},
     };
     static const struct column pargp_cols[] = {
         {{"PARGPNME", "NAME"}, 1}, {{"INCTYP"}, 1},      {{"DERINC"}, 1},
@@ -914,11 +915,11 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
     switch (kind) {
     case EXT_PARAM:
         cols = par_cols;
-        ncols = 11;
+        ncols = 12;
         break;
     case EXT_OBS:
         cols = obs_cols;
-        ncols = 4;
+        ncols = 5;
         break;
     case EXT_PARGP:
         cols = pargp_cols;
@@ -954,9 +955,14 @@ static int ext_rows(struct pst_case *c, enum ext_kind kind, struct csv *t, const
                 char *tie[2] = {tok[0], tok[10]};
                 rc = add_tie(c, tie, 2, &f);
             }
+            if (rc == 0 && tok[11][0])
+                rc =
+                    get_double(&f, "STANDARD_DEVIATION", tok[11], &c->params[c->nparams - 1].stdev);
             break;
         case EXT_OBS:
             rc = add_obs(c, tok, 4, &f);
+            if (rc == 0 && tok[4][0])
+                rc = get_double(&f, "STANDARD_DEVIATION", tok[4], &c->obs[c->nobs - 1].stdev);
             break;
         case EXT_PARGP:
             rc = add_pargp(c, tok, 9, &f);

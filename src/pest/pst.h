@@ -46,6 +46,7 @@ struct pst_param {
     int dercom;
     int tied_parent;   /* index of the parent parameter, -1 when not tied */
     double tied_ratio; /* parval1 / parent parval1 (1 when the parent's is 0) */
+    double stdev;      /* version 2 'standard_deviation' column (numeric space); NAN: none */
     struct pst_loc loc;
 };
 
@@ -58,6 +59,7 @@ struct pst_obsgp {
 struct pst_obs {
     const char *name;
     double value, weight;
+    double stdev; /* version 2 'standard_deviation' column (noise); NAN: none */
     int group;
     struct pst_loc loc;
 };

@@ -28,7 +28,7 @@ enum {
  *   'H' read but not implemented, and it does not change the result (output, performance,
  *       debugging aids): a warning
  *   'X' not implemented, and it changes the result: an error unless --forgive-unimplemented */
-#define PST_SUPPORT_COMMANDS "run sweep jacobian glm panther"
+#define PST_SUPPORT_COMMANDS "run sweep jacobian glm panther ies"
 
 enum {
     PST_OPT_KEEP_CASE = 1,  /* the value is a file name: kept in its original case */
@@ -38,7 +38,8 @@ enum {
 struct pst_option_info {
     const char *names[5]; /* canonical (upper case) first, then PEST++'s aliases */
     unsigned progs;       /* PST_PROG_* */
-    const char *status;   /* 5 letters: run, sweep, jacobian, glm, panther */
+    const char *status;   /* a letter per command: run, sweep, jacobian, glm, panther, ies (a
+                             missing last letter is '-') */
     char type;            /* how a value is compared with dflt: b, i, d, s, l (list of numbers) */
     const char *dflt;     /* PEST++'s default; NULL: any value counts as set */
     unsigned flags;       /* PST_OPT_* */

@@ -7,9 +7,10 @@
 #include "../util/strbuf.h"
 #include "../util/text.h"
 
-#define NCOMMANDS 5 /* the letters of a table row: run, sweep, jacobian, glm, panther */
+#define NCOMMANDS 6 /* the letters of a table row: run, sweep, jacobian, glm, panther, ies */
 
-static const char *const command_names[] = {"check", "run", "sweep", "jacobian", "glm", "panther"};
+static const char *const command_names[] = {"check", "run",     "sweep", "jacobian",
+                                            "glm",   "panther", "ies"};
 
 const char *pst_command_name(enum pst_cmd cmd)
 {
@@ -19,7 +20,9 @@ const char *pst_command_name(enum pst_cmd cmd)
 
 static enum pst_support support_of(const struct pst_option_info *row, enum pst_cmd cmd)
 {
-    switch (row->status[cmd - PST_CMD_RUN]) {
+    size_t at = (size_t)(cmd - PST_CMD_RUN);
+    if (at >= strlen(row->status)) return PST_SUPPORT_UNUSED; /* a shorter row: not used */
+    switch (row->status[at]) {
     case 'P':
         return PST_SUPPORT_IGNORED;
     case 'I':
@@ -224,7 +227,7 @@ static void judge(const struct pst_case *c, enum pst_cmd cmd, int forgive,
         if (is_default(row, o->value)) return;
         worst = PST_SUPPORT_UNUSED;
         /* check: the most serious status over the commands, and the commands it applies to */
-        for (enum pst_cmd k = PST_CMD_RUN; k <= PST_CMD_PANTHER; k++) {
+        for (enum pst_cmd k = PST_CMD_RUN; k <= PST_CMD_IES; k++) {
             if (cmd != PST_CMD_CHECK && k != cmd) continue;
             enum pst_support s = support_of(row, k);
             if (!reported(s)) continue;

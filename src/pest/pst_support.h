@@ -17,6 +17,7 @@ enum pst_cmd {
     PST_CMD_JACOBIAN,
     PST_CMD_GLM,
     PST_CMD_PANTHER,
+    PST_CMD_IES,
 };
 
 enum pst_support {

@@ -155,3 +155,19 @@ char *pr_make_temp_dir(const char *parent, const char *prefix, struct pr_error *
     }
     return sb_take(&sb);
 }
+
+char *pr_resolve_file(const char *dir, const char *name)
+{
+    char *path = pr_path_join(dir, name);
+    if (access(path, F_OK) == 0 || strchr(name, '/')) return path;
+    DIR *d = opendir(dir ? dir : ".");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (pr_strieq(e->d_name, name)) {
+            free(path);
+            path = pr_path_join(dir, e->d_name);
+            break;
+        }
+    if (d) closedir(d);
+    return path;
+}

@@ -17,4 +17,9 @@ int pr_remove_tree(const char *path, struct pr_error *err);
  * parent is NULL. Returns a malloc'd path or NULL with err set. */
 char *pr_make_temp_dir(const char *parent, const char *prefix, struct pr_error *err);
 
+/* dir/name, or, when that does not exist and name has no '/', dir/N for the first entry N of dir
+ * equal to name without regard to case (PEST++ upper-cases the values of its options). dir may
+ * be NULL (the current folder). The caller frees the result. */
+char *pr_resolve_file(const char *dir, const char *name);
+
 #endif

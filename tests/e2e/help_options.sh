@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.bash"
 cd "$T" || exit 1
 P=$PESTRUN
-commands="check run sweep jacobian glm report panther agent plan"
+commands="check run sweep jacobian glm ies report panther agent plan"
 
 "$P" --help >help.main
 expect_eq "pestrun --help lists every command" \
@@ -126,11 +126,11 @@ for f in "$SRC"/src/cli/*.c; do
 done
 
 # the commands that run a case keep --forgive-unimplemented; panther has no journal options
-for cmd in sweep jacobian glm run panther; do
+for cmd in sweep jacobian glm ies run panther; do
   expect_grep "$cmd keeps --forgive-unimplemented" '^forgive-unimplemented - -$' "opts.$cmd"
 done
 grep -qE '^(resume|journal) ' opts.panther && fail "panther lists --resume or --journal" || ok
-for cmd in sweep jacobian glm; do
+for cmd in sweep jacobian glm ies; do
   expect_grep "$cmd lists --resume" '^resume - -$' "opts.$cmd"
   expect_grep "$cmd lists --journal FILE" '^journal - FILE$' "opts.$cmd"
 done
