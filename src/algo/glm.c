@@ -1354,6 +1354,7 @@ static int iteration(struct glm *g, struct stop_state *st, int iter, int super, 
     }
     maybe_switch(g, iter, phi_before);
     write_iteration_rows(g, iter);
+    sched_note_phi(g->s, g->phi);
     sum->iterations = iter;
     const char *why = check_stop(g, st, iter, prev);
     if (why) {

@@ -1064,6 +1064,7 @@ static int solve(struct ies *e, struct pr_error *err)
              "acceptable: below %g\n",
              best_lam, best_sf, st.mean, st.std, whole.n, e->last_mean * e->accept_fac);
     push_best(e, st.mean);
+    sched_note_phi(e->s, st.mean);
     if (st.mean < e->last_mean * e->accept_fac) {
         size_t dropped = e->en.n - whole.n;
         if (e->update_by_reals) { /* keep whole's realizations, take only the better ones */

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,7 +302,7 @@ static void fmt_duration(char *buf, size_t n, double s)
 }
 
 /* The embedded-metric-format header of a JSON line: "_aws":{...},"Case":"NAME", */
-static void emf_head(struct strbuf *sb, const struct engine *e)
+static void emf_head(struct strbuf *sb, const struct engine *e, double phi)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -311,14 +312,16 @@ static void emf_head(struct strbuf *sb, const struct engine *e)
               "{\"Name\":\"RunsDone\",\"Unit\":\"Count\"},{\"Name\":\"RunsFailed\",\"Unit\":\"Count\"},"
               "{\"Name\":\"RunsInFlight\",\"Unit\":\"Count\"},{\"Name\":\"WorkersAlive\",\"Unit\":\"Count\"},"
               "{\"Name\":\"WorkersBusy\",\"Unit\":\"Count\"},{\"Name\":\"WorkersLost\",\"Unit\":\"Count\"},"
-              "{\"Name\":\"MeanRunSeconds\",\"Unit\":\"Seconds\"}]}]},\"Case\":\"",
-              (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+              "{\"Name\":\"MeanRunSeconds\",\"Unit\":\"Seconds\"}%s]}]},\"Case\":\"",
+              (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+              isfinite(phi) ? ",{\"Name\":\"Phi\",\"Unit\":\"None\"}" : "");
     for (const char *p = e->case_name; *p; p++) /* a file name: escape what JSON needs */
         if (*p == '"' || *p == '\\')
             sb_printf(sb, "\\%c", *p);
         else if ((unsigned char)*p >= 0x20)
             sb_printf(sb, "%c", *p);
     sb_printf(sb, "\",");
+    if (isfinite(phi)) sb_printf(sb, "\"Phi\":%.10g,", phi);
 }
 
 static void progress(void *ctx, const struct sched_stats_view *v)
@@ -330,7 +333,7 @@ static void progress(void *ctx, const struct sched_stats_view *v)
          * CloudWatch Logs as they are, they become metrics with no API call (namespace
          * pestrun, dimension Case) */
         struct strbuf emf = {0};
-        emf_head(&emf, e);
+        emf_head(&emf, e, v->phi);
         fprintf(stderr,
                 "{%s\"event\":\"progress\",\"elapsed_s\":%.3f,\"done\":%zu,\"failed\":%zu,"
                 "\"running\":%zu,\"total\":%zu,\"workers\":%zu,\"busy\":%zu,"
@@ -598,7 +601,7 @@ static void summary(struct engine *e)
     if (e->line_open) fputc('\n', stderr);
     if (e->o.json) {
         struct strbuf emf = {0};
-        emf_head(&emf, e);
+        emf_head(&emf, e, v.phi);
         fprintf(stderr,
                 "{%s\"RunsDone\":%zu,\"RunsFailed\":%zu,\"RunsInFlight\":0,\"WorkersAlive\":%zu,"
                 "\"WorkersBusy\":0,\"WorkersLost\":%zu,\"MeanRunSeconds\":%.4f,"

@@ -107,6 +107,7 @@ struct sched {
         copies_cancelled, results_dropped;
     double sum_ok_s, max_run_s, busy_s;
     size_t n_ok_timed;
+    double phi; /* sched_note_phi; NaN until then */
     struct reason_count *reasons;
     size_t nreasons;
     char last_lost[300]; /* why the last worker was lost */
@@ -148,6 +149,7 @@ struct sched *sched_create(struct transport tr, const struct sched_config *cfg, 
     s->journal = j;
     s->npar = npar;
     s->nobs = nobs;
+    s->phi = NAN;
     s->created = now(s);
     s->last_progress = s->created;
     return s;
@@ -958,6 +960,7 @@ void sched_stats(const struct sched *s, struct sched_stats_view *v)
     v->batch_done = s->done_count;
     v->batch_failed = s->failed_count;
     v->batch_running = s->nrunning;
+    v->phi = s->phi;
     v->runs_done = s->runs_done;
     v->runs_failed = s->runs_failed;
     v->from_journal = s->from_journal;
@@ -978,6 +981,11 @@ void sched_stats(const struct sched *s, struct sched_stats_view *v)
         v->eta_s = v->mean_run_s * (double)left / (double)v->workers_alive;
     else
         v->eta_s = left ? -1 : 0;
+}
+
+void sched_note_phi(struct sched *s, double phi)
+{
+    s->phi = phi;
 }
 
 const char *sched_last_lost(const struct sched *s)

@@ -62,6 +62,7 @@ struct sched_stats_view {
     double busy_s;    /* sum of the run times of every finished copy */
     double elapsed_s; /* since the scheduler was created */
     double eta_s;     /* for the current batch; < 0 when unknown */
+    double phi;       /* the calibration's phi as its algorithm last noted it; NaN: none */
 };
 
 /* The outcome of run index i of a batch; from_journal when it was not run again. */
@@ -83,6 +84,10 @@ void sched_destroy(struct sched *s);
  * a fatal transport or journal error. */
 int sched_run_batch(struct sched *s, size_t n, const double *values, const char *const *info,
                     sched_done_fn done, void *ctx, struct pr_error *err);
+
+/* The algorithm's current phi (best phi, or an ensemble's mean phi), for progress lines and
+ * metrics. */
+void sched_note_phi(struct sched *s, double phi);
 
 /* A snapshot of the counters. */
 void sched_stats(const struct sched *s, struct sched_stats_view *out);

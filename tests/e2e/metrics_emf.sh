@@ -33,4 +33,19 @@ last = emf[-1]
 assert last["event"] == "summary" and last["RunsDone"] == rows and last["RunsFailed"] == 0, last
 assert last["WorkersAlive"] == 2, last
 PY
+# a calibration adds its phi (the best so far) once it has one; the last equals the .iobj's
+"$PESTRUN" glm gwflow.pst -j 2 --log-format json --journal jg 2>glm.json >/dev/null
+expect_eq "glm exit" $? 0
+python3 - <<'PY' && ok || fail "Phi metric"
+import csv, json
+lines = [json.loads(l) for l in open("glm.json") if l.strip()]
+with_phi = [d for d in lines if "_aws" in d and "Phi" in d]
+assert with_phi, "no line carries Phi"
+for d in with_phi:
+    names = [m["Name"] for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert "Phi" in names, names
+rows = list(csv.reader(open("gwflow.iobj")))
+last = float(rows[-1][2])
+assert abs(with_phi[-1]["Phi"] - last) <= 1e-9 * max(1, abs(last)), (with_phi[-1]["Phi"], last)
+PY
 done_testing
