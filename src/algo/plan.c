@@ -35,13 +35,13 @@ static void add_batch(struct plan_work *w, size_t runs, const char *what, int it
 }
 
 int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_rows,
-                  struct plan_work *w, struct pr_error *err)
+                  int iterations, struct plan_work *w, struct pr_error *err)
 {
     memset(w, 0, sizeof(*w));
     int reals = 0, noptmax = pst_control(c)->noptmax;
     if (pst_opt_int(c, "ies_num_reals", 0, &reals, err) < 0) return -1;
     if (!method) method = pst_opt_str(c, "ies_num_reals", NULL) ? "ies" : "glm";
-    int iters = noptmax > 0 ? noptmax : 1;
+    int iters = iterations > 0 ? iterations : noptmax > 0 ? noptmax : 1;
     if (strcmp(method, "sweep") == 0) {
         w->method = "sweep";
         w->iterations = 1;

@@ -21,9 +21,11 @@ struct plan_work {
 };
 
 /* The batches of method ("glm", "ies" or "sweep"; NULL: glm, or ies when ++ies_num_reals is
- * set) on case c; sweep_rows is the number of rows of the sweep's input. 0 or -1 with err. */
+ * set) on case c; sweep_rows is the number of rows of the sweep's input; iterations > 0 plans
+ * for that many iterations instead of NOPTMAX (an upper bound: the stopping rules may end a
+ * calibration sooner). 0 or -1 with err. */
 int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_rows,
-                  struct plan_work *w, struct pr_error *err);
+                  int iterations, struct plan_work *w, struct pr_error *err);
 void plan_work_free(struct plan_work *w);
 
 /* The virtual wall time of one batch of n runs on `workers` simulated workers with lognormal

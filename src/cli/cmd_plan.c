@@ -30,6 +30,7 @@ enum {
     OPT_SPOT_GB_PRICE,
     OPT_CSV,
     OPT_SVG,
+    OPT_ITERATIONS,
 };
 
 /* AWS Fargate, Linux x86, US East (N. Virginia) list prices: on-demand $0.04048 per vCPU-hour
@@ -48,6 +49,9 @@ static const struct cli_option plan_options[] = {
      "take the run times recorded in this run journal (default: CASE.journal when it holds at "
      "least 5 runs)"},
     {"measure", OPT_MEASURE, "N", "otherwise run the model N times here to time it (default 3)"},
+    {"iterations", OPT_ITERATIONS, "N",
+     "plan for N iterations (default NOPTMAX, an upper bound: the stopping rules may end the "
+     "calibration sooner; a previous calibration's CASE.iobj tells how many it took)"},
     {"in", OPT_IN, "FILE", "--method sweep: the sweep's input CSV (default: sweep_in.csv or ++sweep_parameter_csv_file)"},
     {"max-agents", OPT_MAX_AGENTS, "N", "the largest agent count tried (default: the largest batch, at most 10000)"},
     {"agent-vcpus", OPT_VCPUS, "N", "vCPUs of one agent (default 1: one model run each)"},
@@ -131,7 +135,7 @@ int cmd_plan(int argc, char **argv)
     struct cli_parser p;
     const char *arg, *method = NULL, *journal = NULL, *in = NULL, *csv = NULL, *svg = NULL;
     double run_s = -1, run_sd = -1, vcpus = 1, mem = 2, pv = OD_VCPU, pg = OD_GB, sv = -1, sg = -1;
-    int nmeasure = 3, quiet = 0, opt, max_agents = 0;
+    int nmeasure = 3, quiet = 0, opt, max_agents = 0, iterations = 0;
     struct pr_error err;
 
     cli_parser_init(&p, &cli_cmd_plan, argc, argv);
@@ -145,14 +149,18 @@ int cmd_plan(int argc, char **argv)
         case OPT_SVG: svg = arg; break;
         case 'q': quiet = 1; break;
         case OPT_MEASURE:
+        case OPT_ITERATIONS:
         case OPT_MAX_AGENTS: {
             int v;
             if (pr_parse_int(arg, &v) < 0 || v < 1) {
                 cli_error("--%s: expected a number >= 1, got '%s'",
-                          opt == OPT_MEASURE ? "measure" : "max-agents", arg);
+                          opt == OPT_MEASURE      ? "measure"
+                          : opt == OPT_ITERATIONS ? "iterations"
+                                                  : "max-agents",
+                          arg);
                 return 2;
             }
-            *(opt == OPT_MEASURE ? &nmeasure : &max_agents) = v;
+            *(opt == OPT_MEASURE ? &nmeasure : opt == OPT_ITERATIONS ? &iterations : &max_agents) = v;
             break;
         }
         case OPT_RUN_SECONDS: d = &run_s; break;
@@ -255,7 +263,7 @@ int cmd_plan(int argc, char **argv)
             goto done;
         }
     }
-    if (plan_work_for(c, method, rows, &w, &err) < 0) {
+    if (plan_work_for(c, method, rows, iterations, &w, &err) < 0) {
         fprintf(stderr, "pestrun plan: %s\n", err.msg);
         rc = 2;
         goto done;

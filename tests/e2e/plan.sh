@@ -38,6 +38,9 @@ assert len(rec) == 1 and 2 <= int(rec[0]["agents"]) <= 15, rec
 totals = [float(r["seconds_total"]) for r in rows]
 assert totals[1] < totals[0] and totals[-1] < totals[0] / 5, totals
 PY
+# --iterations: 1 + 2 x (5 + 15) runs
+"$PESTRUN" plan gwflow.pst --run-seconds 60 --iterations 2 >it.out 2>&1
+expect_grep "--iterations 2" "41 model runs in 5 batches" it.out
 # a sweep: the rows of its input; the measured run time when none is given
 "$PESTRUN" plan gwflow.pst --method sweep --in sweep_in.csv -q >sweep.out 2>sweep.err
 expect_eq "plan --method sweep exit" $? 0
