@@ -83,30 +83,48 @@ static const char *lname(const char *name, char *buf, size_t n)
     return buf;
 }
 
-static int parse_list(const char *text, double **out, size_t *n)
-{
-    char *copy = xstrdup(text);
-    char *tok[256];
-    size_t k = pr_tokenize(copy, ", \t", tok, 256);
-    *out = xcalloc(k + 2, sizeof(double));
-    *n = 0;
-    for (size_t i = 0; i < k && i < 256; i++) {
-        double v;
-        if (pr_parse_double(tok[i], &v, 1) < 0) {
-            free(copy);
-            return -1;
-        }
-        (*out)[(*n)++] = v;
-    }
-    free(copy);
-    return 0;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
+
+/* ++lambdas (sorted) and the step scale factors: 1 first, then each of ++lambda_scale_fac
+ * that is positive and not 1. */
+static int lambda_grid(const struct pst_case *c, double **lambdas, size_t *nl, double **scales,
+                       size_t *ns, struct pr_error *err)
+{
+    if (pr_parse_double_list(pst_opt_str(c, "lambdas", "0.1,1,10,100,1000"), lambdas, nl) < 0 ||
+        *nl == 0)
+        return pr_error_set(err, "++lambdas: expected a list of numbers, got '%s'",
+                            pst_opt_str(c, "lambdas", ""));
+    qsort(*lambdas, *nl, sizeof(double), cmp_double);
+    double *sf;
+    size_t nsf;
+    if (pr_parse_double_list(pst_opt_str(c, "lambda_scale_fac", "0.75,1.1"), &sf, &nsf) < 0) {
+        free(sf);
+        return pr_error_set(err, "++lambda_scale_fac: expected a list of numbers");
+    }
+    *scales = xcalloc(nsf + 2, sizeof(double));
+    *ns = 0;
+    (*scales)[(*ns)++] = 1.0;
+    for (size_t i = 0; i < nsf; i++)
+        if (sf[i] != 1.0 && sf[i] > 0) (*scales)[(*ns)++] = sf[i];
+    free(sf);
+    return 0;
+}
+
+int glm_lambda_tests(const struct pst_case *c, size_t *runs, struct pr_error *err)
+{
+    double *l = NULL, *sc = NULL;
+    size_t nl = 0, ns = 0;
+    int rc = lambda_grid(c, &l, &nl, &sc, &ns, err);
+    *runs = nl * ns;
+    free(l);
+    free(sc);
+    return rc;
+}
+
 
 /* The phi parts of a run; group_phi (pst_nobsgps values) receives the groups' phis. */
 static void parts_of(const struct glm *g, const double *sim, const double *ctl,
@@ -1020,20 +1038,7 @@ static int setup(struct glm *g, const struct pst_case *c, const char *pst_path, 
     g->obs = xcalloc(g->nobs + 1, sizeof(double));
     g->central = xcalloc(g->ncols + 1, 1);
     pst_initial_values(c, g->ctl);
-    if (parse_list(pst_opt_str(c, "lambdas", "0.1,1,10,100,1000"), &g->lambdas, &g->nlambdas) < 0 ||
-        g->nlambdas == 0)
-        return pr_error_set(err, "++lambdas: expected a list of numbers, got '%s'",
-                            pst_opt_str(c, "lambdas", ""));
-    qsort(g->lambdas, g->nlambdas, sizeof(double), cmp_double);
-    double *sf;
-    size_t nsf;
-    if (parse_list(pst_opt_str(c, "lambda_scale_fac", "0.75,1.1"), &sf, &nsf) < 0)
-        return pr_error_set(err, "++lambda_scale_fac: expected a list of numbers");
-    g->scales = xcalloc(nsf + 2, sizeof(double));
-    g->scales[g->nscales++] = 1.0;
-    for (size_t i = 0; i < nsf; i++)
-        if (sf[i] != 1.0 && sf[i] > 0) g->scales[g->nscales++] = sf[i];
-    free(sf);
+    if (lambda_grid(c, &g->lambdas, &g->nlambdas, &g->scales, &g->nscales, err) < 0) return -1;
     /* the window of lambdas is centred on its middle entry, then on the best lambda */
     g->center = g->lambdas[g->nlambdas / 2];
     for (size_t l = 0; l < g->nlambdas; l++)

@@ -306,23 +306,40 @@ static void clamp_row(const struct ies *e, double *p)
 /* ------------------------------------------------------------------------------------------ */
 /* options                                                                                    */
 
+/* A list of numbers above 0. */
 static int parse_list(const char *text, double **out, size_t *n)
 {
-    char *copy = xstrdup(text);
-    char *tok[256];
-    size_t k = pr_tokenize(copy, ", \t", tok, 256);
-    *out = xcalloc(k + 2, sizeof(double));
-    *n = 0;
-    for (size_t i = 0; i < k && i < 256; i++) {
-        double v;
-        if (pr_parse_double(tok[i], &v, 1) < 0 || !(v > 0)) {
-            free(copy);
-            return -1;
-        }
-        (*out)[(*n)++] = v;
-    }
-    free(copy);
+    if (pr_parse_double_list(text, out, n) < 0) return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (!((*out)[i] > 0)) return -1;
     return 0;
+}
+
+/* The lambda multipliers and scale factors tested each iteration. */
+static int lambda_grid(const struct pst_case *c, double **mults, size_t *nm, double **scales,
+                       size_t *ns, struct pr_error *err)
+{
+    const char *lm = pst_opt_str(c, "ies_lambda_mults", "0.1,1,10");
+    if (parse_list(lm, mults, nm) < 0 || *nm == 0)
+        return pr_error_set(err, "++ies_lambda_mults: expected a list of numbers above 0, got '%s'",
+                            lm);
+    const char *sf = pst_opt_str(c, "lambda_scale_fac", "0.75,1,1.1");
+    if (parse_list(sf, scales, ns) < 0 || *ns == 0)
+        return pr_error_set(err, "++lambda_scale_fac: expected a list of numbers above 0, got '%s'",
+                            sf);
+    return 0;
+}
+
+#define SUBSET_SIZE_DEFAULT (-10) /* pestpp-ies: 10% of the realizations */
+
+/* How many of n realizations each lambda test runs: ies_subset_size (below 0: that percent,
+ * at least 4), or all of them when there is one test only or the subset is not smaller. */
+static size_t subset_rows(int subset_size, size_t tests, size_t n)
+{
+    size_t want = subset_size < 0 ? (size_t)((double)n * (-(double)subset_size / 100.0))
+                                  : (size_t)subset_size;
+    if (subset_size < 0 && want < 4) want = 4;
+    return tests == 1 || want >= n ? n : want;
 }
 
 static int read_options(struct ies *e, struct pr_error *err)
@@ -342,7 +359,7 @@ static int read_options(struct ies *e, struct pr_error *err)
         pst_opt_double(c, "ies_mda_init_fac", 10.0, &e->mda_init, err) < 0 ||
         pst_opt_double(c, "ies_mda_dec_fac", 0.5, &e->mda_dec, err) < 0 ||
         pst_opt_bool(c, "ies_enforce_bounds", 1, &e->enforce_bounds, err) < 0 ||
-        pst_opt_int(c, "ies_subset_size", -10, &e->subset_size, err) < 0 ||
+        pst_opt_int(c, "ies_subset_size", SUBSET_SIZE_DEFAULT, &e->subset_size, err) < 0 ||
         pst_opt_int(c, "random_seed", (int)DEFAULT_SEED, &seed, err) < 0 ||
         pst_opt_int(c, "ensemble_output_precision", 20, &e->precision, err) < 0 ||
         pst_opt_double(c, "par_sigma_range", 4.0, &sigma_range, err) < 0 ||
@@ -386,14 +403,7 @@ static int read_options(struct ies *e, struct pr_error *err)
                             "++ies_subset_how: expected random, first, last or phi_based, "
                             "got '%s'",
                             how);
-    const char *lm = pst_opt_str(c, "ies_lambda_mults", "0.1,1,10");
-    if (parse_list(lm, &e->mults, &e->nmults) < 0 || e->nmults == 0)
-        return pr_error_set(err, "++ies_lambda_mults: expected a list of numbers above 0, got '%s'",
-                            lm);
-    const char *sf = pst_opt_str(c, "lambda_scale_fac", "0.75,1,1.1");
-    if (parse_list(sf, &e->scales, &e->nscales) < 0 || e->nscales == 0)
-        return pr_error_set(err, "++lambda_scale_fac: expected a list of numbers above 0, got '%s'",
-                            sf);
+    if (lambda_grid(c, &e->mults, &e->nmults, &e->scales, &e->nscales, err) < 0) return -1;
     if (!(e->accept_fac > 0) || !(e->lam_inc > 0) || !(e->lam_dec > 0))
         return pr_error_set(err, "++ies_accept_phi_fac, ++ies_lambda_inc_fac and "
                                  "++ies_lambda_dec_fac: expected numbers above 0");
@@ -697,14 +707,9 @@ static int cmp_phi_row(const void *a, const void *b)
  * ies_subset_how. Returns the count (all rows when the subset is not smaller). */
 static size_t choose_subset(struct ies *e, size_t *sub)
 {
-    size_t N = e->en.n, want;
-    if (e->subset_size < 0) {
-        want = (size_t)((double)N * (-(double)e->subset_size / 100.0));
-        if (want < 4) want = 4;
-    } else {
-        want = (size_t)e->subset_size;
-    }
-    if (((e->use_mda ? 1 : e->nmults) == 1 && e->nscales == 1) || want >= N) {
+    size_t N = e->en.n;
+    size_t want = subset_rows(e->subset_size, (e->use_mda ? 1 : e->nmults) * e->nscales, N);
+    if (want == N) {
         for (size_t r = 0; r < N; r++)
             sub[r] = r;
         return N;
@@ -1596,5 +1601,25 @@ done:
         sum->runs = e.runs;
         teardown(&e);
     }
+    return rc;
+}
+
+int ies_lambda_tests(const struct pst_case *c, size_t reals, size_t *subset, size_t *runs,
+                     struct pr_error *err)
+{
+    double *m = NULL, *sc = NULL;
+    size_t nm = 0, ns = 0;
+    int subset_size, mda;
+    int rc = lambda_grid(c, &m, &nm, &sc, &ns, err);
+    if (rc == 0 && (pst_opt_int(c, "ies_subset_size", SUBSET_SIZE_DEFAULT, &subset_size, err) < 0 ||
+                    pst_opt_bool(c, "ies_use_mda", 0, &mda, err) < 0))
+        rc = -1;
+    if (rc == 0) {
+        size_t tests = (mda ? 1 : nm) * ns;
+        *subset = subset_rows(subset_size, tests, reals);
+        *runs = *subset * tests;
+    }
+    free(m);
+    free(sc);
     return rc;
 }

@@ -32,4 +32,10 @@ struct ies_summary {
 int ies_run(const struct pst_case *c, const char *pst_path, struct sched *s,
             struct ies_summary *sum, struct pr_error *err);
 
+/* One iteration's lambda tests on an ensemble of `reals` realizations, as the smoother makes
+ * them: *subset realizations each, *runs in all (++ies_lambda_mults x ++lambda_scale_fac x the
+ * subset). 0 or -1 with err. */
+int ies_lambda_tests(const struct pst_case *c, size_t reals, size_t *subset, size_t *runs,
+                     struct pr_error *err);
+
 #endif

@@ -5,21 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "algo/glm.h"
+#include "algo/ies.h"
 #include "sched/sched.h"
 #include "transport/local/local.h"
 #include "transport/sim/sim.h"
 #include "util/clock.h"
 #include "util/strbuf.h"
 #include "util/text.h"
-
-static size_t list_count(const char *text)
-{
-    char *copy = xstrdup(text ? text : "");
-    char *tok[256];
-    size_t k = pr_tokenize(copy, ", \t", tok, 256);
-    free(copy);
-    return k;
-}
 
 static void add_batch(struct plan_work *w, size_t runs, const char *what, int iter)
 {
@@ -49,19 +42,15 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
         return 0;
     }
     if (strcmp(method, "ies") == 0) {
-        int subset = 4;
         if (reals <= 0) reals = 50;
-        if (pst_opt_int(c, "ies_subset_size", 4, &subset, err) < 0) return -1;
-        size_t lams = list_count(pst_opt_str(c, "ies_lambda_mults", "0.1,1,10"));
-        size_t scales = list_count(pst_opt_str(c, "lambda_scale_fac", "0.75,1.0,1.1"));
-        if (subset <= 0 || subset > reals) subset = reals;
+        size_t subset, tests;
+        if (ies_lambda_tests(c, (size_t)reals, &subset, &tests, err) < 0) return -1;
         w->method = "ies";
         w->iterations = iters;
         add_batch(w, (size_t)reals, "prior ensemble", 0);
         for (int i = 1; i <= iters; i++) {
-            add_batch(w, (size_t)subset * (lams ? lams : 1) * (scales ? scales : 1),
-                      "lambda tests on a subset", i);
-            add_batch(w, (size_t)(reals - subset), "rest of the ensemble", i);
+            add_batch(w, tests, "lambda tests on a subset", i);
+            add_batch(w, (size_t)reals - subset, "rest of the ensemble", i);
         }
         return 0;
     }
@@ -73,9 +62,8 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
         if (p->trans == PST_TRANS_FIXED || p->trans == PST_TRANS_TIED) continue;
         nadj += pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3 ? 2 : 1;
     }
-    size_t nlam = list_count(pst_opt_str(c, "lambdas", "0.1,1,10,100,1000"));
-    size_t nsf = 1 + list_count(pst_opt_str(c, "lambda_scale_fac", "0.75,1.1"));
-    size_t tests = (nlam ? nlam : 1) * nsf;
+    size_t tests;
+    if (glm_lambda_tests(c, &tests, err) < 0) return -1;
     int n_super = 0, n_base = 1000000, max_super = 1000000;
     if (pst_opt_int(c, "n_iter_super", 0, &n_super, err) < 0 ||
         pst_opt_int(c, "n_iter_base", 1000000, &n_base, err) < 0 ||

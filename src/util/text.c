@@ -199,3 +199,22 @@ char *pr_path_join(const char *dir, const char *name)
     sb_puts(&sb, name);
     return sb_take(&sb);
 }
+
+int pr_parse_double_list(const char *text, double **out, size_t *n)
+{
+    char *copy = xstrdup(text);
+    char *tok[256];
+    size_t k = pr_tokenize(copy, ", \t", tok, 256);
+    *out = xcalloc(k + 2, sizeof(double));
+    *n = 0;
+    for (size_t i = 0; i < k && i < 256; i++) {
+        double v;
+        if (pr_parse_double(tok[i], &v, 1) < 0) {
+            free(copy);
+            return -1;
+        }
+        (*out)[(*n)++] = v;
+    }
+    free(copy);
+    return 0;
+}

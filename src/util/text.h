@@ -27,6 +27,9 @@ size_t pr_tokenize(char *s, const char *delims, char **tok, size_t max);
 int pr_parse_double(const char *s, double *out, int finite_normal);
 /* Parse a whole token as an int (optional sign, digits). Returns 0 or -1. */
 int pr_parse_int(const char *s, int *out);
+/* A list of finite numbers separated by commas, spaces or tabs (at most 256): *out is malloc'd
+ * (never NULL), *n its length. 0, or -1 when an item is not a number. */
+int pr_parse_double_list(const char *text, double **out, size_t *n);
 /* Parse a PEST++ boolean: true/false/t/f (any case) or an integer (non-zero = true). */
 int pr_parse_bool(const char *s, int *out);
 
