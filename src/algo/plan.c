@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "algo/glm.h"
 #include "algo/ies.h"
+#include "sched/journal.h"
 #include "sched/sched.h"
 #include "transport/local/local.h"
 #include "transport/sim/sim.h"
@@ -163,7 +165,7 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
 }
 
 struct measure_ctx {
-    double last, *t;
+    double *t; /* each run's own time (seconds, as the worker timed it) */
     size_t n;
     int failed;
     char reason[256];
@@ -172,74 +174,147 @@ struct measure_ctx {
 static void timed(void *ctx, size_t index, const struct run_result *res, int from_journal)
 {
     struct measure_ctx *m = ctx;
-    double now = pr_now_s();
     (void)index;
     (void)from_journal;
     if (res->status != RUN_OK && !m->failed) {
         m->failed = 1;
         snprintf(m->reason, sizeof(m->reason), "%s", res->reason ? res->reason : "the run failed");
     }
-    m->t[m->n++] = now - m->last;
-    m->last = now;
+    m->t[m->n++] = res->seconds;
 }
 
-int plan_measure(const struct pst_case *c, int n, double *mean_s, double *sd_s,
-                 double *startup_s, struct pr_error *err)
+/* What is timed: rows of model-space values, taken in turn, each run a hair apart from the
+ * others (1e-12 relative, far below what a template writes) so that the journal runs every
+ * one. */
+struct measure_rows {
+    const double *v;
+    size_t n, np, serial;
+};
+
+/* One batch of n runs; its wall time. */
+static double measure_batch(struct sched *s, struct measure_rows *mr, size_t n,
+                            struct measure_ctx *m, int *rc, struct pr_error *err)
+{
+    double *values = xcalloc(n * mr->np + 1, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        const double *row = mr->v + (mr->serial % mr->n) * mr->np;
+        double f = 1 + 1e-12 * (double)++mr->serial;
+        for (size_t j = 0; j < mr->np; j++) values[i * mr->np + j] = row[j] * f;
+    }
+    m->n = 0;
+    double t0 = pr_now_s();
+    *rc = sched_run_batch(s, n, values, NULL, timed, m, err);
+    double wall = pr_now_s() - t0;
+    free(values);
+    if (*rc == 0 && m->failed) *rc = pr_error_set(err, "%s", m->reason);
+    return wall;
+}
+
+int plan_measure(const struct pst_case *c, int n, int workers, const double *rows,
+                 size_t nrows, struct plan_timing *out, struct pr_error *err)
 {
     struct local_opts lo;
     struct transport tr;
+    char jpath[] = "/tmp/pestrun-plan-XXXXXX";
+    memset(out, 0, sizeof(*out));
     memset(&lo, 0, sizeof(lo));
-    lo.nworkers = 1;
-    lo.pin = 0;
+    lo.nworkers = workers;
+    lo.pin = workers > 1;
     lo.ropts.exec = RUNNER_SHELL;
+    int fd = mkstemp(jpath);
+    if (fd < 0) return pr_error_set(err, "cannot create a journal for the timing in /tmp");
+    close(fd);
+    size_t np = pst_nparams(c), no = pst_nobs(c);
+    struct journal *j = journal_open(jpath, journal_case_id_names(pst_param_names(c), pst_obs_names(c)),
+                                     np, no, 0, err);
+    if (!j) {
+        unlink(jpath);
+        return -1;
+    }
     double t0 = pr_now_s();
-    if (local_create(c, &lo, &tr, err) < 0) return -1;
+    if (local_create(c, &lo, &tr, err) < 0) {
+        journal_close(j);
+        unlink(jpath);
+        return -1;
+    }
+    size_t k = (size_t)local_nworkers(&tr);
+    double *initial = NULL;
+    if (!rows || nrows == 0) {
+        double *ctl = xcalloc(np + 1, sizeof(double));
+        initial = xcalloc(np + 1, sizeof(double));
+        pst_initial_values(c, ctl);
+        pst_ctl_to_model(c, ctl, initial);
+        free(ctl);
+        rows = initial;
+        nrows = 1;
+    }
+    struct measure_rows mr = {rows, nrows, np, 0};
+    /* the scheduler as the engine configures it (src/cli/engine.c): journal, group commit */
     struct sched_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_run_fail = 1;
     cfg.overdue_resched_fac = 1.15;
     cfg.overdue_giveup_fac = 100;
     cfg.overdue_giveup_minutes = 1e30;
-    cfg.overdue_min_mean_s = 1e30; /* no copies: one worker */
+    cfg.overdue_min_mean_s = 1e30; /* no copies: the runs are all alike */
     cfg.extra_fd = -1;
     cfg.progress_interval_s = 1e9;
-    size_t np = pst_nparams(c);
-    struct sched *s = sched_create(tr, &cfg, NULL, np, pst_nobs(c));
-    /* the worker is up once it says so: a first run of one value vector waits for it */
-    double *ctl = xcalloc(np + 1, sizeof(double)), *values = xcalloc((size_t)n * np + 1, sizeof(double));
-    for (size_t j = 0; j < np; j++)
-        ctl[j] = pst_param(c, j)->parval1;
-    for (int i = 0; i < n; i++)
-        pst_ctl_to_model(c, ctl, values + (size_t)i * np);
+    cfg.sync_group_s = 0.05;
+    struct sched *s = sched_create(tr, &cfg, j, np, no);
     struct measure_ctx m = {0};
-    m.t = xcalloc((size_t)n + 1, sizeof(double));
-    int rc = sched_run_batch(s, 1, values, NULL, timed, &m, err);
+    size_t cap = 4000 + (size_t)n * k;
+    m.t = xcalloc(cap + 1, sizeof(double));
+    int rc = 0;
+    /* a first wave waits for the workers to come up */
+    measure_batch(s, &mr, k, &m, &rc, err);
     double up = pr_now_s();
-    if (rc == 0 && !m.failed) {
-        m.n = 0;
-        m.last = pr_now_s();
-        rc = sched_run_batch(s, (size_t)n, values, NULL, timed, &m, err);
+    if (rc == 0) {
+        /* n runs a worker; then, for a fast model, at least half a second of runs */
+        size_t waves = (size_t)n;
+        double wall = measure_batch(s, &mr, waves * k, &m, &rc, err);
+        if (rc == 0 && wall < 0.5) {
+            double per = wall > 0 ? wall / (double)waves : 1e-4;
+            waves = (size_t)ceil(0.5 / per);
+            if (waves * k > cap - 1) waves = (cap - 1) / k;
+            if (waves < 1) waves = 1;
+            wall = measure_batch(s, &mr, waves * k, &m, &rc, err);
+        }
+        if (rc == 0 && m.n > 0) {
+            /* runs at the same values take the same time: each worker ran `waves` in a row */
+            out->mean_s = wall / (double)waves;
+            double sum = 0, s2 = 0;
+            for (size_t i = 0; i < m.n; i++) {
+                sum += m.t[i];
+                s2 += m.t[i] * m.t[i];
+            }
+            double mw = sum / (double)m.n;
+            double sdw = m.n > 1 ? sqrt(fmax(0, (s2 - sum * sum / (double)m.n) / (double)(m.n - 1))) : 0;
+            out->sd_s = mw > 0 ? sdw * out->mean_s / mw : 0.1 * out->mean_s;
+            out->runs = m.n;
+        }
+        /* what a batch costs beyond its runs (dispatch, the journal's sync, the report):
+         * one-wave batches against the time of one wave within a long batch */
+        if (rc == 0 && out->mean_s < 1) {
+            double extra = 0;
+            int nb = 5;
+            for (int b = 0; b < nb && rc == 0; b++)
+                extra += measure_batch(s, &mr, k, &m, &rc, err) - out->mean_s;
+            out->batch_s = fmax(0, extra / nb);
+        }
     }
     sched_destroy(s);
     double t_stop = pr_now_s();
     tr.ops->destroy(tr.impl);
     double stop = pr_now_s() - t_stop;
-    if (rc == 0 && m.failed) rc = pr_error_set(err, "%s", m.reason);
-    if (rc == 0 && m.n > 0) {
-        double sum = 0, s2 = 0;
-        for (size_t i = 0; i < m.n; i++) {
-            sum += m.t[i];
-            s2 += m.t[i] * m.t[i];
-        }
-        *mean_s = sum / (double)m.n;
-        *sd_s = m.n > 1 ? sqrt(fmax(0, (s2 - sum * sum / (double)m.n) / (double)(m.n - 1))) : 0.1 * *mean_s;
-        /* start-up: from the start to the worker's first result, less one run; plus the stop */
-        *startup_s = fmax(0, up - t0 - *mean_s) + stop;
-    } else if (rc == 0) {
-        rc = pr_error_set(err, "no run was timed");
+    journal_close(j);
+    unlink(jpath);
+    if (rc == 0 && out->runs == 0) rc = pr_error_set(err, "no run was timed");
+    if (rc == 0) {
+        out->workers = (int)k;
+        /* start-up: from the start to the first wave's end, less one run; plus the stop */
+        out->startup_s = fmax(0, up - t0 - out->mean_s) + stop;
     }
-    free(ctl);
-    free(values);
     free(m.t);
+    free(initial);
     return rc < 0 || rc == 1 ? -1 : 0;
 }

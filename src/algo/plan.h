@@ -35,11 +35,25 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
                           double sd_s, const char *times_journal, double *eff,
                           struct pr_error *err);
 
-/* Time the model as pestrun runs it here: start one local worker (timed: *startup_s, with its
- * stop), run it n times at the initial values through the scheduler, and give the mean and
- * spread of each run's wall time as the master saw it (templates, model, instruction files,
- * messages). 0, or -1 with err. */
-int plan_measure(const struct pst_case *c, int n, double *mean_s, double *sd_s,
-                 double *startup_s, struct pr_error *err);
+/* The model's run time as pestrun sees it here. */
+struct plan_timing {
+    int workers;      /* running at once while timed */
+    double mean_s;    /* one run, templates to instruction files and the messages, with
+                       * `workers` runs at a time (they share this machine's cores, memory and
+                       * disk) */
+    double sd_s;      /* the spread of the runs' own times, scaled to mean_s */
+    double startup_s; /* starting the workers and stopping them */
+    double batch_s;   /* what a batch costs beyond its runs: handing out the first runs, the
+                       * journal's last sync, the report (0 when runs take 1 s or more) */
+    size_t runs;      /* runs timed */
+};
+
+/* Time the model as pestrun runs it: start `workers` local workers (<= 0: one a core; timed,
+ * with their stop), run one wave, then n runs a worker (at least half a second of runs), then
+ * five one-wave batches, through the scheduler with a journal as the engine sets them up. The
+ * runs take the nrows rows of model-space values in turn (a sweep's first rows), or, with
+ * none, the initial values. 0, or -1 with err. */
+int plan_measure(const struct pst_case *c, int n, int workers, const double *rows,
+                 size_t nrows, struct plan_timing *out, struct pr_error *err);
 
 #endif

@@ -306,3 +306,26 @@ done:
     free(group);
     return rc;
 }
+
+long sweep_read_rows(const struct pst_case *c, const struct sweep_opts *o, size_t max,
+                     double **values, struct pr_error *err)
+{
+    struct reader r = {0};
+    struct chunk ch = {0};
+    size_t npar = pst_nparams(c);
+    long n = -1;
+    *values = NULL;
+    if (open_input(&r, c, o, err) == 0) {
+        ch.values = xcalloc(max * npar + 1, sizeof(double));
+        ch.labels = xcalloc(max + 1, sizeof(char *));
+        n = read_chunk(&r, c, &ch, max, err);
+        for (size_t i = 0; i < max; i++) free(ch.labels[i]);
+        free(ch.labels);
+        if (n >= 0)
+            *values = ch.values;
+        else
+            free(ch.values);
+    }
+    close_input(&r);
+    return n;
+}

@@ -28,4 +28,9 @@ struct sweep_summary {
 int sweep_run(const struct pst_case *c, struct sched *s, const struct sweep_opts *o,
               struct sweep_summary *sum, struct pr_error *err);
 
+/* The first max rows of o->in_path as the sweep runs them (model space, n x npar, in *values,
+ * to free), for timing the model on them. The number read, or -1 with err set. */
+long sweep_read_rows(const struct pst_case *c, const struct sweep_opts *o, size_t max,
+                     double **values, struct pr_error *err);
+
 #endif

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include "algo/plan.h"
+#include "algo/sweep.h"
 #include "cli.h"
 #include "model/runner.h"
+#include "transport/local/local.h"
 #include "sched/journal.h"
 #include "util/csv.h"
 #include "util/fsutil.h"
@@ -31,6 +33,7 @@ enum {
     OPT_CSV,
     OPT_SVG,
     OPT_ITERATIONS,
+    OPT_LOCAL,
 };
 
 /* AWS Fargate, Linux x86, US East (N. Virginia) list prices: on-demand $0.04048 per vCPU-hour
@@ -52,6 +55,9 @@ static const struct cli_option plan_options[] = {
     {"iterations", OPT_ITERATIONS, "N",
      "plan for N iterations (default NOPTMAX, an upper bound: the stopping rules may end the "
      "calibration sooner; a previous calibration's CASE.iobj tells how many it took)"},
+    {"local", OPT_LOCAL, NULL,
+     "plan for local workers on this machine (pestrun -j N) instead of agents with a vCPU each: "
+     "counts up to the cores here, the model timed with one worker and with all cores busy"},
     {"in", OPT_IN, "FILE", "--method sweep: the sweep's input CSV (default: sweep_in.csv or ++sweep_parameter_csv_file)"},
     {"max-agents", OPT_MAX_AGENTS, "N", "the largest agent count tried (default: the largest batch, at most 10000)"},
     {"agent-vcpus", OPT_VCPUS, "N", "vCPUs of one agent (default 1: one model run each)"},
@@ -81,7 +87,13 @@ const struct cli_command cli_cmd_plan = {
         "simulated agents to find the wall time of every batch for a range of agent counts.\n"
         "Prints, for each count, the wall time per iteration and in total, the agent-hours and\n"
         "the cost on demand and on Spot, and recommends the count past which one more agent\n"
-        "saves less than 5% of the time. Writes the table as CSV and a plot as SVG.\n",
+        "saves less than 5% of the time. Writes the table as CSV and a plot as SVG.\n"
+        "\n"
+        "A measured run time is the time of one run as the master sees it (templates, model,\n"
+        "instruction files, messages, the journal), and each batch is charged what a batch\n"
+        "costs beyond its runs, measured too. With --local the agents are local workers\n"
+        "sharing this machine: the model is timed with one worker and with one a core, and\n"
+        "the counts between take a run time in proportion.\n",
     .exit_status = {"the plan was printed", "the model could not be timed, or an output could not be written",
                     "bad usage, or the control file cannot be read", NULL},
     .groups = plan_groups,
@@ -135,7 +147,7 @@ int cmd_plan(int argc, char **argv)
     struct cli_parser p;
     const char *arg, *method = NULL, *journal = NULL, *in = NULL, *csv = NULL, *svg = NULL;
     double run_s = -1, run_sd = -1, vcpus = 1, mem = 2, pv = OD_VCPU, pg = OD_GB, sv = -1, sg = -1;
-    int nmeasure = 3, quiet = 0, opt, max_agents = 0, iterations = 0;
+    int nmeasure = 3, quiet = 0, opt, max_agents = 0, iterations = 0, local = 0;
     struct pr_error err;
 
     cli_parser_init(&p, &cli_cmd_plan, argc, argv);
@@ -148,6 +160,7 @@ int cmd_plan(int argc, char **argv)
         case OPT_CSV: csv = arg; break;
         case OPT_SVG: svg = arg; break;
         case 'q': quiet = 1; break;
+        case OPT_LOCAL: local = 1; break;
         case OPT_MEASURE:
         case OPT_ITERATIONS:
         case OPT_MAX_AGENTS: {
@@ -196,15 +209,56 @@ int cmd_plan(int argc, char **argv)
         return 2;
     }
     int rc = 1;
+    double *sweep_rows = NULL;
+    long nsweep = 0;
     char *jdefault = cli_case_output(pst, "journal"), *in_path = NULL;
     char *csv_path = csv ? xstrdup(csv) : cli_case_output(pst, "plan.csv");
     char *svg_path = svg ? xstrdup(svg) : cli_case_output(pst, "plan.svg");
     struct plan_work w = {0};
-    double mean = run_s, sd = run_sd, startup = 0;
-    char source[512];
+    double mean = run_s, sd = run_sd, startup = 0, batch_s = 0;
+    /* --local: the run time with every core busy, for the counts between 1 and ncores */
+    double mean_n = -1, sd_n = 0, batch_n = 0;
+    int ncores = 1;
+    char source[768];
     const char *times = NULL;
     size_t rows = 0;
 
+    if (local) {
+        struct local_opts lo;
+        struct transport probe;
+        memset(&lo, 0, sizeof(lo));
+        if (local_create(c, &lo, &probe, &err) < 0) {
+            fprintf(stderr, "pestrun plan: %s\n", err.msg);
+            goto done;
+        }
+        ncores = local_nworkers(&probe);
+        probe.ops->destroy(probe.impl);
+        if (max_agents > ncores) {
+            cli_error("--local: at most %d workers here (the cores pestrun may use), got --max-agents %d",
+                      ncores, max_agents);
+            rc = 2;
+            goto done;
+        }
+    }
+    /* a sweep: its rows, and the first of them to time the model on */
+    if (method && strcmp(method, "sweep") == 0) {
+        in_path = in ? xstrdup(in)
+                     : pr_path_join(pst_dir(c), pst_opt_str(c, "sweep_parameter_csv_file", "sweep_in.csv"));
+        rows = count_rows(in_path, &err);
+        if (rows == 0) {
+            fprintf(stderr, "pestrun plan: %s\n", err.msg[0] ? err.msg : "the sweep's input has no rows");
+            goto done;
+        }
+        struct sweep_opts so = {0};
+        so.in_path = in_path;
+        size_t np = pst_nparams(c), cap = 4000000 / (np ? np : 1);
+        if (pst_opt_bool(c, "sweep_forgive", 0, &so.forgive, &err) < 0 ||
+            (nsweep = sweep_read_rows(c, &so, cap < 1 ? 1 : cap > 1000 ? 1000 : cap, &sweep_rows, &err)) < 0) {
+            fprintf(stderr, "pestrun plan: %s\n", err.msg);
+            rc = 2;
+            goto done;
+        }
+    }
     /* the run time */
     if (run_s > 0) {
         if (sd < 0) sd = 0.1 * mean;
@@ -220,7 +274,7 @@ int cmd_plan(int argc, char **argv)
             }
             nt = 0;
         }
-        if (nt >= 5) {
+        if (nt >= 5 && !local) {
             double s = 0, s2 = 0;
             for (size_t i = 0; i < nt; i++) {
                 s += t[i];
@@ -230,39 +284,49 @@ int cmd_plan(int argc, char **argv)
             sd = sqrt(fmax(0, (s2 - s * s / (double)nt) / (double)(nt - 1)));
             times = jp;
             snprintf(source, sizeof(source), "%zu runs recorded in %s", nt, jp);
-        } else if (journal) {
+        } else if (journal && !local) {
             fprintf(stderr, "pestrun plan: %s: fewer than 5 successful runs recorded\n", journal);
             free(t);
             goto done;
         } else {
+            struct plan_timing one, all;
             if (!quiet) {
-                fprintf(stderr, "timing the model: %d runs at the initial values...\n", nmeasure);
+                fprintf(stderr, "timing the model: %d runs a worker %s%s...\n", nmeasure,
+                        nsweep > 0 ? "on the sweep's first rows" : "at the initial values",
+                        local && ncores > 1 ? ", on one worker, then on one a core" : "");
                 fflush(stderr);
             }
-            if (plan_measure(c, nmeasure, &mean, &sd, &startup, &err) < 0) {
+            if (plan_measure(c, nmeasure, 1, sweep_rows, (size_t)nsweep, &one, &err) < 0 ||
+                (local && ncores > 1 &&
+                 plan_measure(c, nmeasure, ncores, sweep_rows, (size_t)nsweep, &all, &err) < 0)) {
                 fprintf(stderr, "pestrun plan: the model run failed: %s\n", err.msg);
                 free(t);
                 goto done;
             }
-            snprintf(source, sizeof(source),
-                     "%d runs measured on this machine through one local worker; starting and "
-                     "stopping the workers %.3g s",
-                     nmeasure, startup);
+            mean = one.mean_s;
+            sd = one.sd_s;
+            startup = one.startup_s;
+            batch_s = one.batch_s;
+            int len = snprintf(source, sizeof(source),
+                               "%zu runs timed here on one worker, %.3g s a batch beyond its runs",
+                               one.runs, batch_s);
+            if (local && ncores > 1) {
+                mean_n = all.mean_s;
+                sd_n = all.sd_s;
+                batch_n = all.batch_s;
+                startup = all.startup_s;
+                snprintf(source + len, sizeof(source) - (size_t)len,
+                         "; %zu on %d at once: mean %.3g s, %.3g s a batch", all.runs, ncores,
+                         mean_n, batch_n);
+            }
+            len = (int)strlen(source);
+            snprintf(source + len, sizeof(source) - (size_t)len,
+                     "; starting and stopping the workers %.3g s", startup);
         }
         free(t);
     }
     if (mean <= 0) mean = 1e-3;
 
-    /* the work */
-    if (method && strcmp(method, "sweep") == 0) {
-        in_path = in ? xstrdup(in)
-                     : pr_path_join(pst_dir(c), pst_opt_str(c, "sweep_parameter_csv_file", "sweep_in.csv"));
-        rows = count_rows(in_path, &err);
-        if (rows == 0) {
-            fprintf(stderr, "pestrun plan: %s\n", err.msg[0] ? err.msg : "the sweep's input has no rows");
-            goto done;
-        }
-    }
     if (plan_work_for(c, method, rows, iterations, &w, &err) < 0) {
         fprintf(stderr, "pestrun plan: %s\n", err.msg);
         rc = 2;
@@ -272,6 +336,7 @@ int cmd_plan(int argc, char **argv)
     for (size_t b = 0; b < w.nbatches; b++)
         if (w.runs[b] > biggest) biggest = w.runs[b];
     size_t maxw = max_agents > 0 ? (size_t)max_agents : (biggest < 10000 ? biggest : 10000);
+    if (local && max_agents <= 0 && maxw > (size_t)ncores) maxw = (size_t)ncores;
     if (maxw < 1) maxw = 1;
     size_t grid[512];
     size_t ng = counts(maxw, grid, 512);
@@ -279,7 +344,13 @@ int cmd_plan(int argc, char **argv)
     double *eff = xcalloc(ng, sizeof(double)), *hours = xcalloc(ng, sizeof(double));
     /* each distinct batch size is simulated once per count */
     for (size_t g = 0; g < ng; g++) {
-        double busy = 0;
+        double busy = 0, m_g = mean, sd_g = sd, b_g = batch_s;
+        if (mean_n > 0) { /* --local: in proportion between one worker and one a core */
+            double f = ncores > 1 ? (double)(grid[g] - 1) / (double)(ncores - 1) : 0;
+            m_g = mean + f * (mean_n - mean);
+            sd_g = sd + f * (sd_n - sd);
+            b_g = batch_s + f * (batch_n - batch_s);
+        }
         size_t nd = 0, *dn = xcalloc(w.nbatches + 1, sizeof(size_t));
         double *dt = xcalloc(w.nbatches + 1, sizeof(double)), *de = xcalloc(w.nbatches + 1, sizeof(double));
         for (size_t b = 0; b < w.nbatches; b++) {
@@ -287,7 +358,7 @@ int cmd_plan(int argc, char **argv)
             while (k < nd && dn[k] != w.runs[b]) k++;
             if (k == nd) {
                 dn[nd] = w.runs[b];
-                dt[nd] = plan_batch_seconds(c, w.runs[b], grid[g], mean, sd, times, &de[nd], &err);
+                dt[nd] = plan_batch_seconds(c, w.runs[b], grid[g], m_g, sd_g, times, &de[nd], &err);
                 nd++;
             }
             if (dt[k] < 0) {
@@ -297,7 +368,7 @@ int cmd_plan(int argc, char **argv)
                 free(de);
                 goto free_all;
             }
-            total[g] += dt[k];
+            total[g] += dt[k] + b_g;
             busy += de[k] * dt[k] * (double)grid[g];
         }
         free(dn);
@@ -323,8 +394,12 @@ int cmd_plan(int argc, char **argv)
                w.method, w.iterations, w.iterations == 1 ? "" : "s", w.total_runs, w.nbatches,
                biggest, w.iterations > 1 ? ", at most: the stopping rules may end it sooner" : "");
         printf("model run time: mean %.3g s, sd %.3g s (%s)\n", mean, sd, source);
-        printf("agent: %g vCPU, %g GB; $%.5f an hour on demand, $%.5f on Spot\n\n", vcpus, mem,
-               agent_od, agent_spot);
+        if (local)
+            printf("agents: local workers on this machine (%d core%s), priced as agents of %g vCPU, "
+                   "%g GB\n\n", ncores, ncores == 1 ? "" : "s", vcpus, mem);
+        else
+            printf("agent: %g vCPU, %g GB; $%.5f an hour on demand, $%.5f on Spot\n\n", vcpus, mem,
+                   agent_od, agent_spot);
         printf("%8s %14s %14s %12s %12s %12s %10s\n", "agents", "per iteration", "total",
                "agent-hours", "on-demand $", "Spot $", "efficiency");
         for (size_t g = 0; g < ng; g++) {
@@ -388,6 +463,7 @@ free_all:
     free(eff);
     free(hours);
 done:
+    free(sweep_rows);
     plan_work_free(&w);
     free(jdefault);
     free(in_path);
