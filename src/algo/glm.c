@@ -114,12 +114,16 @@ static int lambda_grid(const struct pst_case *c, double **lambdas, size_t *nl, d
     return 0;
 }
 
-int glm_lambda_tests(const struct pst_case *c, size_t *runs, struct pr_error *err)
+int glm_lambda_tests(const struct pst_case *c, size_t *runs, size_t *super_runs,
+                     struct pr_error *err)
 {
     double *l = NULL, *sc = NULL;
-    size_t nl = 0, ns = 0;
+    size_t nl = 0, ns = 0, nsuper = 0;
     int rc = lambda_grid(c, &l, &nl, &sc, &ns, err);
+    for (size_t f = 0; f < ns; f++)
+        nsuper += !(sc[f] > 1); /* as test_lambdas: super iterations do not lengthen the step */
     *runs = nl * ns;
+    *super_runs = nl * nsuper;
     free(l);
     free(sc);
     return rc;

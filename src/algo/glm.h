@@ -23,7 +23,9 @@ struct glm_summary {
 int glm_run(const struct pst_case *c, const char *pst_path, struct sched *s, int jacobian_only,
             struct glm_summary *sum, struct pr_error *err);
 
-/* Model runs of one iteration's lambda tests: ++lambdas x the step scale factors. 0 or -1. */
-int glm_lambda_tests(const struct pst_case *c, size_t *runs, struct pr_error *err);
+/* Model runs of one iteration's lambda tests: ++lambdas x the step scale factors, and in a
+ * super-parameter iteration, which tests no scale factor above 1. 0 or -1. */
+int glm_lambda_tests(const struct pst_case *c, size_t *runs, size_t *super_runs,
+                     struct pr_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "transport/local/local.h"
 #include "transport/sim/sim.h"
 #include "util/clock.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -64,8 +65,8 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
         if (p->trans == PST_TRANS_FIXED || p->trans == PST_TRANS_TIED) continue;
         nadj += pst_pargp(c, (size_t)p->group)->forcen == PST_FORCEN_ALWAYS_3 ? 2 : 1;
     }
-    size_t tests;
-    if (glm_lambda_tests(c, &tests, err) < 0) return -1;
+    size_t tests, super_tests;
+    if (glm_lambda_tests(c, &tests, &super_tests, err) < 0) return -1;
     int n_super = 0, n_base = 1000000, max_super = 1000000;
     if (pst_opt_int(c, "n_iter_super", 0, &n_super, err) < 0 ||
         pst_opt_int(c, "n_iter_base", 1000000, &n_base, err) < 0 ||
@@ -78,23 +79,29 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
     if (k > nnz && nnz > 0) k = nnz;
     w->method = n_super > 0 ? "glm with SVD-assist" : "glm";
     w->iterations = iters;
-    add_batch(w, 1, "initial run", 0);
+    /* the initial run goes in the first Jacobian's batch, as glm runs it */
+    size_t first = 1;
     int it = 0;
     while (it < iters) {
         int nb = n_super > 0 ? (n_base < 0 ? 0 : n_base) : iters;
         for (int b = 0; b < nb && it < iters; b++) {
             it++;
-            add_batch(w, nadj, "Jacobian", it);
+            add_batch(w, nadj + first, first ? "initial run and Jacobian" : "Jacobian", it);
             add_batch(w, tests, "lambda tests", it);
+            first = 0;
         }
         if (n_super <= 0) break;
-        if (nb == 0) add_batch(w, nadj, "base Jacobian", it + 1);
+        if (nb == 0) {
+            add_batch(w, nadj + first, first ? "initial run and base Jacobian" : "base Jacobian", it + 1);
+            first = 0;
+        }
         for (int s = 0; s < n_super && it < iters; s++) {
             it++;
             if (s > 0) add_batch(w, k, "super-parameter Jacobian", it);
-            add_batch(w, tests, "lambda tests", it);
+            add_batch(w, super_tests, "super-parameter lambda tests", it);
         }
     }
+    if (first) add_batch(w, 1, "initial run", 0);
     return 0;
 }
 
@@ -119,6 +126,24 @@ static void ignore(void *ctx, size_t index, const struct run_result *res, int fr
     (void)from_journal;
 }
 
+/* A scheduler over simulated transport tr (virtual clock), no journal, as the engine sets
+ * the overdue rules. */
+static struct sched *sim_sched(const struct pst_case *c, struct transport *tr)
+{
+    struct sched_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_run_fail = 3;
+    cfg.overdue_resched_fac = 1.15;
+    cfg.overdue_giveup_fac = 100;
+    cfg.overdue_giveup_minutes = 1e30;
+    cfg.overdue_min_mean_s = 0.6;
+    cfg.extra_fd = -1;
+    cfg.progress_interval_s = 1e9;
+    cfg.now = sim_clock;
+    cfg.ctx = tr;
+    return sched_create(*tr, &cfg, NULL, pst_nparams(c), pst_nobs(c));
+}
+
 double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, double mean_s,
                           double sd_s, const char *times_journal, double *eff,
                           struct pr_error *err)
@@ -134,19 +159,8 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
     so.times_from = times_journal;
     so.seed = 42;
     if (sim_create(c, &so, &ro, NULL, &tr, err) < 0) return -1;
-    struct sched_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_run_fail = 3;
-    cfg.overdue_resched_fac = 1.15;
-    cfg.overdue_giveup_fac = 100;
-    cfg.overdue_giveup_minutes = 1e30;
-    cfg.overdue_min_mean_s = 0.6;
-    cfg.extra_fd = -1;
-    cfg.progress_interval_s = 1e9;
-    cfg.now = sim_clock;
-    cfg.ctx = &tr;
+    struct sched *s = sim_sched(c, &tr);
     size_t np = pst_nparams(c);
-    struct sched *s = sched_create(tr, &cfg, NULL, np, pst_nobs(c));
     double *values = xcalloc(n * np + 1, sizeof(double));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < np; j++)
@@ -162,6 +176,61 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
     sched_destroy(s);
     tr.ops->destroy(tr.impl);
     return wall;
+}
+
+int plan_master_seconds(const char *pst_path, const char *method, int iterations,
+                        double *per_iter, struct pr_error *err)
+{
+    *per_iter = 0;
+    if (method && strcmp(method, "sweep") == 0) return 0;
+    struct pst_case *c = pst_load(pst_path, err);
+    if (!c) return -1;
+    if (!method) method = pst_opt_str(c, "ies_num_reals", NULL) ? "ies" : "glm";
+    int n = iterations < 1 ? 1 : iterations > 6 ? 6 : iterations, rc = -1;
+    pst_set_noptmax(c, n);
+    char dir[] = "/tmp/pestrun-plan-XXXXXX";
+    if (!mkdtemp(dir)) {
+        pst_destroy(c);
+        return pr_error_set(err, "cannot create a folder for the master's timing in /tmp");
+    }
+    const char *base = strrchr(pst_path, '/');
+    char *out = pr_path_join(dir, base ? base + 1 : pst_path);
+    struct sim_opts so;
+    struct transport tr;
+    struct runner_opts ro;
+    sim_opts_init(&so);
+    memset(&ro, 0, sizeof(ro));
+    so.workers = 1000; /* the virtual clock is not what is timed: only the master is real */
+    so.mean_s = 1;
+    so.sd_s = 0;
+    so.seed = 42;
+    if (sim_create(c, &so, &ro, NULL, &tr, err) < 0) goto done;
+    struct sched *s = sim_sched(c, &tr);
+    double t0 = pr_now_s();
+    int done_iters = 0, r;
+    if (strcmp(method, "ies") == 0) {
+        struct ies_summary sum;
+        r = ies_run(c, out, s, &sum, err);
+        done_iters = sum.iterations;
+    } else {
+        struct glm_summary sum;
+        r = glm_run(c, out, s, 0, &sum, err);
+        done_iters = sum.iterations;
+    }
+    double wall = pr_now_s() - t0;
+    sched_destroy(s);
+    tr.ops->destroy(tr.impl);
+    if (r < 0) goto done;
+    *per_iter = wall / (done_iters > 0 ? done_iters : 1);
+    rc = 0;
+done:
+    {
+        struct pr_error e2;
+        pr_remove_tree(dir, &e2);
+    }
+    free(out);
+    pst_destroy(c);
+    return rc;
 }
 
 struct measure_ctx {
@@ -219,8 +288,9 @@ int plan_measure(const struct pst_case *c, int n, int workers, const double *row
     memset(out, 0, sizeof(*out));
     memset(&lo, 0, sizeof(lo));
     lo.nworkers = workers;
-    lo.pin = workers > 1;
+    lo.pin = 1; /* as the engine does by default */
     lo.ropts.exec = RUNNER_SHELL;
+    lo.ropts.log_name = RUNNER_LOG_NAME; /* the model's output goes where a real run sends it */
     int fd = mkstemp(jpath);
     if (fd < 0) return pr_error_set(err, "cannot create a journal for the timing in /tmp");
     close(fd);
@@ -269,12 +339,12 @@ int plan_measure(const struct pst_case *c, int n, int workers, const double *row
     measure_batch(s, &mr, k, &m, &rc, err);
     double up = pr_now_s();
     if (rc == 0) {
-        /* n runs a worker; then, for a fast model, at least half a second of runs */
+        /* n runs a worker; then, for a fast model, at least a second of runs (less is noise) */
         size_t waves = (size_t)n;
         double wall = measure_batch(s, &mr, waves * k, &m, &rc, err);
-        if (rc == 0 && wall < 0.5) {
+        if (rc == 0 && wall < 1.0) {
             double per = wall > 0 ? wall / (double)waves : 1e-4;
-            waves = (size_t)ceil(0.5 / per);
+            waves = (size_t)ceil(1.0 / per);
             if (waves * k > cap - 1) waves = (cap - 1) / k;
             if (waves < 1) waves = 1;
             wall = measure_batch(s, &mr, waves * k, &m, &rc, err);

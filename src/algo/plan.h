@@ -28,6 +28,14 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
                   int iterations, struct plan_work *w, struct pr_error *err);
 void plan_work_free(struct plan_work *w);
 
+/* The master's own time per iteration of method (glm or ies) on the case at pst_path: the
+ * algorithm (its linear algebra, FOSM, output files) and the scheduler, without the model, found
+ * by running up to `iterations` (at most 6) iterations on simulated workers with a synthetic
+ * model and a virtual clock, outputs in a temporary folder. Sets *per_iter (0 for a sweep).
+ * 0 or -1 with err. */
+int plan_master_seconds(const char *pst_path, const char *method, int iterations,
+                        double *per_iter, struct pr_error *err);
+
 /* The virtual wall time of one batch of n runs on `workers` simulated workers with lognormal
  * run times (mean_s, sd_s), or resampled from times (ntimes > 0). Deterministic. Sets *eff to
  * the batch's efficiency (run time / worker time on offer). -1 with err on failure. */
@@ -49,7 +57,7 @@ struct plan_timing {
 };
 
 /* Time the model as pestrun runs it: start `workers` local workers (<= 0: one a core; timed,
- * with their stop), run one wave, then n runs a worker (at least half a second of runs), then
+ * with their stop), run one wave, then n runs a worker (at least a second of runs), then
  * five one-wave batches, through the scheduler with a journal as the engine sets them up. The
  * runs take the nrows rows of model-space values in turn (a sweep's first rows), or, with
  * none, the initial values. 0, or -1 with err. */

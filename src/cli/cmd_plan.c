@@ -1,7 +1,11 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "algo/plan.h"
@@ -10,6 +14,7 @@
 #include "model/runner.h"
 #include "transport/local/local.h"
 #include "sched/journal.h"
+#include "util/clock.h"
 #include "util/csv.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
@@ -50,7 +55,7 @@ static const struct cli_option plan_options[] = {
     {"run-sd", OPT_RUN_SD, "SEC", "spread of the run times with --run-seconds (default 10%)"},
     {"journal", OPT_JOURNAL, "FILE",
      "take the run times recorded in this run journal (default: CASE.journal when it holds at "
-     "least 5 runs)"},
+     "least 5 runs; not with --local, which times the model here)"},
     {"measure", OPT_MEASURE, "N", "otherwise run the model N times here to time it (default 3)"},
     {"iterations", OPT_ITERATIONS, "N",
      "plan for N iterations (default NOPTMAX, an upper bound: the stopping rules may end the "
@@ -110,6 +115,32 @@ static size_t counts(size_t max, size_t *out, size_t cap)
     }
     if (n && out[n - 1] != max && n < cap) out[n++] = max;
     return n;
+}
+
+extern char **environ;
+
+/* The wall time of starting pestrun itself (exec, the dynamic linker, exit): the least of three
+ * runs of `pestrun --version`; 0 when it cannot be timed. A real run pays it once. */
+static double self_start_seconds(void)
+{
+    char *const argv[] = {"pestrun", "--version", NULL};
+    posix_spawn_file_actions_t fa;
+    double best = 0;
+    if (posix_spawn_file_actions_init(&fa) != 0) return 0;
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    for (int i = 0; i < 3; i++) {
+        pid_t pid;
+        int st;
+        double t0 = pr_now_s();
+        if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ) != 0) break;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        double t = pr_now_s() - t0;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) break;
+        if (i == 0 || t < best) best = t;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    return best;
 }
 
 static size_t count_rows(const char *path, struct pr_error *err)
@@ -217,12 +248,18 @@ int cmd_plan(int argc, char **argv)
     struct plan_work w = {0};
     double mean = run_s, sd = run_sd, startup = 0, batch_s = 0;
     /* --local: the run time with every core busy, for the counts between 1 and ncores */
-    double mean_n = -1, sd_n = 0, batch_n = 0;
+    double mean_n = -1, sd_n = 0, batch_n = 0, startup_n = 0;
     int ncores = 1;
     char source[768];
     const char *times = NULL;
     size_t rows = 0;
 
+    if (local && (journal || run_s > 0)) {
+        cli_error("--local times the model here, with one worker and with one a core: it takes "
+                  "neither --journal nor --run-seconds");
+        rc = 2;
+        goto done;
+    }
     if (local) {
         struct local_opts lo;
         struct transport probe;
@@ -303,9 +340,11 @@ int cmd_plan(int argc, char **argv)
                 free(t);
                 goto done;
             }
+            double self = self_start_seconds();
             mean = one.mean_s;
             sd = one.sd_s;
-            startup = one.startup_s;
+            startup = one.startup_s + self;
+            startup_n = startup;
             batch_s = one.batch_s;
             int len = snprintf(source, sizeof(source),
                                "%zu runs timed here on one worker, %.3g s a batch beyond its runs",
@@ -314,14 +353,14 @@ int cmd_plan(int argc, char **argv)
                 mean_n = all.mean_s;
                 sd_n = all.sd_s;
                 batch_n = all.batch_s;
-                startup = all.startup_s;
+                startup_n = all.startup_s + self;
                 snprintf(source + len, sizeof(source) - (size_t)len,
                          "; %zu on %d at once: mean %.3g s, %.3g s a batch", all.runs, ncores,
                          mean_n, batch_n);
             }
             len = (int)strlen(source);
             snprintf(source + len, sizeof(source) - (size_t)len,
-                     "; starting and stopping the workers %.3g s", startup);
+                     "; starting pestrun %.3g s, its workers %.3g s", self, startup - self);
         }
         free(t);
     }
@@ -330,6 +369,13 @@ int cmd_plan(int argc, char **argv)
     if (plan_work_for(c, method, rows, iterations, &w, &err) < 0) {
         fprintf(stderr, "pestrun plan: %s\n", err.msg);
         rc = 2;
+        goto done;
+    }
+    /* the master's own work each iteration (the algorithm and its outputs) */
+    double master_s = 0;
+    if (plan_master_seconds(pst, w.method, w.iterations, &master_s, &err) < 0) {
+        fprintf(stderr, "pestrun plan: timing the %s algorithm on simulated workers: %s\n", w.method,
+                err.msg);
         goto done;
     }
     size_t biggest = 0;
@@ -344,12 +390,13 @@ int cmd_plan(int argc, char **argv)
     double *eff = xcalloc(ng, sizeof(double)), *hours = xcalloc(ng, sizeof(double));
     /* each distinct batch size is simulated once per count */
     for (size_t g = 0; g < ng; g++) {
-        double busy = 0, m_g = mean, sd_g = sd, b_g = batch_s;
+        double busy = 0, m_g = mean, sd_g = sd, b_g = batch_s, s_g = startup;
         if (mean_n > 0) { /* --local: in proportion between one worker and one a core */
             double f = ncores > 1 ? (double)(grid[g] - 1) / (double)(ncores - 1) : 0;
             m_g = mean + f * (mean_n - mean);
             sd_g = sd + f * (sd_n - sd);
             b_g = batch_s + f * (batch_n - batch_s);
+            s_g = startup + f * (startup_n - startup);
         }
         size_t nd = 0, *dn = xcalloc(w.nbatches + 1, sizeof(size_t));
         double *dt = xcalloc(w.nbatches + 1, sizeof(double)), *de = xcalloc(w.nbatches + 1, sizeof(double));
@@ -374,8 +421,9 @@ int cmd_plan(int argc, char **argv)
         free(dn);
         free(dt);
         free(de);
-        total[g] += startup; /* measured here: the workers' start and stop */
-        per_it[g] = (total[g] - startup) / (w.iterations > 0 ? w.iterations : 1);
+        total[g] += s_g + master_s * w.iterations; /* measured here: pestrun's and the workers'
+                                                      * start and stop, the master's work */
+        per_it[g] = (total[g] - s_g) / (w.iterations > 0 ? w.iterations : 1);
         eff[g] = total[g] > 0 ? busy / (total[g] * (double)grid[g]) : 0;
         hours[g] = (double)grid[g] * total[g] / 3600.0;
     }
@@ -394,6 +442,9 @@ int cmd_plan(int argc, char **argv)
                w.method, w.iterations, w.iterations == 1 ? "" : "s", w.total_runs, w.nbatches,
                biggest, w.iterations > 1 ? ", at most: the stopping rules may end it sooner" : "");
         printf("model run time: mean %.3g s, sd %.3g s (%s)\n", mean, sd, source);
+        if (master_s > 0)
+            printf("master's own work: %.3g s an iteration (the algorithm and its outputs, timed "
+                   "here on simulated workers)\n", master_s);
         if (local)
             printf("agents: local workers on this machine (%d core%s), priced as agents of %g vCPU, "
                    "%g GB\n\n", ncores, ncores == 1 ? "" : "s", vcpus, mem);
@@ -423,7 +474,7 @@ int cmd_plan(int argc, char **argv)
     sb_printf(&sb, "agents,seconds_per_iteration,seconds_total,agent_hours,cost_on_demand_usd,"
                    "cost_spot_usd,efficiency,recommended\n");
     for (size_t g = 0; g < ng; g++)
-        sb_printf(&sb, "%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%d\n", grid[g], per_it[g], total[g],
+        sb_printf(&sb, "%zu,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%d\n", grid[g], per_it[g], total[g],
                   hours[g], hours[g] * agent_od, hours[g] * agent_spot, eff[g], g == rec);
     if (pr_write_file(csv_path, sb.data, sb.len, &err) < 0) {
         fprintf(stderr, "pestrun plan: %s\n", err.msg);

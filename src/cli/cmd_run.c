@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 
     memset(a, 0, sizeof(*a));
     a->ropts.exec = RUNNER_SHELL;
-    a->ropts.log_name = "pestrun-model.log";
+    a->ropts.log_name = RUNNER_LOG_NAME;
     cli_parser_init(&p, &cli_cmd_run, argc, argv);
     while ((opt = cli_next(&p, &arg)) > 0) {
         switch (opt) {

@@ -140,7 +140,7 @@ void engine_opts_init(struct engine_opts *o)
     o->default_max_run_fail = 3;
     o->default_overdue_giveup_fac = 100.0;
     o->ropts.exec = RUNNER_SHELL;
-    o->ropts.log_name = "pestrun-model.log";
+    o->ropts.log_name = RUNNER_LOG_NAME;
 }
 
 int engine_parse_opt(struct engine_opts *o, int opt, const char *arg)

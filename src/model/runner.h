@@ -15,6 +15,9 @@ enum runner_exec {
     RUNNER_EXEC   /* PEST++ on Linux: split on single spaces, execvp, no shell */
 };
 
+/* The file in each working directory that receives the model's output in pestrun's commands. */
+#define RUNNER_LOG_NAME "pestrun-model.log"
+
 struct runner_opts {
     enum runner_exec exec;
     double timeout_s;     /* per run; <= 0: no limit */

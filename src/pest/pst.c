@@ -1612,6 +1612,10 @@ const struct pst_control *pst_control(const struct pst_case *c)
 {
     return &c->ctl;
 }
+void pst_set_noptmax(struct pst_case *c, int noptmax)
+{
+    c->ctl.noptmax = noptmax;
+}
 size_t pst_nparams(const struct pst_case *c)
 {
     return c->nparams;

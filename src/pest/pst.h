@@ -144,6 +144,8 @@ void pst_destroy(struct pst_case *c);
 const char *pst_path(const struct pst_case *c); /* as given to pst_load/pst_parse */
 const char *pst_dir(const struct pst_case *c);  /* the case folder */
 const struct pst_control *pst_control(const struct pst_case *c);
+/* Set NOPTMAX (pestrun plan runs a private copy of a case for a few iterations). */
+void pst_set_noptmax(struct pst_case *c, int noptmax);
 
 size_t pst_nparams(const struct pst_case *c);
 const struct pst_param *pst_param(const struct pst_case *c, size_t i);
