@@ -131,14 +131,7 @@ static void ignore(void *ctx, size_t index, const struct run_result *res, int fr
 static struct sched *sim_sched(const struct pst_case *c, struct transport *tr)
 {
     struct sched_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_run_fail = 3;
-    cfg.overdue_resched_fac = 1.15;
-    cfg.overdue_giveup_fac = 100;
-    cfg.overdue_giveup_minutes = 1e30;
-    cfg.overdue_min_mean_s = 0.6;
-    cfg.extra_fd = -1;
-    cfg.progress_interval_s = 1e9;
+    sched_config_defaults(&cfg);
     cfg.now = sim_clock;
     cfg.ctx = tr;
     return sched_create(*tr, &cfg, NULL, pst_nparams(c), pst_nobs(c));
@@ -321,14 +314,9 @@ int plan_measure(const struct pst_case *c, int n, int workers, const double *row
     struct measure_rows mr = {rows, nrows, np, 0};
     /* the scheduler as the engine configures it (src/cli/engine.c): journal, group commit */
     struct sched_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
+    sched_config_defaults(&cfg);
     cfg.max_run_fail = 1;
-    cfg.overdue_resched_fac = 1.15;
-    cfg.overdue_giveup_fac = 100;
-    cfg.overdue_giveup_minutes = 1e30;
     cfg.overdue_min_mean_s = 1e30; /* no copies: the runs are all alike */
-    cfg.extra_fd = -1;
-    cfg.progress_interval_s = 1e9;
     cfg.sync_group_s = 0.05;
     struct sched *s = sched_create(tr, &cfg, j, np, no);
     struct measure_ctx m = {0};

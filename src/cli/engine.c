@@ -463,7 +463,7 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
                           "to stop)");
         goto error;
     }
-    memset(&cfg, 0, sizeof(cfg));
+    sched_config_defaults(&cfg);
     cfg.max_run_fail = case_max_run_fail(c, o->default_max_run_fail, err);
     if (cfg.max_run_fail < 0 ||
         pst_opt_double(c, "overdue_resched_fac", 1.15, &cfg.overdue_resched_fac, err) < 0 ||
@@ -471,7 +471,6 @@ struct engine *engine_start(const struct pst_case *c, const char *pst_path,
                        &cfg.overdue_giveup_fac, err) < 0 ||
         pst_opt_double(c, "overdue_giveup_minutes", 1e30, &cfg.overdue_giveup_minutes, err) < 0)
         goto error;
-    cfg.overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */
     cfg.sync_group_s = 0.05;      /* at most 20 journal syncs a second */
     cfg.backup_copies = o->backup_copies;
 

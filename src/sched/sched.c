@@ -138,6 +138,18 @@ static double now(const struct sched *s)
     return s->cfg.now ? s->cfg.now(s->cfg.ctx) : mono_now(NULL);
 }
 
+void sched_config_defaults(struct sched_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_run_fail = 3;
+    cfg->overdue_resched_fac = 1.15;
+    cfg->overdue_giveup_fac = 100;
+    cfg->overdue_giveup_minutes = 1e30;
+    cfg->overdue_min_mean_s = 0.6; /* PEST++: MIN_AVGRUNMINS_FOR_KILL = 0.01 min */
+    cfg->extra_fd = -1;
+    cfg->progress_interval_s = 1e9;
+}
+
 struct sched *sched_create(struct transport tr, const struct sched_config *cfg, struct journal *j,
                            size_t npar, size_t nobs)
 {

@@ -50,6 +50,10 @@ struct sched_config {
     double (*now)(void *ctx);
 };
 
+/* PEST++'s defaults (3 attempts, overdue factors 1.15 and 100, no give-up time, no copies of
+ * runs under 0.6 s), no stop flag, extra fd or progress, the real clock. */
+void sched_config_defaults(struct sched_config *cfg);
+
 /* Counters, for progress lines and the final summary. */
 struct sched_stats_view {
     size_t batch_total, batch_done, batch_failed, batch_running;
