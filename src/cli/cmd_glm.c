@@ -40,53 +40,45 @@ const struct cli_command cli_cmd_glm = {
     .groups = engine_command_groups,
 };
 
+struct glm_cmd {
+    int jacobian_only;
+    struct glm_summary sum;
+};
+
+static int glm_algo_run(void *ctx, const struct pst_case *c, const char *pst, struct sched *s,
+                        struct pr_error *err)
+{
+    struct glm_cmd *g = ctx;
+    return glm_run(c, pst, s, g->jacobian_only, &g->sum, err);
+}
+
+static void glm_report(void *ctx, const char *pst, int r, const struct engine_opts *eo)
+{
+    struct glm_cmd *g = ctx;
+    (void)eo;
+    if (r != 0) return;
+    if (g->jacobian_only)
+        printf("%s: Jacobian written after %zu model runs; phi %.10g\n", pst, g->sum.runs,
+               g->sum.phi_best);
+    else
+        printf("%s: phi %.10g -> %.10g in %d iterations and %zu model runs (%s)\n", pst,
+               g->sum.phi_start, g->sum.phi_best, g->sum.iterations, g->sum.runs,
+               g->sum.stop_reason);
+}
+
 static int glm_command(int argc, char **argv, int jacobian_only)
 {
-    const struct cli_command *spec = jacobian_only ? &cli_cmd_jacobian : &cli_cmd_glm;
+    struct glm_cmd g = {.jacobian_only = jacobian_only};
+    const struct engine_algo a = {
+        .spec = jacobian_only ? &cli_cmd_jacobian : &cli_cmd_glm,
+        .cmd = jacobian_only ? PST_CMD_JACOBIAN : PST_CMD_GLM,
+        .ctx = &g,
+        .run = glm_algo_run,
+        .report = glm_report,
+    };
     struct engine_opts eo;
-    struct glm_summary sum;
-    struct pr_error err;
-    struct pst_case *c = NULL;
-    struct pst_support_report sup = {0};
-    struct cli_parser p;
-    enum pst_cmd cmd = jacobian_only ? PST_CMD_JACOBIAN : PST_CMD_GLM;
-    const char *arg;
-    int opt, rc = 2;
-
     engine_opts_init(&eo);
-    cli_parser_init(&p, spec, argc, argv);
-    while ((opt = cli_next(&p, &arg)) > 0)
-        if (engine_parse_opt(&eo, opt, arg) < 0) return 2;
-    if (opt == CLI_STOP) return p.status;
-    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0 ||
-        engine_check_opts(&eo, spec->name) < 0)
-        return 2;
-    const char *pst = argv[p.next];
-    c = cli_load_checked(pst, cmd, eo.forgive_unimplemented, &rc, &sup);
-    if (!c) goto done;
-    struct engine *e = engine_start(c, pst, &eo, &err);
-    if (!e) {
-        fprintf(stderr, "pestrun: %s\n", err.msg);
-        rc = 1;
-        goto done;
-    }
-    cli_support_warnings(&sup, eo.quiet, eo.json);
-    int g = glm_run(c, pst, engine_sched(e), jacobian_only, &sum, &err);
-    if (g < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
-    int stop_rc = engine_finish(e);
-    if (g == 0 && !eo.quiet) {
-        if (jacobian_only)
-            printf("%s: Jacobian written after %zu model runs; phi %.10g\n", pst, sum.runs,
-                   sum.phi_best);
-        else
-            printf("%s: phi %.10g -> %.10g in %d iterations and %zu model runs (%s)\n", pst,
-                   sum.phi_start, sum.phi_best, sum.iterations, sum.runs, sum.stop_reason);
-    }
-    rc = g < 0 ? 1 : stop_rc;
-done:
-    pst_support_report_free(&sup);
-    pst_destroy(c);
-    return rc;
+    return engine_main(argc, argv, &eo, &a);
 }
 
 int cmd_glm(int argc, char **argv)

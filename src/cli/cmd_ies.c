@@ -26,48 +26,36 @@ const struct cli_command cli_cmd_ies = {
     .groups = engine_command_groups,
 };
 
+static int ies_algo_run(void *ctx, const struct pst_case *c, const char *pst, struct sched *s,
+                        struct pr_error *err)
+{
+    return ies_run(c, pst, s, ctx, err);
+}
+
+static void ies_report(void *ctx, const char *pst, int r, const struct engine_opts *eo)
+{
+    const struct ies_summary *sum = ctx;
+    (void)eo;
+    if (r != 0) return;
+    printf("%s: mean phi %.6g -> %.6g in %d iterations and %zu model runs; %zu of %zu "
+           "realizations left (%s)\n",
+           pst, sum->phi_start, sum->phi_end, sum->iterations, sum->runs, sum->reals_end,
+           sum->reals_start, sum->stop_reason);
+}
+
 int cmd_ies(int argc, char **argv)
 {
-    struct engine_opts eo;
     struct ies_summary sum;
-    struct pr_error err;
-    struct pst_case *c = NULL;
-    struct pst_support_report sup = {0};
-    struct cli_parser p;
-    const char *arg;
-    int opt, rc = 2;
-
+    const struct engine_algo a = {
+        .spec = &cli_cmd_ies,
+        .cmd = PST_CMD_IES,
+        .ctx = &sum,
+        .run = ies_algo_run,
+        .report = ies_report,
+    };
+    struct engine_opts eo;
     engine_opts_init(&eo);
     eo.default_max_run_fail = 1; /* PEST++'s defaults for the ensemble methods */
     eo.default_overdue_giveup_fac = 2.0;
-    cli_parser_init(&p, &cli_cmd_ies, argc, argv);
-    while ((opt = cli_next(&p, &arg)) > 0)
-        if (engine_parse_opt(&eo, opt, arg) < 0) return 2;
-    if (opt == CLI_STOP) return p.status;
-    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0 ||
-        engine_check_opts(&eo, cli_cmd_ies.name) < 0)
-        return 2;
-    const char *pst = argv[p.next];
-    c = cli_load_checked(pst, PST_CMD_IES, eo.forgive_unimplemented, &rc, &sup);
-    if (!c) goto done;
-    struct engine *e = engine_start(c, pst, &eo, &err);
-    if (!e) {
-        fprintf(stderr, "pestrun: %s\n", err.msg);
-        rc = 1;
-        goto done;
-    }
-    cli_support_warnings(&sup, eo.quiet, eo.json);
-    int r = ies_run(c, pst, engine_sched(e), &sum, &err);
-    if (r < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
-    int stop_rc = engine_finish(e);
-    if (r == 0 && !eo.quiet)
-        printf("%s: mean phi %.6g -> %.6g in %d iterations and %zu model runs; %zu of %zu "
-               "realizations left (%s)\n",
-               pst, sum.phi_start, sum.phi_end, sum.iterations, sum.runs, sum.reals_end,
-               sum.reals_start, sum.stop_reason);
-    rc = r < 0 ? 1 : stop_rc;
-done:
-    pst_support_report_free(&sup);
-    pst_destroy(c);
-    return rc;
+    return engine_main(argc, argv, &eo, &a);
 }

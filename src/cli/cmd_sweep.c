@@ -46,67 +46,71 @@ const struct cli_command cli_cmd_sweep = {
     .groups = sweep_groups,
 };
 
-int cmd_sweep(int argc, char **argv)
-{
-    struct engine_opts eo;
+struct sweep_cmd {
+    const char *in, *out; /* --in, --out */
     struct sweep_opts so;
     struct sweep_summary sum;
-    struct pr_error err;
-    struct cli_parser p;
-    const char *in = NULL, *out = NULL, *arg;
-    int opt, rc = 2;
-    struct pst_case *c = NULL;
-    struct pst_support_report sup = {0};
+};
 
-    engine_opts_init(&eo);
-    cli_parser_init(&p, &cli_cmd_sweep, argc, argv);
-    while ((opt = cli_next(&p, &arg)) > 0) {
-        int e = engine_parse_opt(&eo, opt, arg);
-        if (e < 0) return 2;
-        if (opt == SWEEP_OPT_IN) in = arg;
-        if (opt == SWEEP_OPT_OUT) out = arg;
-    }
-    if (opt == CLI_STOP) return p.status;
-    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0 ||
-        engine_check_opts(&eo, "sweep") < 0)
-        return 2;
-    const char *pst = argv[p.next];
-    c = cli_load_checked(pst, PST_CMD_SWEEP, eo.forgive_unimplemented, &rc, &sup);
-    if (!c) goto done;
-    memset(&so, 0, sizeof(so));
-    so.in_path = in ? in : pst_opt_str(c, "sweep_parameter_file", "sweep_in.csv");
-    so.out_path = out ? out : pst_opt_str(c, "sweep_output_file", "sweep_out.csv");
+static void sweep_option(void *ctx, int opt, const char *arg)
+{
+    struct sweep_cmd *w = ctx;
+    if (opt == SWEEP_OPT_IN) w->in = arg;
+    if (opt == SWEEP_OPT_OUT) w->out = arg;
+}
+
+static int sweep_prepare(void *ctx, const struct pst_case *c, struct pr_error *err)
+{
+    struct sweep_cmd *w = ctx;
     int chunk;
-    if (pst_opt_int(c, "sweep_chunk", 500, &chunk, &err) < 0 ||
-        pst_opt_bool(c, "sweep_forgive", 0, &so.forgive, &err) < 0 ||
-        pst_opt_bool(c, "sweep_include_regul_phi", 0, &so.include_regul, &err) < 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        rc = 2;
-        goto done;
-    }
-    so.chunk = chunk > 0 ? (size_t)chunk : 500;
-    struct engine *e = engine_start(c, pst, &eo, &err);
-    if (!e) {
-        fprintf(stderr, "pestrun: %s\n", err.msg);
-        rc = 1;
-        goto done;
-    }
-    cli_support_warnings(&sup, eo.quiet, eo.json);
-    int s = sweep_run(c, engine_sched(e), &so, &sum, &err);
-    if (s < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
-    int stop_rc = engine_finish(e);
-    if (s >= 0 && !eo.quiet && eo.json) {
+    w->so.in_path = w->in ? w->in : pst_opt_str(c, "sweep_parameter_file", "sweep_in.csv");
+    w->so.out_path = w->out ? w->out : pst_opt_str(c, "sweep_output_file", "sweep_out.csv");
+    if (pst_opt_int(c, "sweep_chunk", 500, &chunk, err) < 0 ||
+        pst_opt_bool(c, "sweep_forgive", 0, &w->so.forgive, err) < 0 ||
+        pst_opt_bool(c, "sweep_include_regul_phi", 0, &w->so.include_regul, err) < 0)
+        return -1;
+    w->so.chunk = chunk > 0 ? (size_t)chunk : 500;
+    return 0;
+}
+
+static int sweep_algo_run(void *ctx, const struct pst_case *c, const char *pst, struct sched *s,
+                          struct pr_error *err)
+{
+    struct sweep_cmd *w = ctx;
+    (void)pst;
+    return sweep_run(c, s, &w->so, &w->sum, err);
+}
+
+/* also when stopped: the rows written so far are a clean prefix */
+static void sweep_report(void *ctx, const char *pst, int r, const struct engine_opts *eo)
+{
+    struct sweep_cmd *w = ctx;
+    (void)r;
+    if (eo->json) {
         fprintf(stderr, "{\"event\":\"sweep_done\",\"rows\":%zu,\"failed\":%zu,\"from_journal\":%zu,"
-                "\"out\":", sum.rows, sum.failed, sum.from_journal);
-        cli_json_string(stderr, so.out_path);
+                "\"out\":", w->sum.rows, w->sum.failed, w->sum.from_journal);
+        cli_json_string(stderr, w->so.out_path);
         fputs("}\n", stderr);
-    } else if (s >= 0 && !eo.quiet) {
+    } else {
         fprintf(stderr, "%s: %zu rows (%zu failed, %zu from the journal) written to %s\n", pst,
-                sum.rows, sum.failed, sum.from_journal, so.out_path);
+                w->sum.rows, w->sum.failed, w->sum.from_journal, w->so.out_path);
     }
-    rc = s < 0 ? 1 : stop_rc;
-done:
-    pst_support_report_free(&sup);
-    pst_destroy(c);
-    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct sweep_cmd w;
+    memset(&w, 0, sizeof(w));
+    const struct engine_algo a = {
+        .spec = &cli_cmd_sweep,
+        .cmd = PST_CMD_SWEEP,
+        .ctx = &w,
+        .option = sweep_option,
+        .prepare = sweep_prepare,
+        .run = sweep_algo_run,
+        .report = sweep_report,
+    };
+    struct engine_opts eo;
+    engine_opts_init(&eo);
+    return engine_main(argc, argv, &eo, &a);
 }

@@ -657,3 +657,51 @@ int engine_finish(struct engine *e)
     free(e);
     return rc;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* the skeleton of the commands that run an algorithm                                         */
+
+int engine_main(int argc, char **argv, struct engine_opts *eo, const struct engine_algo *a)
+{
+    struct pr_error err;
+    struct pst_case *c = NULL;
+    struct pst_support_report sup = {0};
+    struct cli_parser p;
+    const char *arg;
+    int opt, rc = 2;
+
+    cli_parser_init(&p, a->spec, argc, argv);
+    while ((opt = cli_next(&p, &arg)) > 0) {
+        int e = engine_parse_opt(eo, opt, arg);
+        if (e < 0) return 2;
+        if (e == 0 && a->option) a->option(a->ctx, opt, arg);
+    }
+    if (opt == CLI_STOP) return p.status;
+    if (cli_operands(&p, 1, 1, "one control file, CASE.pst") < 0 ||
+        engine_check_opts(eo, a->spec->name) < 0)
+        return 2;
+    const char *pst = argv[p.next];
+    c = cli_load_checked(pst, a->cmd, eo->forgive_unimplemented, &rc, &sup);
+    if (!c) goto done;
+    if (a->prepare && a->prepare(a->ctx, c, &err) < 0) {
+        fprintf(stderr, "pestrun: %s\n", err.msg);
+        rc = 2;
+        goto done;
+    }
+    struct engine *e = engine_start(c, pst, eo, &err);
+    if (!e) {
+        fprintf(stderr, "pestrun: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    cli_support_warnings(&sup, eo->quiet, eo->json);
+    int r = a->run(a->ctx, c, pst, engine_sched(e), &err);
+    if (r < 0) fprintf(stderr, "pestrun: %s\n", err.msg);
+    int stop_rc = engine_finish(e);
+    if (r >= 0 && !eo->quiet && a->report) a->report(a->ctx, pst, r, eo);
+    rc = r < 0 ? 1 : stop_rc;
+done:
+    pst_support_report_free(&sup);
+    pst_destroy(c);
+    return rc;
+}

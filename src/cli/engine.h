@@ -7,7 +7,10 @@
 #include "options.h"
 #include "model/runner.h"
 #include "pest/pst.h"
+#include "pest/pst_support.h"
 #include "sched/sched.h"
+
+struct cli_command;
 
 enum engine_transport {
     ENGINE_TR_AUTO = 0, /* MPI when launched by mpirun/srun with more than one rank */
@@ -102,5 +105,29 @@ const char *engine_stop_reason(const struct engine *e);
 /* Print the summary (unless quiet) and stop everything. Returns the exit status to use when
  * the command itself succeeded: 0, or 130 when it was stopped. */
 int engine_finish(struct engine *e);
+
+/* A command that runs one algorithm on the engine (sweep, jacobian, glm, ies): what it adds to
+ * the common skeleton of parsing the engine's options, loading and checking the case, starting
+ * the engine, printing the support warnings, running and finishing. */
+struct engine_algo {
+    const struct cli_command *spec;
+    enum pst_cmd cmd;
+    void *ctx;
+    /* one of the command's own options (not an engine option); may be NULL */
+    void (*option)(void *ctx, int opt, const char *arg);
+    /* the case is loaded, the engine not started: read the algorithm's ++ options. 0, or -1
+     * with err set (exit status 2). May be NULL. */
+    int (*prepare)(void *ctx, const struct pst_case *c, struct pr_error *err);
+    /* run it: < 0 with err set (exit status 1), else the algorithm's own status (0: it ended;
+     * 1: stopped) */
+    int (*run)(void *ctx, const struct pst_case *c, const char *pst, struct sched *s,
+               struct pr_error *err);
+    /* after the engine's summary, unless quiet, when run returned r >= 0 */
+    void (*report)(void *ctx, const char *pst, int r, const struct engine_opts *eo);
+};
+
+/* The whole command; eo holds the command's defaults (engine_opts_init and any of its own).
+ * Returns the exit status. */
+int engine_main(int argc, char **argv, struct engine_opts *eo, const struct engine_algo *a);
 
 #endif
