@@ -101,7 +101,6 @@ int plan_work_for(const struct pst_case *c, const char *method, size_t sweep_row
             add_batch(w, super_tests, "super-parameter lambda tests", it);
         }
     }
-    if (first) add_batch(w, 1, "initial run", 0);
     return 0;
 }
 
@@ -226,6 +225,17 @@ done:
     return rc;
 }
 
+void plan_mean_sd(const double *t, size_t n, double *mean, double *sd)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += t[i];
+        s2 += t[i] * t[i];
+    }
+    *mean = n ? s / (double)n : 0;
+    *sd = n > 1 ? sqrt(fmax(0, (s2 - s * s / (double)n) / (double)(n - 1))) : 0;
+}
+
 struct measure_ctx {
     double *t; /* each run's own time (seconds, as the worker timed it) */
     size_t n;
@@ -340,13 +350,8 @@ int plan_measure(const struct pst_case *c, int n, int workers, const double *row
         if (rc == 0 && m.n > 0) {
             /* runs at the same values take the same time: each worker ran `waves` in a row */
             out->mean_s = wall / (double)waves;
-            double sum = 0, s2 = 0;
-            for (size_t i = 0; i < m.n; i++) {
-                sum += m.t[i];
-                s2 += m.t[i] * m.t[i];
-            }
-            double mw = sum / (double)m.n;
-            double sdw = m.n > 1 ? sqrt(fmax(0, (s2 - sum * sum / (double)m.n) / (double)(m.n - 1))) : 0;
+            double mw, sdw;
+            plan_mean_sd(m.t, m.n, &mw, &sdw);
             out->sd_s = mw > 0 ? sdw * out->mean_s / mw : 0.1 * out->mean_s;
             out->runs = m.n;
         }

@@ -43,6 +43,9 @@ double plan_batch_seconds(const struct pst_case *c, size_t n, size_t workers, do
                           double sd_s, const char *times_journal, double *eff,
                           struct pr_error *err);
 
+/* The mean and the sample standard deviation (0 for one value) of n run times. */
+void plan_mean_sd(const double *t, size_t n, double *mean, double *sd);
+
 /* The model's run time as pestrun sees it here. */
 struct plan_timing {
     int workers;      /* running at once while timed */

@@ -261,15 +261,10 @@ int cmd_plan(int argc, char **argv)
         goto done;
     }
     if (local) {
-        struct local_opts lo;
-        struct transport probe;
-        memset(&lo, 0, sizeof(lo));
-        if (local_create(c, &lo, &probe, &err) < 0) {
+        if ((ncores = local_default_nworkers(&err)) < 0) {
             fprintf(stderr, "pestrun plan: %s\n", err.msg);
             goto done;
         }
-        ncores = local_nworkers(&probe);
-        probe.ops->destroy(probe.impl);
         if (max_agents > ncores) {
             cli_error("--local: at most %d workers here (the cores pestrun may use), got --max-agents %d",
                       ncores, max_agents);
@@ -312,13 +307,7 @@ int cmd_plan(int argc, char **argv)
             nt = 0;
         }
         if (nt >= 5 && !local) {
-            double s = 0, s2 = 0;
-            for (size_t i = 0; i < nt; i++) {
-                s += t[i];
-                s2 += t[i] * t[i];
-            }
-            mean = s / (double)nt;
-            sd = sqrt(fmax(0, (s2 - s * s / (double)nt) / (double)(nt - 1)));
+            plan_mean_sd(t, nt, &mean, &sd);
             times = jp;
             snprintf(source, sizeof(source), "%zu runs recorded in %s", nt, jp);
         } else if (journal && !local) {

@@ -261,6 +261,21 @@ static const struct tr_ops local_ops = {
     .destroy = local_destroy,
 };
 
+int local_default_nworkers(struct pr_error *err)
+{
+    hwloc_topology_t topo;
+    if (pin_topology_load(&topo, err) < 0) return -1;
+    hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+    int n = -1;
+    if (pin_allowed_cpuset(topo, allowed, err) == 0) {
+        n = pin_default_workers(topo, allowed);
+        if (n < 1) n = 1;
+    }
+    hwloc_bitmap_free(allowed);
+    hwloc_topology_destroy(topo);
+    return n;
+}
+
 int local_create(const struct pst_case *c, const struct local_opts *opts, struct transport *tr,
                  struct pr_error *err)
 {

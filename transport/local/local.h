@@ -22,6 +22,10 @@ struct local_opts {
 int local_create(const struct pst_case *c, const struct local_opts *opts, struct transport *tr,
                  struct pr_error *err);
 
+/* The number of workers local_create starts when opts->nworkers is 0 (one a core this process
+ * may use), without starting them; -1 with err set. */
+int local_default_nworkers(struct pr_error *err);
+
 /* The number of workers, and the work folder, of a local transport. */
 int local_nworkers(const struct transport *tr);
 const char *local_workroot(const struct transport *tr);
